@@ -1,0 +1,1 @@
+export { DoesNotFitError, InputError } from "./errors.js";

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what the tests need, then
+# type-checks, lints and runs every test tier. Safe to run repeatedly: slow
+# builds are cached under ~/.cache/strata and reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npx tsc --build
+npx strata setup
+node test/dist/setup.js
+npx biome check .
+npx buf lint
+npx vitest run
