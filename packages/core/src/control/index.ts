@@ -1,0 +1,54 @@
+export type { Decoded } from "./codec.js";
+export { decodeMessage, encodeMessage } from "./codec.js";
+export type {
+  ClusterSnapshot,
+  ClusterStatusRequest,
+  ControlCommand,
+  ControlReply,
+  ControlRequest,
+  DeploymentView,
+  Heartbeat,
+  LifecycleEvent,
+  LifecycleKind,
+  ReplicaView,
+  StageLayers,
+  StageLoad,
+  StageState,
+  StageStatus,
+  StageView,
+} from "./messages.js";
+export {
+  CONTROL_COMMANDS,
+  clusterSnapshotSchema,
+  clusterStatusRequestSchema,
+  controlReplySchema,
+  controlRequestSchema,
+  deploymentViewSchema,
+  heartbeatSchema,
+  LIFECYCLE_KINDS,
+  lifecycleEventSchema,
+  MESSAGE_VERSION,
+  replicaViewSchema,
+  STAGE_STATES,
+  stageLayersSchema,
+  stageLoadSchema,
+  stageStateSchema,
+  stageStatusSchema,
+  stageViewSchema,
+} from "./messages.js";
+export {
+  HEARTBEAT_INTERVAL_MS,
+  LIFECYCLE_CONSUMERS,
+  LIFECYCLE_STREAM,
+  LOST_AFTER_INTERVALS,
+  NATS_HEADERS,
+} from "./stream.js";
+export type { StageRef } from "./subjects.js";
+export {
+  checkStageRef,
+  isDeploymentName,
+  SUBJECT_ROOT,
+  stageRefOf,
+  subjectKind,
+  subjects,
+} from "./subjects.js";

@@ -1,0 +1,162 @@
+/**
+ * Payload schemas for every NATS message. Publishers encode through these
+ * schemas and consumers decode through them, so a message that does not match
+ * is rejected at the edge (see codec.ts) and never reaches domain code.
+ * Every payload carries `v`, the schema version; a breaking change bumps it.
+ */
+import { z } from "zod";
+
+export const MESSAGE_VERSION = 1;
+
+const version = z.literal(MESSAGE_VERSION);
+const count = z.number().int().nonnegative();
+const epochMs = z.number().int().nonnegative();
+const deploymentName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
+
+/** Where a stage is in its life. Heartbeats carry the current one; lifecycle events mark transitions. */
+export const STAGE_STATES = ["starting", "ready", "draining", "failed", "stopped"] as const;
+export const stageStateSchema = z.enum(STAGE_STATES);
+export type StageState = z.infer<typeof stageStateSchema>;
+
+export const ENGINES = ["llamacpp", "vllm"] as const;
+export const engineSchema = z.enum(ENGINES);
+
+/** Contiguous decoder layers [start, end) that a stage holds. */
+export const stageLayersSchema = z
+  .object({ start: count, end: count })
+  .refine((r) => r.end >= r.start, { message: "end must not be less than start" });
+export type StageLayers = z.infer<typeof stageLayersSchema>;
+
+const stageIdentity = {
+  deployment: deploymentName,
+  replica: count,
+  stage: count,
+};
+
+/** The load figures a worker reports; also the body of a `status` reply. */
+export const stageLoadSchema = z.object({
+  requestsRunning: count,
+  requestsWaiting: count,
+  /** Fraction of the KV cache in use, 0..1 (0 where the stage holds no KV cache). */
+  kvCacheUsage: z.number().min(0).max(1),
+  /** Generated tokens per second over the last heartbeat interval. */
+  tokensPerSecond: z.number().nonnegative(),
+  engineRestarts: count,
+});
+export type StageLoad = z.infer<typeof stageLoadSchema>;
+
+/** Published by every worker every `intervalMs` on `subjects.heartbeat(ref)` (core NATS). */
+export const heartbeatSchema = z.object({
+  v: version,
+  ...stageIdentity,
+  /** Stages in the replica, so a consumer knows a replica is complete. */
+  stageCount: z.number().int().positive(),
+  engine: engineSchema,
+  state: stageStateSchema,
+  layers: stageLayersSchema,
+  ...stageLoadSchema.shape,
+  /** The OpenAI endpoint of the head (stage 0); absent on other stages. */
+  endpoint: z.string().url().optional(),
+  /** Tunnel address that earlier stages dial; absent on the head. */
+  tunnelAddress: z.string().optional(),
+  intervalMs: z.number().int().positive(),
+  /** Increases by one per heartbeat of this process; a reset means the worker restarted. */
+  seq: count,
+  startedAtMs: epochMs,
+  sentAtMs: epochMs,
+});
+export type Heartbeat = z.infer<typeof heartbeatSchema>;
+
+export const LIFECYCLE_KINDS = STAGE_STATES;
+export const lifecycleKindSchema = stageStateSchema;
+export type LifecycleKind = StageState;
+
+/** Published on `subjects.lifecycle(ref)` into LIFECYCLE_STREAM; never lost (outbox + JetStream). */
+export const lifecycleEventSchema = z.object({
+  v: version,
+  /** Unique per event; JetStream de-duplicates on it (Nats-Msg-Id), so re-sending is safe. */
+  id: z.string().min(1).max(128),
+  ...stageIdentity,
+  kind: lifecycleKindSchema,
+  atMs: epochMs,
+  /** Why, for failed/draining/stopped: a short human-readable line. */
+  reason: z.string().max(1024).optional(),
+  layers: stageLayersSchema.optional(),
+  endpoint: z.string().url().optional(),
+});
+export type LifecycleEvent = z.infer<typeof lifecycleEventSchema>;
+
+export const CONTROL_COMMANDS = ["drain", "shutdown", "status"] as const;
+
+/** Sent with request-reply on `subjects.control(ref)`. */
+export const controlRequestSchema = z.discriminatedUnion("command", [
+  /** Finish in-flight requests, accept no new ones. Replies at once; progress shows in heartbeats. */
+  z.object({ v: version, command: z.literal("drain") }),
+  /** Drain, then stop the worker; in-flight requests get up to `graceMs`. */
+  z.object({ v: version, command: z.literal("shutdown"), graceMs: count.optional() }),
+  z.object({ v: version, command: z.literal("status") }),
+]);
+export type ControlRequest = z.infer<typeof controlRequestSchema>;
+export type ControlCommand = ControlRequest["command"];
+
+export const stageStatusSchema = z.object({
+  ...stageIdentity,
+  stageCount: z.number().int().positive(),
+  state: stageStateSchema,
+  layers: stageLayersSchema,
+  ...stageLoadSchema.shape,
+  /** True once a draining stage has no request left in flight. */
+  drained: z.boolean(),
+  startedAtMs: epochMs,
+});
+export type StageStatus = z.infer<typeof stageStatusSchema>;
+
+export const controlReplySchema = z.discriminatedUnion("ok", [
+  z.object({ v: version, ok: z.literal(true), command: z.enum(CONTROL_COMMANDS), status: stageStatusSchema }),
+  z.object({ v: version, ok: z.literal(false), error: z.string() }),
+]);
+export type ControlReply = z.infer<typeof controlReplySchema>;
+
+/** One stage as the cluster state sees it: last heartbeat plus what the consumer derived. */
+export const stageViewSchema = z.object({
+  stage: count,
+  state: stageStateSchema,
+  /** Heartbeats stopped for LOST_AFTER_INTERVALS intervals. */
+  lost: z.boolean(),
+  layers: stageLayersSchema.optional(),
+  load: stageLoadSchema.optional(),
+  endpoint: z.string().optional(),
+  lastHeartbeatAtMs: epochMs.optional(),
+  lastEvent: lifecycleKindSchema.optional(),
+  lastEventAtMs: epochMs.optional(),
+  reason: z.string().optional(),
+});
+export type StageView = z.infer<typeof stageViewSchema>;
+
+export const replicaViewSchema = z.object({
+  replica: count,
+  /** Every stage is present, ready and not lost. */
+  available: z.boolean(),
+  stageCount: z.number().int().positive().optional(),
+  stages: z.array(stageViewSchema),
+});
+export type ReplicaView = z.infer<typeof replicaViewSchema>;
+
+export const deploymentViewSchema = z.object({
+  deployment: deploymentName,
+  replicas: z.array(replicaViewSchema),
+});
+export type DeploymentView = z.infer<typeof deploymentViewSchema>;
+
+/** The reply to `subjects.clusterStatus()`. */
+export const clusterSnapshotSchema = z.object({
+  v: version,
+  /** Who answered: "controller" in Kubernetes, "supervisor" in local mode, "heartbeats" when collected. */
+  source: z.string(),
+  atMs: epochMs,
+  deployments: z.array(deploymentViewSchema),
+});
+export type ClusterSnapshot = z.infer<typeof clusterSnapshotSchema>;
+
+export const clusterStatusRequestSchema = z.object({ v: version, deployment: deploymentName.optional() });
+export type ClusterStatusRequest = z.infer<typeof clusterStatusRequestSchema>;
