@@ -1,1 +1,14 @@
-export {};
+export { ApiKeyAuth } from "./auth.js";
+export type { GatewayConfig, GatewayOptions } from "./config.js";
+export { defaultGatewayPort, readApiKeys, resolveGatewayConfig } from "./config.js";
+export { parseUpstreams, StaticReplicaSource } from "./discovery/static.js";
+export type { GatewayDeps, GatewayLog } from "./gateway.js";
+export { Gateway } from "./gateway.js";
+export { GatewayMetrics, gatewayMetricNames } from "./metrics.js";
+export { OpenAIError } from "./openai-error.js";
+export type { ReplicaEndpoint, ReplicaLoad, ReplicaSink, ReplicaSource, ReplicaState } from "./replicas.js";
+export { ReplicaTable } from "./replicas.js";
+export type { RouteDecision, RoutingPolicy } from "./router.js";
+export { chooseReplica, replicaScore } from "./router.js";
+export type { CompletionKind, ValidRequest } from "./validate.js";
+export { validateCompletionBody } from "./validate.js";
