@@ -1,0 +1,158 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { DoesNotFitError } from "../errors.js";
+import type { EfficiencyFactors } from "./efficiency.js";
+import { predictPerformance } from "./predict.js";
+import type {
+  PerfDtype,
+  PerfGpu,
+  PerfLayout,
+  PerfModelShape,
+  PerfPrediction,
+  PerfWorkload,
+} from "./types.js";
+
+// Physical limits, computed here from the raw figures and not from the model's own
+// helpers, so a bug in those helpers cannot hide a prediction that beats physics.
+const BYTES: Record<PerfDtype, number> = { bf16: 2, fp16: 2, fp8: 1, int8: 1, int4: 0.5 };
+
+const modelArb: fc.Arbitrary<PerfModelShape> = fc
+  .record({
+    numLayers: fc.integer({ min: 1, max: 128 }),
+    kvHeads: fc.constantFrom(1, 2, 4, 8, 16),
+    groups: fc.constantFrom(1, 2, 4, 8),
+    headDim: fc.constantFrom(64, 128),
+    paramsPerLayerScale: fc.double({ min: 0.5, max: 4, noNaN: true }),
+  })
+  .map(({ numLayers, kvHeads, groups, headDim, paramsPerLayerScale }) => {
+    const numHeads = kvHeads * groups;
+    const hiddenSize = numHeads * headDim;
+    return {
+      numLayers,
+      hiddenSize,
+      numHeads,
+      numKvHeads: kvHeads,
+      headDim,
+      parameterCount: Math.round(numLayers * 12 * hiddenSize * hiddenSize * paramsPerLayerScale),
+    };
+  });
+
+const gpuArb: fc.Arbitrary<PerfGpu> = fc.record({
+  memoryBytes: fc.double({ min: 16e9, max: 300e9, noNaN: true }),
+  memoryBandwidthBytesPerS: fc.double({ min: 0.5e12, max: 10e12, noNaN: true }),
+  bf16DenseTflops: fc.double({ min: 50, max: 2500, noNaN: true }),
+  fp8DenseTflops: fc.option(fc.double({ min: 100, max: 5000, noNaN: true }), { nil: undefined }),
+  intraNodeLinkBytesPerS: fc.double({ min: 16e9, max: 1000e9, noNaN: true }),
+  interNodeLinkBytesPerS: fc.double({ min: 5e9, max: 100e9, noNaN: true }),
+});
+
+const layoutArb: fc.Arbitrary<PerfLayout> = fc.record({
+  tp: fc.constantFrom(1, 2, 4, 8),
+  pp: fc.integer({ min: 1, max: 8 }),
+  replicas: fc.integer({ min: 1, max: 4 }),
+  gpusPerNode: fc.constantFrom(4, 8),
+  weightDtype: fc.constantFrom<PerfDtype>("bf16", "fp8", "int4"),
+  kvDtype: fc.option(fc.constantFrom<PerfDtype>("bf16", "fp8"), { nil: undefined }),
+});
+
+const workloadArb: fc.Arbitrary<PerfWorkload> = fc.record({
+  inputTokens: fc.integer({ min: 1, max: 32_000 }),
+  outputTokens: fc.integer({ min: 1, max: 8_000 }),
+  concurrency: fc.option(fc.integer({ min: 1, max: 4096 }), { nil: undefined }),
+});
+
+/** Every factor anywhere in its documented range, including perfect hardware (1.0). */
+const effArb: fc.Arbitrary<EfficiencyFactors> = fc.record({
+  memoryBandwidth: fc.double({ min: 0.05, max: 1, noNaN: true }),
+  prefillCompute: fc.double({ min: 0.05, max: 1, noNaN: true }),
+  decodeCompute: fc.double({ min: 0.05, max: 1, noNaN: true }),
+  rooflineBlendExponent: fc.double({ min: 1, max: 64, noNaN: true }),
+  linkBandwidth: fc.double({ min: 0.05, max: 1, noNaN: true }),
+  allReduceLatencyS: fc.double({ min: 0, max: 1e-4, noNaN: true }),
+  pipelineHopLatencyS: fc.double({ min: 0, max: 1e-4, noNaN: true }),
+  stepOverheadS: fc.double({ min: 0, max: 5e-3, noNaN: true }),
+  usableMemoryFraction: fc.double({ min: 0.5, max: 1, noNaN: true }),
+  runtimeReserveBytes: fc.double({ min: 0, max: 8e9, noNaN: true }),
+  maxBatchSequences: fc.integer({ min: 1, max: 8192 }),
+});
+
+type Case = [PerfModelShape, PerfGpu, PerfLayout, PerfWorkload, EfficiencyFactors];
+
+/** The prediction, or undefined when the plan does not fit (a legitimate answer, not a limit breach). */
+function predictOrSkip(...[model, gpu, layout, workload, eff]: Case): PerfPrediction | undefined {
+  try {
+    return predictPerformance(model, gpu, layout, workload, eff);
+  } catch (err: unknown) {
+    if (err instanceof DoesNotFitError) return undefined;
+    throw err;
+  }
+}
+
+const RELATIVE_SLACK = 1 + 1e-9; // floating-point rounding only
+
+describe("no prediction beats the physical limit", () => {
+  it("decode is never faster than reading each GPU's weight and KV share from HBM once per step", () => {
+    fc.assert(
+      fc.property(modelArb, gpuArb, layoutArb, workloadArb, effArb, (...c: Case) => {
+        const p = predictOrSkip(...c);
+        if (!p) return;
+        const [model, gpu, layout, workload] = c;
+        const gpusPerReplica = layout.tp * layout.pp;
+        const weightShare = (model.parameterCount * BYTES[layout.weightDtype]) / gpusPerReplica;
+        const kvPerToken =
+          (2 *
+            model.numKvHeads *
+            model.headDim *
+            BYTES[layout.kvDtype ?? layout.weightDtype] *
+            model.numLayers) /
+          layout.pp /
+          Math.min(layout.tp, model.numKvHeads);
+        const meanContext = workload.inputTokens + workload.outputTokens / 2;
+        const kvShare = p.batchPerReplica * meanContext * kvPerToken;
+        const floorS = (weightShare + kvShare) / gpu.memoryBandwidthBytesPerS;
+        expect(p.tpotMs / 1000).toBeGreaterThanOrEqual(floorS / RELATIVE_SLACK);
+        // Hence no replica emits more than a batch per floor step.
+        const replicaTokensPerS = p.outputTokensPerS / layout.replicas;
+        expect(replicaTokensPerS).toBeLessThanOrEqual((p.batchPerReplica / floorS) * RELATIVE_SLACK);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("prefill is never faster than the dense compute peak of the GPUs doing it", () => {
+    fc.assert(
+      fc.property(modelArb, gpuArb, layoutArb, workloadArb, effArb, (...c: Case) => {
+        const p = predictOrSkip(...c);
+        if (!p) return;
+        const [model, gpu, layout, workload] = c;
+        const tflops =
+          layout.weightDtype === "fp8" && gpu.fp8DenseTflops !== undefined
+            ? gpu.fp8DenseTflops
+            : gpu.bf16DenseTflops;
+        const peakPerGpu = tflops * 1e12;
+        const flopsPerPromptToken = 2 * model.parameterCount; // attention FLOPs only add to this
+        const allGpus = layout.tp * layout.pp * layout.replicas;
+        expect(p.prefillTokensPerS).toBeLessThanOrEqual(
+          ((allGpus * peakPerGpu) / flopsPerPromptToken) * RELATIVE_SLACK,
+        );
+        const promptFloorS =
+          (workload.inputTokens * flopsPerPromptToken) / (layout.tp * layout.pp * peakPerGpu);
+        expect(p.ttftMs / 1000).toBeGreaterThanOrEqual(promptFloorS / RELATIVE_SLACK);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("never schedules more sequences than the KV cache holds", () => {
+    fc.assert(
+      fc.property(modelArb, gpuArb, layoutArb, workloadArb, effArb, (...c: Case) => {
+        const p = predictOrSkip(...c);
+        if (!p) return;
+        const [, , , workload] = c;
+        const tokens = p.batchPerReplica * (workload.inputTokens + workload.outputTokens);
+        expect(tokens).toBeLessThanOrEqual(p.kvCapacityTokensPerReplica);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});

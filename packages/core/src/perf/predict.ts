@@ -1,0 +1,182 @@
+/**
+ * Predicts serving performance of a plan from first principles:
+ *
+ * - Decode is a roofline per GPU: each step streams the GPU's weight share and the KV
+ *   cache of its sequences from HBM, and multiplies them by the batch on the tensor
+ *   cores; the two blend (see `rooflineBlendExponent`), then TP all-reduces (two per
+ *   layer) and PP hand-offs add on top.
+ * - Pipeline parallelism splits the batch into up to `pp` microbatches; a token of a
+ *   sequence passes all stages per step, so one decode cycle is `pp` stage-times and
+ *   stages idle when there are fewer microbatches than stages (the bubble).
+ * - Prefill is compute-bound: prompt FLOPs over the replica's dense peak.
+ * - The batch is the smallest of the requested concurrency, what the KV cache holds
+ *   and the engine's cap. In steady state every finished sequence is replaced, so
+ *   prefill of new prompts is interleaved with decode and stretches each step.
+ * - Time to first token is the prompt's own prefill, half a running step, queueing
+ *   behind other users' prefills (M/D/1) and, above the batch, waiting for a slot.
+ */
+import { DoesNotFitError, InputError } from "../errors.js";
+import { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./efficiency.js";
+import {
+  attentionFlopsPerToken,
+  blendRoofline,
+  denseFlopsPerToken,
+  kvBudgetBytesPerGpu,
+  kvBytesPerTokenPerGpu,
+  peakFlopsPerS,
+  pipelineHopS,
+  prefillFlops,
+  tensorParallelCommS,
+  weightBytesPerGpu,
+} from "./roofline.js";
+import type {
+  DecodeStageBreakdown,
+  PerfBottleneck,
+  PerfGpu,
+  PerfLayout,
+  PerfModelShape,
+  PerfPrediction,
+  PerfWorkload,
+} from "./types.js";
+
+function requirePositiveInt(field: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InputError(field, `must be a positive integer, got ${value}`);
+  }
+}
+
+function validate(layout: PerfLayout, workload: PerfWorkload): void {
+  requirePositiveInt("tp", layout.tp);
+  requirePositiveInt("pp", layout.pp);
+  requirePositiveInt("replicas", layout.replicas);
+  requirePositiveInt("gpusPerNode", layout.gpusPerNode);
+  requirePositiveInt("inputTokens", workload.inputTokens);
+  requirePositiveInt("outputTokens", workload.outputTokens);
+  if (workload.concurrency !== undefined) requirePositiveInt("concurrency", workload.concurrency);
+}
+
+/** Sequences of `sequenceTokens` one replica's KV cache holds; throws when the weights leave no room for one. */
+export function kvCapacityTokensPerReplica(
+  model: PerfModelShape,
+  gpu: PerfGpu,
+  layout: PerfLayout,
+  eff: EfficiencyFactors = DEFAULT_EFFICIENCY,
+): number {
+  const budget = kvBudgetBytesPerGpu(model, gpu, layout, eff);
+  if (budget <= 0) {
+    const needGb = (weightBytesPerGpu(model, layout) / 1e9).toFixed(1);
+    throw new DoesNotFitError(
+      `weights need ${needGb} GB per GPU at tp=${layout.tp} pp=${layout.pp}, more than the GPU offers after its runtime reserve`,
+    );
+  }
+  return Math.floor(budget / kvBytesPerTokenPerGpu(model, layout));
+}
+
+interface DecodeCycle {
+  readonly cycleS: number;
+  readonly stage: DecodeStageBreakdown;
+  readonly bubbleFraction: number;
+}
+
+/** One decode cycle of a replica: every sequence of the batch advances one token. */
+function decodeCycle(
+  model: PerfModelShape,
+  gpu: PerfGpu,
+  layout: PerfLayout,
+  batch: number,
+  context: number,
+  eff: EfficiencyFactors,
+): DecodeCycle {
+  const microbatches = Math.min(layout.pp, batch);
+  const rows = batch / microbatches;
+  const gpusPerReplica = layout.tp * layout.pp;
+  const bytes = weightBytesPerGpu(model, layout) + rows * context * kvBytesPerTokenPerGpu(model, layout);
+  const flops =
+    (rows * (denseFlopsPerToken(model) + attentionFlopsPerToken(model, context))) / gpusPerReplica;
+  const stage: DecodeStageBreakdown = {
+    memoryS: bytes / (gpu.memoryBandwidthBytesPerS * eff.memoryBandwidth),
+    computeS: flops / (peakFlopsPerS(gpu, layout.weightDtype) * eff.decodeCompute),
+    tensorParallelCommS: tensorParallelCommS(model, gpu, layout, model.numLayers / layout.pp, rows, eff),
+    pipelineHopS: pipelineHopS(model, gpu, layout, rows, eff),
+  };
+  const stageS =
+    blendRoofline(stage.memoryS, stage.computeS, eff.rooflineBlendExponent) +
+    stage.tensorParallelCommS +
+    stage.pipelineHopS;
+  return {
+    cycleS: layout.pp * stageS + eff.stepOverheadS,
+    stage,
+    bubbleFraction: (layout.pp - microbatches) / layout.pp,
+  };
+}
+
+function bottleneckOf(stage: DecodeStageBreakdown, exponent: number): PerfBottleneck {
+  const math = blendRoofline(stage.memoryS, stage.computeS, exponent);
+  if (stage.tensorParallelCommS + stage.pipelineHopS > math) return "interconnect";
+  return stage.memoryS >= stage.computeS ? "memory-bandwidth" : "compute";
+}
+
+export function predictPerformance(
+  model: PerfModelShape,
+  gpu: PerfGpu,
+  layout: PerfLayout,
+  workload: PerfWorkload,
+  eff: EfficiencyFactors = DEFAULT_EFFICIENCY,
+): PerfPrediction {
+  validate(layout, workload);
+  const { inputTokens: isl, outputTokens: osl } = workload;
+  const capacityTokens = kvCapacityTokensPerReplica(model, gpu, layout, eff);
+  const kvLimit = Math.floor(capacityTokens / (isl + osl));
+  if (kvLimit < 1) {
+    throw new DoesNotFitError(
+      `one sequence of ${isl + osl} tokens needs more KV cache than the ${capacityTokens} tokens a replica holds`,
+    );
+  }
+  const requested =
+    workload.concurrency === undefined
+      ? Number.POSITIVE_INFINITY
+      : Math.ceil(workload.concurrency / layout.replicas);
+  const batch = Math.min(requested, kvLimit, eff.maxBatchSequences);
+
+  // Mean context a decode step attends over: the prompt plus half the answer.
+  const cycle = decodeCycle(model, gpu, layout, batch, isl + osl / 2, eff);
+
+  const peak = peakFlopsPerS(gpu, layout.weightDtype) * eff.prefillCompute;
+  const requestFlops = prefillFlops(model, isl);
+  // Replica time one prompt occupies when stages work on different prompts at once.
+  const prefillOccupancyS =
+    requestFlops / (layout.tp * layout.pp * peak) +
+    tensorParallelCommS(model, gpu, layout, model.numLayers / layout.pp, isl, eff);
+  // Latency of one prompt alone: the stages run one after the other.
+  const prefillLatencyS =
+    requestFlops / (layout.tp * peak) +
+    tensorParallelCommS(model, gpu, layout, model.numLayers, isl, eff) +
+    (layout.pp - 1) * pipelineHopS(model, gpu, layout, isl, eff);
+
+  const tpotS = cycle.cycleS + (batch * prefillOccupancyS) / osl;
+  const replicaTokensPerS = batch / tpotS;
+  const requestsPerS = replicaTokensPerS / osl;
+
+  const others = (batch - 1) / batch;
+  const prefillLoad = requestsPerS * prefillOccupancyS * others;
+  const prefillQueueS = (prefillLoad / (2 * (1 - prefillLoad))) * prefillOccupancyS;
+  const slotWaitS = Number.isFinite(requested) && requested > batch ? (requested - batch) / requestsPerS : 0;
+  const ttftS = prefillLatencyS + (others * cycle.cycleS) / 2 + prefillQueueS + slotWaitS;
+
+  const gpus = layout.tp * layout.pp * layout.replicas;
+  const outputTokensPerS = replicaTokensPerS * layout.replicas;
+  return {
+    batchPerReplica: batch,
+    kvCapacityTokensPerReplica: capacityTokens,
+    batchLimitedByKv: kvLimit <= Math.min(requested, eff.maxBatchSequences),
+    prefillTokensPerS: (layout.replicas * isl) / prefillOccupancyS,
+    ttftMs: ttftS * 1000,
+    tpotMs: tpotS * 1000,
+    outputTokensPerS,
+    outputTokensPerSPerGpu: outputTokensPerS / gpus,
+    outputTokensPerSPerUser: 1 / tpotS,
+    decodeStage: cycle.stage,
+    pipelineBubbleFraction: cycle.bubbleFraction,
+    bottleneck: bottleneckOf(cycle.stage, eff.rooflineBlendExponent),
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * Inputs and outputs of the performance model. The inputs are structural so that the
+ * planner's model specs and GPU catalog entries can be passed as they are; only the
+ * figures the model reads are listed.
+ */
+
+/** Numeric formats of weights, activations and the KV cache. */
+export type PerfDtype = "bf16" | "fp16" | "fp8" | "int8" | "int4";
+
+/** Bytes one element occupies in memory. */
+export const BYTES_PER_ELEMENT: Readonly<Record<PerfDtype, number>> = {
+  bf16: 2,
+  fp16: 2,
+  fp8: 1,
+  int8: 1,
+  int4: 0.5,
+};
+
+/** The shape of a dense decoder-only transformer (Llama family and peers). */
+export interface PerfModelShape {
+  readonly numLayers: number;
+  readonly hiddenSize: number;
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  /** All weights, embeddings and LM head included. */
+  readonly parameterCount: number;
+}
+
+/** The figures of one GPU the model needs (per GPU, dense, no sparsity). */
+export interface PerfGpu {
+  readonly memoryBytes: number;
+  readonly memoryBandwidthBytesPerS: number;
+  readonly bf16DenseTflops: number;
+  /** Absent where the GPU has no FP8 tensor cores; FP8 weights then compute at the BF16 rate. */
+  readonly fp8DenseTflops?: number | undefined;
+  /** Per GPU, one direction, to any peer in the node (NVLink/NVSwitch, Infinity Fabric). */
+  readonly intraNodeLinkBytesPerS: number;
+  /** Per GPU, one direction, to a peer in another node (InfiniBand/RoCE NIC). */
+  readonly interNodeLinkBytesPerS: number;
+}
+
+/** How one replica is split, and how many replicas serve. */
+export interface PerfLayout {
+  readonly tp: number;
+  readonly pp: number;
+  readonly replicas: number;
+  readonly gpusPerNode: number;
+  readonly weightDtype: PerfDtype;
+  /** Defaults to the weight dtype (FP8 checkpoints ship an FP8 KV cache). */
+  readonly kvDtype?: PerfDtype | undefined;
+}
+
+/**
+ * What the replicas are asked to do. `concurrency` undefined means offline: every
+ * request is queued at once and the engine batches as many as the KV cache holds.
+ */
+export interface PerfWorkload {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** Requests in flight across all replicas (closed loop), or undefined for offline. */
+  readonly concurrency?: number | undefined;
+}
+
+/** Time of one decode step of one pipeline stage, split by cause (seconds). */
+export interface DecodeStageBreakdown {
+  readonly memoryS: number;
+  readonly computeS: number;
+  readonly tensorParallelCommS: number;
+  readonly pipelineHopS: number;
+}
+
+export type PerfBottleneck = "memory-bandwidth" | "compute" | "interconnect";
+
+export interface PerfPrediction {
+  /** Sequences decoding together in one replica. */
+  readonly batchPerReplica: number;
+  /** Tokens of KV cache one replica holds. */
+  readonly kvCapacityTokensPerReplica: number;
+  /** True when the KV cache, not the requested concurrency or engine cap, limits the batch. */
+  readonly batchLimitedByKv: boolean;
+  /** Prompt tokens per second all replicas can prefill when doing nothing else. */
+  readonly prefillTokensPerS: number;
+  readonly ttftMs: number;
+  /** Time between output tokens a user sees, prefill of other requests interleaved. */
+  readonly tpotMs: number;
+  /** Output tokens per second across all replicas. */
+  readonly outputTokensPerS: number;
+  readonly outputTokensPerSPerGpu: number;
+  readonly outputTokensPerSPerUser: number;
+  readonly decodeStage: DecodeStageBreakdown;
+  /** Fraction of a decode cycle pipeline stages sit idle (fewer microbatches than stages). */
+  readonly pipelineBubbleFraction: number;
+  readonly bottleneck: PerfBottleneck;
+}
