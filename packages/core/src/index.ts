@@ -50,3 +50,50 @@ export {
   subjects,
 } from "./control/index.js";
 export { DoesNotFitError, InputError } from "./errors.js";
+export { findModel, MODEL_CATALOG } from "./model/catalog.js";
+export {
+  GGML_TYPE,
+  GGML_TYPES,
+  type GgmlTypeInfo,
+  type GgmlTypeName,
+  ggmlTensorBytes,
+  ggmlTypeInfo,
+} from "./model/ggml-types.js";
+export {
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VALUE_TYPE,
+  GGUF_VERSION,
+  type GgufHeader,
+  type GgufTensorInfo,
+  GgufTruncatedError,
+  type GgufValue,
+  type ParseGgufOptions,
+  parseGguf,
+} from "./model/gguf.js";
+export { type GgufSpecOptions, modelSpecFromGguf } from "./model/gguf-spec.js";
+export {
+  encodeGgufHeader,
+  type GgufEntry,
+  type GgufScalar,
+  type GgufTensorToWrite,
+  type GgufValueTypeId,
+} from "./model/gguf-write.js";
+export { type HfConfigOptions, modelSpecFromHfConfig } from "./model/hf-config.js";
+export {
+  BYTES_PER_PARAM,
+  type GgufWeights,
+  kvBytesPerTokenPerLayer,
+  layerParams,
+  type ModelShape,
+  type ModelSpec,
+  type ModelWeights,
+  modelShape,
+  totalParams,
+  validateModelShape,
+  WEIGHT_DTYPES,
+  type WeightBreakdown,
+  type WeightDtype,
+  weightBytes,
+} from "./model/model-spec.js";
+export { type AssignLayersInput, assignLayers, type LayerRange } from "./planner/assign-layers.js";
