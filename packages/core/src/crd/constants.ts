@@ -1,0 +1,102 @@
+/**
+ * Names that other components, users and dashboards rely on: the API group of
+ * `ModelDeployment`, the labels and annotations the controller puts on what it
+ * creates, condition types, condition reasons, event reasons and the worker
+ * environment contract. Change them here only; everything else imports them.
+ */
+
+export const STRATA_API_GROUP = "strata.dev";
+export const MODEL_DEPLOYMENT_VERSION = "v1alpha1";
+export const MODEL_DEPLOYMENT_API_VERSION = `${STRATA_API_GROUP}/${MODEL_DEPLOYMENT_VERSION}`;
+export const MODEL_DEPLOYMENT_KIND = "ModelDeployment";
+export const MODEL_DEPLOYMENT_PLURAL = "modeldeployments";
+export const MODEL_DEPLOYMENT_SINGULAR = "modeldeployment";
+export const MODEL_DEPLOYMENT_SHORT_NAMES = ["md"] as const;
+
+/** Labels on every pod, Service, Secret and PodGroup the controller creates. */
+export const LABELS = {
+  deployment: "strata.dev/deployment",
+  replica: "strata.dev/replica",
+  stage: "strata.dev/stage",
+  revision: "strata.dev/revision",
+  role: "strata.dev/role",
+  managedBy: "app.kubernetes.io/managed-by",
+} as const;
+
+export const MANAGED_BY_VALUE = "strata-controller";
+
+/** Annotations the controller writes. */
+export const ANNOTATIONS = {
+  /** Layer range a stage pod serves, `first-last` inclusive, for humans and the worker. */
+  layers: "strata.dev/layers",
+  /** Hash of the spec fields a pod was built from, same value as the revision label. */
+  revision: "strata.dev/revision",
+} as const;
+
+/** The label the scheduler-plugins coscheduling plugin reads to find a pod's PodGroup. */
+export const POD_GROUP_LABEL = "scheduling.x-k8s.io/pod-group";
+
+/** Default topology key: a group of stages must share one rack. */
+export const DEFAULT_TOPOLOGY_KEY = "strata.dev/rack";
+export const DEFAULT_GPU_RESOURCE = "nvidia.com/gpu";
+
+export const CONDITION_TYPES = {
+  planned: "Planned",
+  scheduled: "Scheduled",
+  available: "Available",
+  progressing: "Progressing",
+  degraded: "Degraded",
+} as const;
+export type ConditionType = (typeof CONDITION_TYPES)[keyof typeof CONDITION_TYPES];
+
+/** Reasons used in conditions and in Kubernetes events. */
+export const REASONS = {
+  planned: "Planned",
+  planFailed: "PlanFailed",
+  invalidSpec: "InvalidSpec",
+  allGroupsScheduled: "AllGroupsScheduled",
+  insufficientCapacity: "InsufficientCapacity",
+  gangTimeout: "GangTimeout",
+  groupCreated: "GroupCreated",
+  groupFailed: "GroupFailed",
+  groupRecreated: "GroupRecreated",
+  groupDeleted: "GroupDeleted",
+  allGroupsAvailable: "AllGroupsAvailable",
+  groupsUnavailable: "GroupsUnavailable",
+  rollingUpdate: "RollingUpdate",
+  rolloutComplete: "RolloutComplete",
+  scaling: "Scaling",
+  healthy: "Healthy",
+} as const;
+export type Reason = (typeof REASONS)[keyof typeof REASONS];
+
+/** Pod roles: stage 0 is the head that serves HTTP; others run layers only. */
+export const WORKER_ROLES = { head: "head", stage: "stage" } as const;
+
+/** Environment variables a shard-worker pod receives from the controller. */
+export const WORKER_ENV = {
+  role: "STRATA_ROLE",
+  deployment: "STRATA_DEPLOYMENT",
+  replica: "STRATA_REPLICA",
+  stage: "STRATA_STAGE",
+  stages: "STRATA_STAGES",
+  tensorParallel: "STRATA_TENSOR_PARALLEL",
+  firstLayer: "STRATA_FIRST_LAYER",
+  lastLayer: "STRATA_LAST_LAYER",
+  headAddress: "STRATA_HEAD_ADDRESS",
+  stageAddresses: "STRATA_STAGE_ADDRESSES",
+  natsUrl: "STRATA_NATS_URL",
+  tunnelToken: "STRATA_TUNNEL_TOKEN",
+  engine: "STRATA_ENGINE",
+  dtype: "STRATA_DTYPE",
+  modelSource: "STRATA_MODEL_SOURCE",
+  modelFormat: "STRATA_MODEL_FORMAT",
+  servedModelName: "STRATA_SERVED_MODEL_NAME",
+  maxModelLength: "STRATA_MAX_MODEL_LENGTH",
+} as const;
+
+/** Key in the per-deployment Secret that holds the tunnel token. */
+export const TUNNEL_TOKEN_SECRET_KEY = "tunnel-token";
+
+/** Ports on worker pods. */
+export const WORKER_PORTS = { http: 8080, tunnel: 7070 } as const;

@@ -1,0 +1,247 @@
+import { z } from "zod";
+import { DEFAULT_GPU_RESOURCE, DEFAULT_TOPOLOGY_KEY } from "./constants.js";
+
+/**
+ * The one schema of `ModelDeployment` (strata.dev/v1alpha1). The CRD's
+ * openAPIV3Schema and the Helm chart's values schema are generated from it
+ * (`crdManifest`, `chartValuesJsonSchema`); the controller parses every object
+ * it reads with it. CEL rules live next to the fields they guard, via
+ * `x-kubernetes-validations` metadata, so the API server rejects bad objects
+ * with a message naming the field.
+ */
+
+type Rule = { rule: string; message: string; fieldPath?: string; reason?: string };
+const cel = (...rules: Rule[]) => ({ "x-kubernetes-validations": rules });
+
+const quantity = z
+  .string()
+  .regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$/)
+  .describe("A Kubernetes quantity, e.g. 16, 500m, 64Gi");
+
+/** Label values are at most 63 characters; keep deployment names short enough for derived names. */
+export const MAX_DEPLOYMENT_NAME_LENGTH = 40;
+
+export const modelSourceSchema = z
+  .object({
+    uri: z.string().min(1).optional().describe("A URI the worker image can fetch (https://, s3://, hf://)"),
+    hostPath: z.string().startsWith("/").optional().describe("A path on every GPU node"),
+    pvc: z
+      .object({
+        claimName: z.string().min(1),
+        path: z.string().default("").describe("Path of the model inside the volume"),
+      })
+      .optional()
+      .describe("A PersistentVolumeClaim (ReadOnlyMany) holding the model"),
+  })
+  .meta(
+    cel({
+      rule: "(has(self.uri) ? 1 : 0) + (has(self.hostPath) ? 1 : 0) + (has(self.pvc) ? 1 : 0) == 1",
+      message: "exactly one of uri, hostPath or pvc must be set",
+    }),
+  );
+
+export const modelArchitectureSchema = z.object({
+  layers: z.int().min(1).max(1024),
+  attentionHeads: z.int().min(1).max(1024),
+  kvHeads: z.int().min(1).max(1024),
+});
+
+export const modelSchema = z
+  .object({
+    catalog: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Id of a model in Strata's catalog, e.g. llama-3.1-405b; gives the planner its shape"),
+    architecture: modelArchitectureSchema
+      .optional()
+      .describe("Shape of a model that is not in the catalog; overrides the catalog's"),
+    source: modelSourceSchema,
+    format: z.enum(["gguf", "hf"]).default("hf"),
+    servedName: z.string().min(1).describe("Model name clients put in OpenAI requests"),
+  })
+  .meta(
+    cel({
+      rule: "has(self.catalog) || has(self.architecture)",
+      message: "one of catalog or architecture must be set so the controller knows the model's shape",
+    }),
+  );
+
+export const ENGINES = ["llamacpp", "vllm"] as const;
+// The planner's weight dtypes (packages/core/src/model/model-spec.ts); GGUF files carry their own quantization.
+export const DTYPES = ["bf16", "fp16", "fp8", "int8", "int4"] as const;
+
+export const parallelismSchema = z
+  .object({
+    mode: z.enum(["auto", "explicit"]).default("auto"),
+    tp: z.int().min(1).max(64).optional().describe("Tensor-parallel degree: GPUs per pod"),
+    pp: z.int().min(1).max(256).optional().describe("Pipeline-parallel degree: pods per group"),
+  })
+  .meta(
+    cel(
+      {
+        rule: "self.mode == 'auto' || (has(self.tp) && has(self.pp))",
+        message: "explicit parallelism needs both tp and pp",
+        fieldPath: ".mode",
+      },
+      {
+        rule: "self.mode == 'explicit' || (!has(self.tp) && !has(self.pp))",
+        message: "tp and pp are chosen by the planner when mode is auto; set mode: explicit",
+        fieldPath: ".mode",
+      },
+    ),
+  );
+
+export const tolerationSchema = z.object({
+  key: z.string().optional(),
+  operator: z.enum(["Exists", "Equal"]).optional(),
+  value: z.string().optional(),
+  effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
+  tolerationSeconds: z.int().optional(),
+});
+
+export const gpuSchema = z.object({
+  type: z.string().min(1).describe("GPU model in Strata's GPU catalog, e.g. H100-SXM-80GB"),
+  perNode: z.int().min(1).max(16).default(8).describe("GPUs on each node of the pool"),
+  resourceName: z.string().default(DEFAULT_GPU_RESOURCE),
+  nodeSelector: z.record(z.string(), z.string()).optional(),
+  tolerations: z.array(tolerationSchema).optional(),
+});
+
+export const workloadSchema = z.object({
+  maxModelLength: z.int().min(128).max(1_048_576).default(8192).describe("Longest context in tokens"),
+  concurrency: z.int().min(1).max(100_000).default(16).describe("Expected concurrent sequences per replica"),
+});
+
+export const imagesSchema = z.object({
+  worker: z.string().min(1).default("ghcr.io/strata-dev/shard-worker:0.1.0"),
+  pullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent"),
+});
+
+export const resourcesSchema = z.object({
+  cpu: quantity.optional().describe("CPU request of each worker pod"),
+  memory: quantity.optional().describe("Memory request and limit of each worker pod"),
+  sharedMemory: quantity.optional().describe("Size of /dev/shm (NCCL needs more than the default 64Mi)"),
+});
+
+export const rolloutSchema = z
+  .object({
+    maxSurge: z.int().min(0).default(0).describe("Extra groups allowed during a rolling update"),
+    maxUnavailable: z
+      .int()
+      .min(0)
+      .default(1)
+      .describe("Groups allowed to be unavailable during a rolling update"),
+  })
+  .meta(
+    cel({
+      rule: "self.maxSurge + self.maxUnavailable > 0",
+      message: "maxSurge and maxUnavailable cannot both be 0",
+      fieldPath: ".maxUnavailable",
+    }),
+  );
+
+export const modelDeploymentSpecSchema = z.object({
+  model: modelSchema,
+  engine: z.enum(ENGINES),
+  dtype: z.enum(DTYPES).default("bf16"),
+  parallelism: parallelismSchema.default({ mode: "auto" }),
+  replicas: z.int().min(0).max(1000).default(1),
+  gpu: gpuSchema,
+  workload: workloadSchema.default({ maxModelLength: 8192, concurrency: 16 }),
+  topologyKey: z
+    .string()
+    .min(1)
+    .default(DEFAULT_TOPOLOGY_KEY)
+    .describe("Node label whose value a whole group shares"),
+  images: imagesSchema.default({
+    worker: "ghcr.io/strata-dev/shard-worker:0.1.0",
+    pullPolicy: "IfNotPresent",
+  }),
+  resources: resourcesSchema.optional(),
+  rollout: rolloutSchema.default({ maxSurge: 0, maxUnavailable: 1 }),
+});
+
+export const conditionSchema = z.object({
+  type: z.string(),
+  status: z.enum(["True", "False", "Unknown"]),
+  reason: z.string(),
+  message: z.string(),
+  lastTransitionTime: z.string(),
+  observedGeneration: z.int().optional(),
+});
+
+export const stagePlanSchema = z.object({
+  stage: z.int().min(0),
+  firstLayer: z.int().min(0),
+  lastLayer: z.int().min(0),
+});
+
+export const planStatusSchema = z.object({
+  tp: z.int().min(1),
+  pp: z.int().min(1),
+  gpusPerGroup: z.int().min(1),
+  stages: z.array(stagePlanSchema),
+  summary: z.string().optional(),
+});
+
+export const GROUP_PHASES = [
+  "Pending",
+  "Scheduling",
+  "Running",
+  "Available",
+  "Recreating",
+  "Backoff",
+] as const;
+
+export const groupStatusSchema = z.object({
+  replica: z.int().min(0),
+  revision: z.string(),
+  phase: z.enum(GROUP_PHASES),
+  boundPods: z.int().min(0),
+  readyPods: z.int().min(0),
+  domain: z.string().optional().describe("Value of the topology key the group is packed into"),
+  attempts: z.int().min(0).optional().describe("Gang scheduling attempts that timed out"),
+  retryAfter: z.string().optional().describe("RFC 3339 time before which the group is not retried"),
+  message: z.string().optional(),
+});
+
+export const modelDeploymentStatusSchema = z.object({
+  observedGeneration: z.int().optional(),
+  plan: planStatusSchema.optional(),
+  revision: z.string().optional(),
+  replicas: z.int().min(0).default(0),
+  readyReplicas: z.int().min(0).default(0),
+  updatedReplicas: z.int().min(0).default(0),
+  selector: z.string().optional().describe("Label selector of the head pods, for the scale subresource"),
+  groups: z.array(groupStatusSchema).optional(),
+  conditions: z.array(conditionSchema).optional(),
+});
+
+export type ModelDeploymentSpec = z.output<typeof modelDeploymentSpecSchema>;
+export type ModelDeploymentSpecInput = z.input<typeof modelDeploymentSpecSchema>;
+export type ModelDeploymentStatus = z.output<typeof modelDeploymentStatusSchema>;
+export type Condition = z.output<typeof conditionSchema>;
+export type PlanStatus = z.output<typeof planStatusSchema>;
+export type StagePlan = z.output<typeof stagePlanSchema>;
+export type GroupStatus = z.output<typeof groupStatusSchema>;
+export type GroupPhase = (typeof GROUP_PHASES)[number];
+export type Engine = (typeof ENGINES)[number];
+export type Dtype = (typeof DTYPES)[number];
+
+export interface ModelDeployment {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation?: number;
+    resourceVersion?: string;
+    deletionTimestamp?: string | Date;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: ModelDeploymentSpec;
+  status?: ModelDeploymentStatus;
+}
