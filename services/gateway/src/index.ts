@@ -1,6 +1,9 @@
 export { ApiKeyAuth } from "./auth.js";
 export type { GatewayConfig, GatewayOptions } from "./config.js";
 export { defaultGatewayPort, readApiKeys, resolveGatewayConfig } from "./config.js";
+export { headSliceSelector, headsFromSlices, KubernetesReplicaSource } from "./discovery/kubernetes.js";
+export type { NatsHeartbeatOptions } from "./discovery/nats.js";
+export { NatsHeartbeatSource, replicaKey } from "./discovery/nats.js";
 export { parseUpstreams, StaticReplicaSource } from "./discovery/static.js";
 export type { GatewayDeps, GatewayLog } from "./gateway.js";
 export { Gateway } from "./gateway.js";
@@ -10,5 +13,7 @@ export type { ReplicaEndpoint, ReplicaLoad, ReplicaSink, ReplicaSource, ReplicaS
 export { ReplicaTable } from "./replicas.js";
 export type { RouteDecision, RoutingPolicy } from "./router.js";
 export { chooseReplica, replicaScore } from "./router.js";
+export type { RunGatewayOptions, RunningGateway } from "./run.js";
+export { runGateway } from "./run.js";
 export type { CompletionKind, ValidRequest } from "./validate.js";
 export { validateCompletionBody } from "./validate.js";

@@ -1,9 +1,14 @@
 import type { Command } from "commander";
+import { registerGateway } from "./gateway.js";
+import { registerModelCommand } from "./model.js";
+import { registerSetupCommand } from "./setup.js";
 
 /**
  * Every subcommand registers itself here, one module each under ./commands.
  * Keep this list the CLI reference's order in README.md.
  */
 export function registerCommands(program: Command): void {
-  void program;
+  registerGateway(program);
+  registerModelCommand(program);
+  registerSetupCommand(program);
 }

@@ -1,0 +1,59 @@
+import { runGateway } from "@strata/gateway";
+import type { Command } from "commander";
+import { port, positiveInt } from "../flags.js";
+
+interface GatewayFlags {
+  host: string;
+  port: number;
+  upstream: string[];
+  nats?: string;
+  kubernetes?: boolean;
+  namespace: string;
+  apiKeysFile?: string;
+  maxQueue?: number;
+  maxBodyBytes?: number;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** `strata gateway`: the OpenAI-compatible gateway on its own, in front of given or discovered heads. */
+export function registerGateway(program: Command): void {
+  program
+    .command("gateway")
+    .description("Run the OpenAI-compatible gateway in front of replica heads")
+    .option("--host <address>", "address to listen on", "127.0.0.1")
+    .option("--port <n>", "port to listen on", port, 8080)
+    .option(
+      "--upstream <name=url>",
+      "a head serving model <name>; repeat for replicas and models",
+      collect,
+      [],
+    )
+    .option("--nats <url>", "discover heads from worker heartbeats on this NATS server")
+    .option(
+      "--kubernetes",
+      "discover heads from ModelDeployment head EndpointSlices (in-cluster or KUBECONFIG)",
+    )
+    .option("--namespace <ns>", "namespace to watch with --kubernetes", "default")
+    .option("--api-keys-file <path>", "file with one accepted API key per line (default: no authentication)")
+    .option("--max-queue <n>", "requests per head before the gateway answers 429", positiveInt)
+    .option("--max-body-bytes <n>", "largest accepted request body in bytes", positiveInt)
+    .action(async (flags: GatewayFlags) => {
+      const running = await runGateway({
+        host: flags.host,
+        port: flags.port,
+        upstreams: flags.upstream,
+        natsUrl: flags.nats,
+        kubernetesNamespace: flags.kubernetes ? flags.namespace : undefined,
+        apiKeysFile: flags.apiKeysFile,
+        maxQueuePerReplica: flags.maxQueue,
+        maxBodyBytes: flags.maxBodyBytes,
+      });
+      process.stdout.write(`gateway listening on ${running.url} (OpenAI API at ${running.url}/v1)\n`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await running.stop();
+    });
+}

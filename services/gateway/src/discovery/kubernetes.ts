@@ -1,0 +1,136 @@
+import {
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  makeInformer,
+  type ObjectCache,
+  type V1EndpointSlice,
+} from "@kubernetes/client-node";
+import {
+  LABELS,
+  MODEL_DEPLOYMENT_PLURAL,
+  MODEL_DEPLOYMENT_VERSION,
+  STRATA_API_GROUP,
+  WORKER_PORTS,
+  WORKER_ROLES,
+} from "@strata/core";
+import type { ReplicaEndpoint, ReplicaSink, ReplicaSource } from "../replicas.js";
+import { replicaKey } from "./nats.js";
+
+interface ModelDeploymentObject extends KubernetesObject {
+  spec?: { model?: { servedName?: string } };
+}
+
+/** Label selector for the per-replica head Services' EndpointSlices (slices inherit Service labels). */
+export const headSliceSelector = `${LABELS.role}=${WORKER_ROLES.head},${LABELS.deployment}`;
+
+/**
+ * Reduces the informer caches to the heads that can serve now: one per head
+ * EndpointSlice with a ready address, named by the ModelDeployment's
+ * `spec.model.servedName` (the deployment name until that object is seen).
+ */
+export function headsFromSlices(
+  slices: readonly V1EndpointSlice[],
+  servedNames: ReadonlyMap<string, string>,
+): ReplicaEndpoint[] {
+  const out: ReplicaEndpoint[] = [];
+  for (const slice of slices) {
+    const labels = slice.metadata?.labels ?? {};
+    const deployment = labels[LABELS.deployment];
+    const replica = Number(labels[LABELS.replica]);
+    if (!deployment || !Number.isInteger(replica)) continue;
+    const ready = slice.endpoints.find((e) => e.conditions?.ready !== false && e.addresses.length > 0);
+    const address = ready?.addresses[0];
+    if (address === undefined) continue;
+    const port =
+      slice.ports?.find((p) => p.name === "http")?.port ?? slice.ports?.[0]?.port ?? WORKER_PORTS.http;
+    const host = slice.addressType === "IPv6" ? `[${address}]` : address;
+    const namespace = slice.metadata?.namespace ?? "default";
+    out.push({
+      id: replicaKey(deployment, replica),
+      model: servedNames.get(`${namespace}/${deployment}`) ?? deployment,
+      url: `http://${host}:${port}`,
+    });
+  }
+  return out;
+}
+
+/**
+ * Replica heads from the Kubernetes API: informers on head EndpointSlices and
+ * on ModelDeployments in one namespace. Every watch event recomputes the full
+ * set from the caches and applies the difference, so missed or repeated
+ * events cannot leave a stale head behind.
+ */
+export class KubernetesReplicaSource implements ReplicaSource {
+  readonly name = "kubernetes";
+  private readonly kc: KubeConfig;
+  private readonly namespace: string;
+  private slices: (Informer<V1EndpointSlice> & ObjectCache<V1EndpointSlice>) | undefined;
+  private deployments: (Informer<ModelDeploymentObject> & ObjectCache<ModelDeploymentObject>) | undefined;
+  private pushed = new Map<string, ReplicaEndpoint>();
+  private readonly onFatal: (err: unknown) => void;
+
+  /** `onFatal` is called when a watch cannot recover; the process should end. */
+  constructor(kc: KubeConfig, namespace: string, onFatal: (err: unknown) => void) {
+    this.kc = kc;
+    this.namespace = namespace;
+    this.onFatal = onFatal;
+  }
+
+  async start(sink: ReplicaSink): Promise<void> {
+    const discovery = this.kc.makeApiClient(DiscoveryV1Api);
+    const custom = this.kc.makeApiClient(CustomObjectsApi);
+    const ns = this.namespace;
+    this.slices = makeInformer(
+      this.kc,
+      `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+      () => discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: headSliceSelector }),
+      headSliceSelector,
+    );
+    this.deployments = makeInformer(
+      this.kc,
+      `/apis/${STRATA_API_GROUP}/${MODEL_DEPLOYMENT_VERSION}/namespaces/${ns}/${MODEL_DEPLOYMENT_PLURAL}`,
+      () =>
+        custom.listNamespacedCustomObject({
+          group: STRATA_API_GROUP,
+          version: MODEL_DEPLOYMENT_VERSION,
+          namespace: ns,
+          plural: MODEL_DEPLOYMENT_PLURAL,
+        }) as never,
+    );
+    const sync = () => this.sync(sink);
+    for (const informer of [this.slices, this.deployments] as Informer<KubernetesObject>[]) {
+      informer.on("add", sync);
+      informer.on("update", sync);
+      informer.on("delete", sync);
+      // The client does not restart a failed watch by itself: restart it; if that fails too, give up.
+      informer.on("error", () => {
+        setTimeout(() => informer.start().catch(this.onFatal), 1_000).unref();
+      });
+    }
+    await this.deployments.start();
+    await this.slices.start();
+    this.sync(sink);
+  }
+
+  async stop(): Promise<void> {
+    await this.slices?.stop();
+    await this.deployments?.stop();
+  }
+
+  private sync(sink: ReplicaSink): void {
+    if (!this.slices || !this.deployments) return;
+    const names = new Map<string, string>();
+    for (const md of this.deployments.list()) {
+      const served = md.spec?.model?.servedName;
+      if (served && md.metadata?.name)
+        names.set(`${md.metadata.namespace ?? this.namespace}/${md.metadata.name}`, served);
+    }
+    const next = new Map(headsFromSlices(this.slices.list(), names).map((e) => [e.id, e]));
+    for (const id of this.pushed.keys()) if (!next.has(id)) sink.remove(id);
+    for (const e of next.values()) sink.upsert(e);
+    this.pushed = next;
+  }
+}
