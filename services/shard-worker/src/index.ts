@@ -1,1 +1,43 @@
-export {};
+export { freeLoopbackPort } from "./engine/free-port.js";
+export { type LayerAssignment, parseLayerAssignment, rpcDevicePort } from "./engine/layer-report.js";
+export {
+  type OffloadPlan,
+  offloadPlanFor,
+  type StageRange,
+  StageRangeError,
+} from "./engine/llamacpp-args.js";
+export {
+  ensureLlamaCppBinaries,
+  type LlamaCppBinaries,
+  LlamaCppBuildError,
+  llamaCppBinaryPaths,
+} from "./engine/llamacpp-build.js";
+export { httpProbe, type ReadinessProbe, tcpProbe } from "./engine/probes.js";
+export {
+  DEFAULT_RESTART_POLICY,
+  type EngineEvent,
+  type EngineProcessSpec,
+  EngineStartError,
+  EngineSupervisor,
+  type RestartPolicy,
+} from "./engine/supervisor.js";
+export {
+  ModelShapeError,
+  TINY_LLAMA_DEFAULTS,
+  type TinyLlamaOptions,
+  tinyLlamaGgufChunks,
+} from "./model/tiny-llama.js";
+export { writeTinyLlamaGguf } from "./model/write-model.js";
+export { TunnelListener, type TunnelListenerObserver, type TunnelTarget } from "./tunnel/client.js";
+export { decodeDataMessage, encodeDataMessage } from "./tunnel/codec.js";
+export { TUNNEL_OPEN_PATH, tunnelChannelOptions, tunnelServiceDefinition } from "./tunnel/definition.js";
+export type { PipeTotals } from "./tunnel/pipe.js";
+export { TunnelServer, type TunnelServerObserver, type TunnelServerOptions } from "./tunnel/server.js";
+export { WORKER_CONFIG_ENV, type WorkerConfig } from "./worker/config.js";
+export { type HeadWorkerConfig, type RemoteStage, startHeadWorker } from "./worker/head.js";
+export type { StageLayers, WorkerMessage } from "./worker/messages.js";
+export { type StageWorkerConfig, startStageWorker, type WorkerDeps } from "./worker/stage.js";
+
+import { fileURLToPath } from "node:url";
+/** Path of the worker process entry point, for supervisors that fork workers. */
+export const workerMainPath: string = fileURLToPath(new URL("./worker/main.js", import.meta.url));

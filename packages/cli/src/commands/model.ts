@@ -1,0 +1,80 @@
+import { resolve } from "node:path";
+import { InputError } from "@strata/core";
+import { ModelShapeError, TINY_LLAMA_DEFAULTS, writeTinyLlamaGguf } from "@strata/shard-worker";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { nonNegativeInt, positiveInt } from "../flags.js";
+
+const FLAG_BY_FIELD = {
+  layers: "--layers",
+  hidden: "--hidden",
+  heads: "--heads",
+  kvHeads: "--kv-heads",
+  ffn: "--ffn",
+  seed: "--seed",
+  contextLength: "--context",
+  tensorType: "--type",
+} as const;
+
+function tensorType(value: string): "f32" | "f16" {
+  if (value !== "f32" && value !== "f16")
+    throw new InvalidArgumentError(`must be f32 or f16, got "${value}"`);
+  return value;
+}
+
+interface GenerateFlags {
+  out: string;
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  ffn: number;
+  seed: number;
+  context: number;
+  type: "f32" | "f16";
+}
+
+/** `strata model generate`: a llama-architecture GGUF with deterministic random weights. */
+export function registerModelCommand(program: Command): void {
+  const model = program.command("model").description("Work with model files");
+  const d = TINY_LLAMA_DEFAULTS;
+  model
+    .command("generate")
+    .description(
+      "Write a llama-architecture GGUF with deterministic random weights and a byte-level vocabulary (for tests and demos)",
+    )
+    .requiredOption("--out <path>", "file to write, e.g. tiny.gguf")
+    .option("--layers <n>", "transformer blocks", positiveInt, d.layers)
+    .option("--hidden <n>", "embedding width", positiveInt, d.hidden)
+    .option("--heads <n>", "attention heads", positiveInt, d.heads)
+    .option("--kv-heads <n>", "key/value heads (grouped-query attention)", positiveInt, d.kvHeads)
+    .option("--ffn <n>", "feed-forward width", positiveInt, d.ffn)
+    .option("--seed <n>", "weights seed", nonNegativeInt, d.seed)
+    .option("--context <n>", "context length written to the header", positiveInt, d.contextLength)
+    .addOption(
+      new Option("--type <type>", "weight type: f32 or f16").argParser(tensorType).default(d.tensorType),
+    )
+    .action(async (flags: GenerateFlags) => {
+      const out = resolve(flags.out);
+      try {
+        const bytes = await writeTinyLlamaGguf(out, {
+          layers: flags.layers,
+          hidden: flags.hidden,
+          heads: flags.heads,
+          kvHeads: flags.kvHeads,
+          ffn: flags.ffn,
+          seed: flags.seed,
+          contextLength: flags.context,
+          tensorType: flags.type,
+        });
+        process.stdout.write(
+          `wrote ${out} (${(bytes / 1024 / 1024).toFixed(1)} MiB, ${flags.layers} layers)\n`,
+        );
+      } catch (err: unknown) {
+        if (err instanceof ModelShapeError) throw new InputError(FLAG_BY_FIELD[err.field], err.message);
+        if (err instanceof Error && "code" in err && typeof err.code === "string") {
+          throw new InputError("--out", `cannot write ${out}: ${err.code}`);
+        }
+        throw err;
+      }
+    });
+}

@@ -1,0 +1,95 @@
+/**
+ * Command lines for the two llama.cpp roles, and the translation from a
+ * pipeline plan (inclusive layer ranges per stage) to `-ngl` and `--tensor-split`.
+ *
+ * How llama.cpp places layers (src/llama-model.cpp, load_tensors): with L
+ * repeating layers plus the output layer at index L, the last `ngl` of those
+ * L+1 indices are offloaded, the rest stay on the CPU of the process that
+ * loads the model (the head). Offloaded index j (counted from the first
+ * offloaded one) goes to the first device whose cumulative normalised
+ * `--tensor-split` share exceeds j/ngl. So: stage 0 (the head) keeps its
+ * layers and the input embedding on its CPU, and giving each remote stage a
+ * split equal to its layer count (the last one +1 for the output layer) puts
+ * exactly its planned layers on it.
+ */
+
+export interface StageRange {
+  /** First layer, inclusive. */
+  readonly first: number;
+  /** Last layer, inclusive. */
+  readonly last: number;
+}
+
+export interface OffloadPlan {
+  readonly nGpuLayers: number;
+  /** One share per remote stage, in stage order. */
+  readonly tensorSplit: readonly number[];
+}
+
+/** Thrown when ranges are not contiguous from 0 to numLayers-1. */
+export class StageRangeError extends Error {
+  override readonly name = "StageRangeError";
+}
+
+export function offloadPlanFor(ranges: readonly StageRange[], numLayers: number): OffloadPlan {
+  let next = 0;
+  for (const [i, r] of ranges.entries()) {
+    if (r.first !== next || r.last < r.first)
+      throw new StageRangeError(`stage ${i}: range ${r.first}-${r.last}`);
+    next = r.last + 1;
+  }
+  if (next !== numLayers) throw new StageRangeError(`ranges cover ${next} of ${numLayers} layers`);
+  const [, ...remote] = ranges;
+  if (remote.length === 0) return { nGpuLayers: 0, tensorSplit: [] };
+  const counts = remote.map((r, i) => r.last - r.first + 1 + (i === remote.length - 1 ? 1 : 0));
+  return { nGpuLayers: counts.reduce((a, b) => a + b, 0), tensorSplit: counts };
+}
+
+export function rpcServerArgs(port: number, threads?: number): string[] {
+  const args = ["--host", "127.0.0.1", "--port", String(port)];
+  if (threads !== undefined) args.push("--threads", String(threads));
+  return args;
+}
+
+export interface LlamaServerArgsInput {
+  readonly modelPath: string;
+  readonly host: string;
+  readonly port: number;
+  readonly contextSize: number;
+  readonly rpcEndpoints: readonly string[];
+  readonly offload: OffloadPlan;
+  readonly threads?: number;
+}
+
+export function llamaServerArgs(input: LlamaServerArgsInput): string[] {
+  const args = [
+    "--model",
+    input.modelPath,
+    "--host",
+    input.host,
+    "--port",
+    String(input.port),
+    "--ctx-size",
+    String(input.contextSize),
+    "--parallel",
+    "1",
+    // Debug verbosity makes llama.cpp log where each layer lives (layer-report.ts).
+    "--log-verbosity",
+    "5",
+    "--no-webui",
+  ];
+  if (input.threads !== undefined) args.push("--threads", String(input.threads));
+  if (input.rpcEndpoints.length > 0) {
+    args.push(
+      "--rpc",
+      input.rpcEndpoints.join(","),
+      "--n-gpu-layers",
+      String(input.offload.nGpuLayers),
+      "--tensor-split",
+      input.offload.tensorSplit.join(","),
+    );
+  } else {
+    args.push("--n-gpu-layers", "0");
+  }
+  return args;
+}

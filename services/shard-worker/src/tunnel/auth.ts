@@ -1,0 +1,17 @@
+import { timingSafeEqual } from "node:crypto";
+import type { Metadata } from "@grpc/grpc-js";
+
+export const AUTHORIZATION_METADATA_KEY = "authorization";
+
+export function bearerValue(token: string): string {
+  return `Bearer ${token}`;
+}
+
+/** True when `metadata` carries exactly `Bearer <token>`; compares in constant time. */
+export function hasBearerToken(metadata: Metadata, token: string): boolean {
+  const values = metadata.get(AUTHORIZATION_METADATA_KEY);
+  if (values.length !== 1 || typeof values[0] !== "string") return false;
+  const presented = Buffer.from(values[0], "utf8");
+  const expected = Buffer.from(bearerValue(token), "utf8");
+  return presented.length === expected.length && timingSafeEqual(presented, expected);
+}

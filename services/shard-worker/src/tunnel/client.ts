@@ -1,0 +1,80 @@
+import { type AddressInfo, createServer, type Server as NetServer, type Socket } from "node:net";
+import { ChannelCredentials, Client, Metadata } from "@grpc/grpc-js";
+import { AUTHORIZATION_METADATA_KEY, bearerValue } from "./auth.js";
+import { decodeDataMessage, encodeDataMessage } from "./codec.js";
+import { TUNNEL_OPEN_PATH, tunnelChannelOptions } from "./definition.js";
+import { type PipeTotals, pipeSocketAndCall } from "./pipe.js";
+
+export interface TunnelTarget {
+  /** host:port of the stage's TunnelServer. */
+  readonly address: string;
+  readonly token: string;
+  /** PEM CA certificate to trust; TLS is used when present. */
+  readonly caCert?: Buffer;
+}
+
+export interface TunnelListenerObserver {
+  connectionOpened?(): void;
+  connectionClosed?(totals: PipeTotals, error?: Error): void;
+}
+
+/**
+ * The head side of the tunnel: a loopback TCP listener for one remote stage.
+ * Every connection the engine opens to it becomes one `Open` stream to the
+ * stage's TunnelServer, so the engine talks to a local port and never sees
+ * the network.
+ */
+export class TunnelListener {
+  private readonly client: Client;
+  private readonly listener: NetServer;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly target: TunnelTarget,
+    private readonly observer: TunnelListenerObserver = {},
+  ) {
+    const credentials = target.caCert
+      ? ChannelCredentials.createSsl(target.caCert)
+      : ChannelCredentials.createInsecure();
+    this.client = new Client(target.address, credentials, tunnelChannelOptions);
+    this.listener = createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  /** Listens on 127.0.0.1 (port 0 = any free port); returns the port. */
+  async listen(port = 0): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.listener.once("error", reject);
+      this.listener.listen(port, "127.0.0.1", () => resolve());
+    });
+    return (this.listener.address() as AddressInfo).port;
+  }
+
+  /** Opens one raw tunnel stream (used by accept and by benchmarks). */
+  openStream() {
+    const metadata = new Metadata();
+    metadata.set(AUTHORIZATION_METADATA_KEY, bearerValue(this.target.token));
+    return this.client.makeBidiStreamRequest<Buffer, Buffer>(
+      TUNNEL_OPEN_PATH,
+      encodeDataMessage,
+      decodeDataMessage,
+      metadata,
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    this.client.close();
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    this.observer.connectionOpened?.();
+    const call = this.openStream();
+    pipeSocketAndCall(socket, call, (totals, error) => {
+      this.sockets.delete(socket);
+      call.cancel();
+      this.observer.connectionClosed?.(totals, error);
+    });
+  }
+}

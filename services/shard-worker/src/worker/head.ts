@@ -1,0 +1,119 @@
+import { readFile } from "node:fs/promises";
+import { freeLoopbackPort } from "../engine/free-port.js";
+import { parseLayerAssignment, rpcDevicePort } from "../engine/layer-report.js";
+import { llamaServerArgs, type OffloadPlan } from "../engine/llamacpp-args.js";
+import { httpProbe } from "../engine/probes.js";
+import { EngineSupervisor } from "../engine/supervisor.js";
+import { TunnelListener, type TunnelListenerObserver } from "../tunnel/client.js";
+import type { StageLayers } from "./messages.js";
+import type { WorkerDeps } from "./stage.js";
+
+export interface RemoteStage {
+  readonly stage: number;
+  /** host:port of the stage worker's tunnel. */
+  readonly address: string;
+  readonly token: string;
+  readonly caCertPath?: string;
+}
+
+export interface HeadWorkerConfig {
+  readonly role: "head";
+  readonly modelPath: string;
+  readonly host: string;
+  /** HTTP port of the OpenAI-compatible API; 0 picks a free one. */
+  readonly port: number;
+  readonly contextSize: number;
+  readonly remoteStages: readonly RemoteStage[];
+  readonly offload: OffloadPlan;
+  readonly llamaServerPath: string;
+  readonly threads?: number;
+}
+
+/** Model loading (weights pushed to every stage over the tunnel) can take a while. */
+const LLAMA_SERVER_READY_TIMEOUT_MS = 180_000;
+
+export interface HeadWorker {
+  readonly httpPort: number;
+  readonly engine: EngineSupervisor;
+  /** Layers per stage as llama.cpp placed them during the latest load. */
+  readonly placement: () => readonly StageLayers[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Stage 0: a local tunnel listener per remote stage, then llama-server with
+ * `--rpc` pointing at those listeners, so every tensor and activation that
+ * crosses a stage boundary travels over gRPC.
+ */
+export async function startHeadWorker(
+  config: HeadWorkerConfig,
+  deps: WorkerDeps & { listenerObserver?: TunnelListenerObserver },
+): Promise<HeadWorker> {
+  const listeners: TunnelListener[] = [];
+  const stageByPort = new Map<number, number>();
+  const endpoints: string[] = [];
+  for (const remote of config.remoteStages) {
+    const caCert = remote.caCertPath ? await readFile(remote.caCertPath) : undefined;
+    const listener = new TunnelListener(
+      { address: remote.address, token: remote.token, caCert },
+      deps.listenerObserver,
+    );
+    const port = await listener.listen();
+    listeners.push(listener);
+    stageByPort.set(port, remote.stage);
+    endpoints.push(`127.0.0.1:${port}`);
+  }
+  const httpPort = config.port === 0 ? await freeLoopbackPort() : config.port;
+  const engine = new EngineSupervisor(
+    {
+      name: "stage-0 llama-server",
+      command: config.llamaServerPath,
+      args: llamaServerArgs({
+        modelPath: config.modelPath,
+        host: config.host,
+        port: httpPort,
+        contextSize: config.contextSize,
+        rpcEndpoints: endpoints,
+        offload: config.offload,
+        threads: config.threads,
+      }),
+      readiness: httpProbe(`http://127.0.0.1:${httpPort}/health`),
+      readyTimeoutMs: LLAMA_SERVER_READY_TIMEOUT_MS,
+    },
+    { log: deps.log, policy: deps.restartPolicy },
+  );
+  let layers = new Map<string, number[]>();
+  engine.onEvent((event) => {
+    if (event.type === "started") layers = new Map();
+  });
+  engine.onLine((line) => {
+    const assignment = parseLayerAssignment(line);
+    if (!assignment) return;
+    const list = layers.get(assignment.device) ?? [];
+    list.push(assignment.layer);
+    layers.set(assignment.device, list);
+  });
+  const placement = (): StageLayers[] =>
+    [...layers.entries()].map(([device, list]) => {
+      const port = rpcDevicePort(device);
+      return { stage: port === undefined ? 0 : (stageByPort.get(port) ?? -1), device, layers: list };
+    });
+  const closeListeners = async () => {
+    await Promise.all(listeners.map((l) => l.close()));
+  };
+  try {
+    await engine.start();
+  } catch (err: unknown) {
+    await closeListeners();
+    throw err;
+  }
+  return {
+    httpPort,
+    engine,
+    placement,
+    async stop() {
+      await engine.stop();
+      await closeListeners();
+    },
+  };
+}
