@@ -1,1 +1,9 @@
-export {};
+export {
+  type CapacitySweepArgs,
+  parseFleets,
+  runCapacitySweep,
+  runCapacityValidation,
+  validatePublishedFile,
+} from "./capacity/run.js";
+export type { SweepPoint } from "./capacity/sweep.js";
+export type { ValidationReport, ValidationRow } from "./capacity/validate.js";

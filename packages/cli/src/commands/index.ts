@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerBenchCommand } from "./bench.js";
 import { registerGateway } from "./gateway.js";
 import { registerModelCommand } from "./model.js";
 import { registerSetupCommand } from "./setup.js";
@@ -11,4 +12,5 @@ export function registerCommands(program: Command): void {
   registerGateway(program);
   registerModelCommand(program);
   registerSetupCommand(program);
+  registerBenchCommand(program);
 }

@@ -1,0 +1,111 @@
+/**
+ * `strata bench capacity`: the sweep (tables, Pareto chart) and the validation
+ * against published measurements. The CLI parses flags; this module does the work
+ * and writes through the given sink so tests can capture it.
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { InputError, type PerfDtype } from "@strata/core";
+import { paretoSvg } from "./chart.js";
+import { resolveGpu, resolveModel } from "./inputs.js";
+import { svgToPng } from "./png.js";
+import { parsePublishedCsv } from "./published.js";
+import { type Fleet, sweepPlans } from "./sweep.js";
+import { sweepCsv, sweepMarkdown, validationMarkdown } from "./tables.js";
+import { type ValidationReport, validateRows } from "./validate.js";
+
+export interface CapacitySweepArgs {
+  readonly model: string;
+  /** `16xh100` or a comma-separated list to compare kinds: `16xh100,16xh200`. */
+  readonly gpus: string;
+  /** A price for every kind (`3.5`) or per kind (`h100=2.99,h200=3.79`). */
+  readonly gpuHourUsd?: string | undefined;
+  readonly gpusPerNode: number;
+  readonly dtype: PerfDtype;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly maxConcurrencyPerReplica: number;
+  readonly format: "md" | "csv";
+  readonly out?: string | undefined;
+}
+
+export type Sink = (text: string) => void;
+
+export function parseFleets(gpus: string, gpuHourUsd: string | undefined): Fleet[] {
+  const prices = parsePrices(gpuHourUsd);
+  return gpus.split(",").map((part) => {
+    const m = /^\s*(\d+)\s*x\s*([A-Za-z0-9-]+)\s*$/.exec(part);
+    if (!m) throw new InputError("--gpus", `expected <count>x<gpu> like 16xh100, got "${part.trim()}"`);
+    const count = Number(m[1]);
+    if (!Number.isSafeInteger(count) || count < 1)
+      throw new InputError("--gpus", `count must be positive in "${part}"`);
+    const gpu = resolveGpu(m[2] as string, "--gpus");
+    const price = prices.get(gpu.name) ?? prices.get("*");
+    if (prices.size > 0 && price === undefined)
+      throw new InputError("--gpu-hour-usd", `no price for ${gpu.name}`);
+    return { gpu, count, gpuHourUsd: price };
+  });
+}
+
+function parsePrices(text: string | undefined): Map<string, number> {
+  const prices = new Map<string, number>();
+  if (text === undefined) return prices;
+  for (const part of text.split(",")) {
+    const [left, right] = part.includes("=") ? part.split("=", 2) : ["*", part];
+    const value = Number(right);
+    if (right === undefined || right.trim() === "" || !Number.isFinite(value) || value <= 0) {
+      throw new InputError(
+        "--gpu-hour-usd",
+        `expected a positive price or <gpu>=<price>, got "${part.trim()}"`,
+      );
+    }
+    const key = left?.trim() === "*" ? "*" : resolveGpu(left ?? "", "--gpu-hour-usd").name;
+    prices.set(key, value);
+  }
+  return prices;
+}
+
+export async function runCapacitySweep(args: CapacitySweepArgs, write: Sink): Promise<void> {
+  const model = resolveModel(args.model);
+  const fleets = parseFleets(args.gpus, args.gpuHourUsd);
+  const points = sweepPlans({
+    model,
+    fleets,
+    gpusPerNode: args.gpusPerNode,
+    dtype: args.dtype,
+    inputTokens: args.inputTokens,
+    outputTokens: args.outputTokens,
+    maxConcurrencyPerReplica: args.maxConcurrencyPerReplica,
+  });
+  if (points.length === 0) {
+    throw new InputError("--gpus", `${model.name} in ${args.dtype} fits no split of ${args.gpus}`);
+  }
+  const markdown = sweepMarkdown(points);
+  const csv = sweepCsv(points);
+  write(args.format === "csv" ? csv : `${markdown}\n`);
+  if (args.out !== undefined) {
+    const title = `${model.name} ${args.dtype}, ${args.inputTokens} in / ${args.outputTokens} out: ${args.gpus}`;
+    const svg = paretoSvg(points, title);
+    await mkdir(args.out, { recursive: true });
+    await writeFile(join(args.out, "capacity.md"), `${markdown}\n`);
+    await writeFile(join(args.out, "capacity.csv"), csv);
+    await writeFile(join(args.out, "pareto.svg"), svg);
+    await writeFile(join(args.out, "pareto.png"), svgToPng(svg));
+    write(`\nwrote capacity.md, capacity.csv, pareto.svg, pareto.png to ${args.out}\n`);
+  }
+}
+
+export async function validatePublishedFile(file: string): Promise<ValidationReport> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err: unknown) {
+    throw new InputError("--validate", `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return validateRows(parsePublishedCsv(text, file), file);
+}
+
+export async function runCapacityValidation(file: string, json: boolean, write: Sink): Promise<void> {
+  const report = await validatePublishedFile(file);
+  write(json ? `${JSON.stringify(report, null, 2)}\n` : `${validationMarkdown(report)}\n`);
+}

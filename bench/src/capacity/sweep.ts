@@ -1,0 +1,148 @@
+/**
+ * Sweeps plans for a fleet: every tensor × pipeline split that uses all the GPUs
+ * (replicas fill the rest) and, for each, concurrency from 1 per replica upward until
+ * the KV cache or the engine caps the batch. Marks the Pareto frontier of throughput
+ * per GPU against tokens per second per user.
+ */
+import {
+  DoesNotFitError,
+  type EfficiencyFactors,
+  type PerfDtype,
+  type PerfPrediction,
+  predictPerformance,
+} from "@strata/core";
+import type { NamedGpu, NamedModel } from "./inputs.js";
+
+export interface Fleet {
+  readonly gpu: NamedGpu;
+  readonly count: number;
+  /** Price of one GPU-hour in USD; cost columns are left out without it. */
+  readonly gpuHourUsd?: number | undefined;
+}
+
+export interface SweepOptions {
+  readonly model: NamedModel;
+  readonly fleets: readonly Fleet[];
+  readonly gpusPerNode: number;
+  readonly dtype: PerfDtype;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** Largest per-replica concurrency tried (powers of two up to it). */
+  readonly maxConcurrencyPerReplica: number;
+  readonly efficiency?: EfficiencyFactors | undefined;
+}
+
+export interface SweepPoint {
+  readonly gpu: string;
+  readonly gpus: number;
+  readonly tp: number;
+  readonly pp: number;
+  readonly replicas: number;
+  /** Requests in flight across all replicas. */
+  readonly concurrency: number;
+  readonly batchPerReplica: number;
+  readonly tokensPerSPerGpu: number;
+  readonly tokensPerSPerUser: number;
+  readonly outputTokensPerS: number;
+  readonly ttftMs: number;
+  readonly tpotMs: number;
+  readonly usdPerMillionTokens: number | undefined;
+  readonly bottleneck: string;
+  pareto: boolean;
+}
+
+function powersOfTwoUpTo(limit: number): number[] {
+  const out: number[] = [];
+  for (let n = 1; n <= limit; n *= 2) out.push(n);
+  return out;
+}
+
+function divisors(n: number): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= n; d++) if (n % d === 0) out.push(d);
+  return out;
+}
+
+/** Tensor-parallel degrees stay inside a node and divide the heads, as engines require. */
+function splits(model: NamedModel, count: number, gpusPerNode: number): Array<{ tp: number; pp: number }> {
+  const out: Array<{ tp: number; pp: number }> = [];
+  for (const tp of powersOfTwoUpTo(gpusPerNode)) {
+    if (count % tp !== 0 || model.numHeads % tp !== 0) continue;
+    for (const pp of divisors(count / tp)) if (pp <= model.numLayers) out.push({ tp, pp });
+  }
+  return out;
+}
+
+function pointOf(fleet: Fleet, tp: number, pp: number, replicas: number, p: PerfPrediction): SweepPoint {
+  const usdPerMillionTokens =
+    fleet.gpuHourUsd === undefined
+      ? undefined
+      : (fleet.count * fleet.gpuHourUsd * 1e6) / (p.outputTokensPerS * 3600);
+  return {
+    gpu: fleet.gpu.name,
+    gpus: fleet.count,
+    tp,
+    pp,
+    replicas,
+    concurrency: p.batchPerReplica * replicas,
+    batchPerReplica: p.batchPerReplica,
+    tokensPerSPerGpu: p.outputTokensPerSPerGpu,
+    tokensPerSPerUser: p.outputTokensPerSPerUser,
+    outputTokensPerS: p.outputTokensPerS,
+    ttftMs: p.ttftMs,
+    tpotMs: p.tpotMs,
+    usdPerMillionTokens,
+    bottleneck: p.bottleneck,
+    pareto: false,
+  };
+}
+
+function sweepFleet(options: SweepOptions, fleet: Fleet): SweepPoint[] {
+  const points: SweepPoint[] = [];
+  for (const { tp, pp } of splits(options.model, fleet.count, options.gpusPerNode)) {
+    const replicas = fleet.count / (tp * pp);
+    const layout = { tp, pp, replicas, gpusPerNode: options.gpusPerNode, weightDtype: options.dtype };
+    const predict = (concurrency: number) =>
+      predictPerformance(
+        options.model,
+        fleet.gpu,
+        layout,
+        { inputTokens: options.inputTokens, outputTokens: options.outputTokens, concurrency },
+        options.efficiency,
+      );
+    for (const perReplica of powersOfTwoUpTo(options.maxConcurrencyPerReplica)) {
+      let p: PerfPrediction;
+      try {
+        p = predict(perReplica * replicas);
+      } catch (err: unknown) {
+        if (err instanceof DoesNotFitError) break;
+        throw err;
+      }
+      // Past the KV cache or engine cap more requests only queue; record the full batch instead.
+      const saturated = p.batchPerReplica < perReplica;
+      if (saturated) p = predict(p.batchPerReplica * replicas);
+      points.push(pointOf(fleet, tp, pp, replicas, p));
+      if (saturated) break;
+    }
+  }
+  markPareto(points);
+  return points;
+}
+
+/** A point is on the frontier when no other point is at least as good on both axes and better on one. */
+export function markPareto(points: SweepPoint[]): void {
+  for (const p of points) {
+    p.pareto = !points.some(
+      (q) =>
+        q !== p &&
+        q.tokensPerSPerGpu >= p.tokensPerSPerGpu &&
+        q.tokensPerSPerUser >= p.tokensPerSPerUser &&
+        (q.tokensPerSPerGpu > p.tokensPerSPerGpu || q.tokensPerSPerUser > p.tokensPerSPerUser),
+    );
+  }
+}
+
+/** All points of all fleets; the Pareto frontier is computed per fleet. */
+export function sweepPlans(options: SweepOptions): SweepPoint[] {
+  return options.fleets.flatMap((fleet) => sweepFleet(options, fleet));
+}

@@ -1,0 +1,95 @@
+/** Markdown and CSV renderings of sweep points and validation reports. */
+import type { SweepPoint } from "./sweep.js";
+import type { ValidationReport } from "./validate.js";
+
+function fixed(n: number, digits: number): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "";
+}
+
+function signed(n: number): string {
+  return `${n >= 0 ? "+" : ""}${n.toFixed(1)}`;
+}
+
+function markdown(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+function csvCell(value: string): string {
+  return /[",\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+function csv(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [header, ...rows].map((r) => r.map(csvCell).join(",")).join("\n");
+}
+
+const SWEEP_HEADER = [
+  "gpu",
+  "gpus",
+  "tp",
+  "pp",
+  "replicas",
+  "concurrency",
+  "tokens_per_s_per_gpu",
+  "tokens_per_s_per_user",
+  "ttft_ms",
+  "tpot_ms",
+  "usd_per_million_output_tokens",
+  "bottleneck",
+  "pareto",
+] as const;
+
+function sweepCells(p: SweepPoint): string[] {
+  return [
+    p.gpu,
+    String(p.gpus),
+    String(p.tp),
+    String(p.pp),
+    String(p.replicas),
+    String(p.concurrency),
+    fixed(p.tokensPerSPerGpu, 1),
+    fixed(p.tokensPerSPerUser, 1),
+    fixed(p.ttftMs, 0),
+    fixed(p.tpotMs, 1),
+    p.usdPerMillionTokens === undefined ? "" : fixed(p.usdPerMillionTokens, 2),
+    p.bottleneck,
+    p.pareto ? "yes" : "",
+  ];
+}
+
+export function sweepMarkdown(points: readonly SweepPoint[]): string {
+  return markdown(SWEEP_HEADER, points.map(sweepCells));
+}
+
+export function sweepCsv(points: readonly SweepPoint[]): string {
+  return `${csv(SWEEP_HEADER, points.map(sweepCells))}\n`;
+}
+
+const VALIDATION_HEADER = [
+  "row",
+  "model",
+  "gpu",
+  "tp×pp×replicas",
+  "isl/osl",
+  "scenario",
+  "metric",
+  "measured",
+  "predicted",
+  "error %",
+] as const;
+
+export function validationMarkdown(report: ValidationReport): string {
+  const rows = report.rows.map((r) => [
+    String(r.line),
+    r.model,
+    r.gpu,
+    `${r.tp}×${r.pp}×${r.replicas}`,
+    `${r.isl}/${r.osl}`,
+    r.scenario === "server" ? `server c=${r.concurrency}` : r.scenario,
+    r.metric,
+    fixed(r.measured, 1),
+    fixed(r.predicted, 1),
+    signed(r.errorPct),
+  ]);
+  return `${markdown(VALIDATION_HEADER, rows)}\n\nmedian absolute error: ${report.medianAbsErrorPct.toFixed(1)}% over ${report.rows.length} rows`;
+}

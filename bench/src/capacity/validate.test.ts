@@ -1,0 +1,64 @@
+import { fileURLToPath } from "node:url";
+import { InputError } from "@strata/core";
+import { describe, expect, it } from "vitest";
+import { parsePublishedCsv } from "./published.js";
+import { validatePublishedFile } from "./run.js";
+
+const PUBLISHED = fileURLToPath(new URL("../../data/published.csv", import.meta.url));
+const HEADER = "model,gpu,nodes,gpus_per_node,dtype,tp,pp,isl,osl,scenario,concurrency,metric,value,source";
+const GOOD =
+  "llama-3.1-8b,h100,1,1,fp8,1,1,128,2048,offline,,output_tokens_per_s,22714,https://example.org/x";
+
+describe("the performance model against published measurements", () => {
+  it("keeps the median absolute error under 25% over bench/data/published.csv", async () => {
+    const report = await validatePublishedFile(PUBLISHED);
+    expect(report.rows.length).toBeGreaterThanOrEqual(15);
+    expect(new Set(report.rows.map((r) => r.gpu)).size).toBeGreaterThanOrEqual(3);
+    expect(new Set(report.rows.map((r) => r.model)).size).toBeGreaterThanOrEqual(3);
+    for (const row of report.rows) {
+      expect(row.source).toMatch(/^https:\/\//);
+      expect(Number.isFinite(row.predicted) && row.predicted > 0).toBe(true);
+    }
+    console.log(
+      `median absolute error: ${report.medianAbsErrorPct.toFixed(1)}% over ${report.rows.length} rows`,
+    );
+    expect(report.medianAbsErrorPct).toBeLessThan(25);
+  });
+});
+
+describe("parsePublishedCsv", () => {
+  it("reads a row and its offline scenario", () => {
+    const [row] = parsePublishedCsv(`${HEADER}\n${GOOD}\n`, "f.csv");
+    expect(row).toMatchObject({
+      line: 2,
+      model: "llama-3.1-8b",
+      tp: 1,
+      concurrency: undefined,
+      value: 22714,
+    });
+  });
+
+  it.each([
+    ["a missing column", "model,gpu\nx,y", 'f.csv: row 1: missing column "nodes"'],
+    ["a bad integer", `${HEADER}\n${GOOD.replace(",1,1,fp8,1,", ",1,1,fp8,x,")}`, "f.csv: row 2, column tp:"],
+    [
+      "an unknown metric",
+      `${HEADER}\n${GOOD.replace("output_tokens_per_s", "qps")}`,
+      "row 2, column metric:",
+    ],
+    [
+      "a server row without concurrency",
+      `${HEADER}\n${GOOD.replace("offline", "server")}`,
+      "column concurrency:",
+    ],
+    [
+      "a source that is not a URL",
+      `${HEADER}\n${GOOD.replace("https://example.org/x", "blog")}`,
+      "column source:",
+    ],
+    ["a short row", `${HEADER}\n${GOOD}\nllama-3.1-8b,h100`, "f.csv: row 3: has 2 fields"],
+  ])("rejects %s, naming row and column", (_what, text, message) => {
+    expect(() => parsePublishedCsv(text, "f.csv")).toThrow(InputError);
+    expect(() => parsePublishedCsv(text, "f.csv")).toThrow(message);
+  });
+});

@@ -1,0 +1,13 @@
+import type { Command } from "commander";
+import { registerBenchCapacity } from "./bench-capacity.js";
+
+/**
+ * `strata bench`: benchmarks that print figures. Each subcommand lives in its own
+ * module and registers itself in this list.
+ */
+const BENCH_SUBCOMMANDS: ReadonlyArray<(bench: Command) => void> = [registerBenchCapacity];
+
+export function registerBenchCommand(program: Command): void {
+  const bench = program.command("bench").description("Benchmarks: capacity planning, load, transport");
+  for (const register of BENCH_SUBCOMMANDS) register(bench);
+}
