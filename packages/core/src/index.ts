@@ -148,6 +148,7 @@ export {
 } from "./model/model-spec.js";
 export { type AssignLayersInput, assignLayers, type LayerRange } from "./planner/assign-layers.js";
 export { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./perf/efficiency.js";
+export { type GoodputPoint, goodputPoint, type LatencySlo } from "./perf/goodput.js";
 export { kvCapacityTokensPerReplica, predictPerformance } from "./perf/predict.js";
 export type {
   DecodeStageBreakdown,

@@ -23,17 +23,20 @@ const modelArb: fc.Arbitrary<PerfModelShape> = fc
     groups: fc.constantFrom(1, 2, 4, 8),
     headDim: fc.constantFrom(64, 128),
     paramsPerLayerScale: fc.double({ min: 0.5, max: 4, noNaN: true }),
+    storedBytesPerParam: fc.option(fc.double({ min: 0.5, max: 2, noNaN: true }), { nil: undefined }),
   })
-  .map(({ numLayers, kvHeads, groups, headDim, paramsPerLayerScale }) => {
+  .map(({ numLayers, kvHeads, groups, headDim, paramsPerLayerScale, storedBytesPerParam }) => {
     const numHeads = kvHeads * groups;
     const hiddenSize = numHeads * headDim;
+    const parameterCount = Math.round(numLayers * 12 * hiddenSize * hiddenSize * paramsPerLayerScale);
     return {
       numLayers,
       hiddenSize,
       numHeads,
       numKvHeads: kvHeads,
       headDim,
-      parameterCount: Math.round(numLayers * 12 * hiddenSize * hiddenSize * paramsPerLayerScale),
+      parameterCount,
+      weightBytes: storedBytesPerParam === undefined ? undefined : parameterCount * storedBytesPerParam,
     };
   });
 
@@ -98,7 +101,8 @@ describe("no prediction beats the physical limit", () => {
         if (!p) return;
         const [model, gpu, layout, workload] = c;
         const gpusPerReplica = layout.tp * layout.pp;
-        const weightShare = (model.parameterCount * BYTES[layout.weightDtype]) / gpusPerReplica;
+        const weightShare =
+          (model.weightBytes ?? model.parameterCount * BYTES[layout.weightDtype]) / gpusPerReplica;
         const kvPerToken =
           (2 *
             model.numKvHeads *

@@ -21,7 +21,7 @@ export function kvDtypeOf(layout: PerfLayout): PerfDtype {
 
 /** Bytes of all weights of the model. */
 export function modelWeightBytes(model: PerfModelShape, dtype: PerfDtype): number {
-  return model.parameterCount * BYTES_PER_ELEMENT[dtype];
+  return model.weightBytes ?? model.parameterCount * BYTES_PER_ELEMENT[dtype];
 }
 
 /** Bytes of K and V for one token in one layer, whole model (all KV heads). */

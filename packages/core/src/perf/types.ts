@@ -25,6 +25,11 @@ export interface PerfModelShape {
   readonly headDim: number;
   /** All weights, embeddings and LM head included. */
   readonly parameterCount: number;
+  /**
+   * Bytes of all weights as stored, when known exactly (GGUF files, checkpoints that
+   * keep embeddings in 16-bit); otherwise parameterCount × the weight dtype's size.
+   */
+  readonly weightBytes?: number | undefined;
 }
 
 /** The figures of one GPU the model needs (per GPU, dense, no sparsity). */
