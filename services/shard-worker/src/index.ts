@@ -41,3 +41,13 @@ export { type StageWorkerConfig, startStageWorker, type WorkerDeps } from "./wor
 import { fileURLToPath } from "node:url";
 /** Path of the worker process entry point, for supervisors that fork workers. */
 export const workerMainPath: string = fileURLToPath(new URL("./worker/main.js", import.meta.url));
+export {
+  attachControlPlane,
+  CONTROL_CONFIG_ENV,
+  type ControlConfig,
+  type ControlPlane,
+  controlConfigEnv,
+} from "./control/attach.js";
+export { WorkerControl, type WorkerIdentity } from "./control/worker-control.js";
+export { WORKER_METRICS } from "./metrics/names.js";
+export { type EngineFiguresSource, workerMetrics } from "./metrics/worker-metrics.js";

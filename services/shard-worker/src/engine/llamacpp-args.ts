@@ -77,6 +77,8 @@ export function llamaServerArgs(input: LlamaServerArgsInput): string[] {
     "--log-verbosity",
     "5",
     "--no-webui",
+    // Prometheus /metrics, re-exported by the worker under Strata's names (metrics/llama-metrics.ts).
+    "--metrics",
   ];
   if (input.threads !== undefined) args.push("--threads", String(input.threads));
   if (input.rpcEndpoints.length > 0) {

@@ -16,6 +16,8 @@ export interface TunnelTarget {
 export interface TunnelListenerObserver {
   connectionOpened?(): void;
   connectionClosed?(totals: PipeTotals, error?: Error): void;
+  /** A per-connection hook called with every chunk (live byte counts, message latency). */
+  connectionChunks?(): (fromSocket: boolean, bytes: number) => void;
 }
 
 /**
@@ -71,10 +73,15 @@ export class TunnelListener {
     this.sockets.add(socket);
     this.observer.connectionOpened?.();
     const call = this.openStream();
-    pipeSocketAndCall(socket, call, (totals, error) => {
-      this.sockets.delete(socket);
-      call.cancel();
-      this.observer.connectionClosed?.(totals, error);
-    });
+    pipeSocketAndCall(
+      socket,
+      call,
+      (totals, error) => {
+        this.sockets.delete(socket);
+        call.cancel();
+        this.observer.connectionClosed?.(totals, error);
+      },
+      this.observer.connectionChunks?.(),
+    );
   }
 }

@@ -26,6 +26,8 @@ export function pipeSocketAndCall(
   socket: Socket,
   call: ByteCall,
   onClose: (totals: PipeTotals, error?: Error) => void,
+  /** Every chunk as it passes, for live metrics; `fromSocket` is true for bytes the local engine wrote. */
+  onChunk?: (fromSocket: boolean, bytes: number) => void,
 ): void {
   const totals: PipeTotals = { bytesFromSocket: 0, bytesToSocket: 0 };
   let closed = false;
@@ -39,11 +41,13 @@ export function pipeSocketAndCall(
   socket.setNoDelay(true);
   socket.on("data", (chunk: Buffer) => {
     totals.bytesFromSocket += chunk.length;
+    onChunk?.(true, chunk.length);
     if (!call.write(chunk)) socket.pause();
   });
   call.on("drain", () => socket.resume());
   call.on("data", (chunk: Buffer) => {
     totals.bytesToSocket += chunk.length;
+    onChunk?.(false, chunk.length);
     if (!socket.write(chunk)) call.pause();
   });
   socket.on("drain", () => call.resume());

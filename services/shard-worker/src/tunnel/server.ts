@@ -10,6 +10,8 @@ export interface TunnelServerObserver {
   streamOpened?(): void;
   streamClosed?(totals: PipeTotals, error?: Error): void;
   rejected?(reason: "unauthenticated"): void;
+  /** A per-stream hook called with every chunk (live byte counts). */
+  connectionChunks?(): (fromSocket: boolean, bytes: number) => void;
 }
 
 export interface TlsFiles {
@@ -112,15 +114,20 @@ export class TunnelServer {
       port: this.options.enginePort,
       noDelay: true,
     });
-    pipeSocketAndCall(socket, call, (totals, error) => {
-      observer?.streamClosed?.(totals, error);
-      if (error && !call.destroyed) {
-        const failure: Partial<ServiceError> = {
-          code: status.UNAVAILABLE,
-          details: `engine connection: ${error.message}`,
-        };
-        call.emit("error", failure);
-      }
-    });
+    pipeSocketAndCall(
+      socket,
+      call,
+      (totals, error) => {
+        observer?.streamClosed?.(totals, error);
+        if (error && !call.destroyed) {
+          const failure: Partial<ServiceError> = {
+            code: status.UNAVAILABLE,
+            details: `engine connection: ${error.message}`,
+          };
+          call.emit("error", failure);
+        }
+      },
+      observer?.connectionChunks?.(),
+    );
   }
 }

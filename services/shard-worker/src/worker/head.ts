@@ -47,7 +47,11 @@ export interface HeadWorker {
  */
 export async function startHeadWorker(
   config: HeadWorkerConfig,
-  deps: WorkerDeps & { listenerObserver?: TunnelListenerObserver },
+  deps: WorkerDeps & {
+    listenerObserver?: TunnelListenerObserver;
+    /** An observer per remote stage (metrics labelled by stage); wins over listenerObserver. */
+    listenerObserverFor?: (stage: number) => TunnelListenerObserver;
+  },
 ): Promise<HeadWorker> {
   const listeners: TunnelListener[] = [];
   const stageByPort = new Map<number, number>();
@@ -56,7 +60,7 @@ export async function startHeadWorker(
     const caCert = remote.caCertPath ? await readFile(remote.caCertPath) : undefined;
     const listener = new TunnelListener(
       { address: remote.address, token: remote.token, caCert },
-      deps.listenerObserver,
+      deps.listenerObserverFor?.(remote.stage) ?? deps.listenerObserver,
     );
     const port = await listener.listen();
     listeners.push(listener);

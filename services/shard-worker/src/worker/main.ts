@@ -5,6 +5,7 @@
  * forked it goes away, then stops its engine so nothing is orphaned.
  * Reports readiness and engine events over the IPC channel when there is one.
  */
+import { attachControlPlane, type ControlPlane } from "../control/attach.js";
 import { EngineStartError } from "../engine/supervisor.js";
 import { WORKER_CONFIG_ENV, type WorkerConfig } from "./config.js";
 import { startHeadWorker } from "./head.js";
@@ -31,9 +32,11 @@ async function main(): Promise<void> {
   const config = parseConfig(process.env[WORKER_CONFIG_ENV]);
   let stop: () => Promise<void> = async () => {};
   let stopping = false;
+  let plane: ControlPlane | undefined;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    await plane?.close(code === 0 ? "worker stopped" : "worker failed");
     await stop();
     process.exit(code);
   };
@@ -41,9 +44,15 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void shutdown(0));
   process.on("disconnect", () => void shutdown(0));
 
+  // Heartbeats, lifecycle events and /metrics when the supervisor or controller asks for them.
+  plane = await attachControlPlane({ onShutdown: () => shutdown(0) });
   try {
     if (config.role === "stage") {
-      const worker = await startStageWorker(config, { log });
+      const worker = await startStageWorker(config, {
+        log,
+        tunnelObserver: plane?.tunnelObserver(config.stage, false),
+      });
+      plane?.started({ engine: worker.engine, tunnelPort: worker.tunnelPort });
       stop = () => worker.stop();
       worker.engine.onEvent((event) => send({ type: "engine", event }));
       send({
@@ -55,7 +64,11 @@ async function main(): Promise<void> {
         enginePid: worker.engine.pid ?? -1,
       });
     } else {
-      const worker = await startHeadWorker(config, { log });
+      const worker = await startHeadWorker(config, {
+        log,
+        listenerObserverFor: plane ? (stage) => plane.tunnelObserver(stage, true) : undefined,
+      });
+      plane?.started({ engine: worker.engine, httpPort: worker.httpPort });
       stop = () => worker.stop();
       worker.engine.onEvent((event) => send({ type: "engine", event }));
       send({
@@ -68,6 +81,7 @@ async function main(): Promise<void> {
     }
   } catch (err: unknown) {
     const message = err instanceof Error ? err.message : String(err);
+    plane?.failed(message);
     send({ type: "failed", message, logTail: err instanceof EngineStartError ? err.logTail : [] });
     log(`worker failed: ${message}`);
     await shutdown(1);
