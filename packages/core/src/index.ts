@@ -100,6 +100,12 @@ export {
   WORKER_ROLES,
 } from "./crd/index.js";
 export { DoesNotFitError, InputError } from "./errors.js";
+export {
+  findGpu,
+  GPU_CATALOG,
+  type GpuFigure,
+  type GpuSpec,
+} from "./hardware/gpu-catalog.js";
 export { findModel, MODEL_CATALOG } from "./model/catalog.js";
 export {
   GGML_TYPE,
@@ -146,7 +152,6 @@ export {
   type WeightDtype,
   weightBytes,
 } from "./model/model-spec.js";
-export { type AssignLayersInput, assignLayers, type LayerRange } from "./planner/assign-layers.js";
 export { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./perf/efficiency.js";
 export { type GoodputPoint, goodputPoint, type LatencySlo } from "./perf/goodput.js";
 export { kvCapacityTokensPerReplica, predictPerformance } from "./perf/predict.js";
@@ -160,3 +165,49 @@ export type {
   PerfPrediction,
   PerfWorkload,
 } from "./perf/types.js";
+export { type AssignLayersInput, assignLayers, type LayerRange } from "./planner/assign-layers.js";
+export {
+  type Cluster,
+  type ClusterNode,
+  clusterNodes,
+  describeCluster,
+  formatPool,
+  MAX_GPUS_PER_NODE,
+  MAX_NODES,
+  makePool,
+  type NodePool,
+  parsePool,
+  totalGpus,
+} from "./planner/cluster.js";
+export { type DoesNotFitOptions, whyItDoesNotFit } from "./planner/does-not-fit.js";
+export { type Candidate, type CandidateStage, evaluateLayout, type PlanContext } from "./planner/evaluate.js";
+export {
+  activationBytesPerGpu,
+  CPU_BATCH_TOKENS,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_GPU_MEMORY_UTILIZATION,
+  DEFAULT_MAX_MODEL_LEN,
+  GPU_BATCH_TOKENS,
+  KV_CACHE_BYTES_PER_ELEMENT,
+  kvBytesPerTokenPerLayerPerGpu,
+  kvHeadsPerGpu,
+  type MemoryPerGpu,
+  type Workload,
+} from "./planner/memory.js";
+export {
+  BUILTIN_OBJECTIVES,
+  DEFAULT_OBJECTIVE,
+  kvTokensPerGpu,
+  LATENCY_OBJECTIVE,
+  layoutName,
+  type PlanObjective,
+  THROUGHPUT_OBJECTIVE,
+} from "./planner/objectives.js";
+export type { Plan, PlanCandidate, PlanStage } from "./planner/plan.js";
+export {
+  type PlanOptions,
+  type PlanRequest,
+  type PlanResult,
+  planContext,
+  planDeployment,
+} from "./planner/search.js";

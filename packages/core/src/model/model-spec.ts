@@ -69,11 +69,17 @@ export interface ModelSpec extends ModelShape {
 
 /** Weight bytes by placement: embedding on the first stage, head on the last. */
 export interface WeightBreakdown {
-  /** Token embedding (plus unplaced extras for GGUF). */
+  /** Token embedding (plus unplaced extra tensors for GGUF). */
   readonly embeddingBytes: number;
-  /** Output head and final norm. For tied embeddings this is a copy of the embedding, needed only when the head sits on another stage than the embedding. */
+  /** Output head and final norm as stored; for tied embeddings only the norm. */
   readonly headBytes: number;
+  /**
+   * For tied embeddings, the embedding matrix again: the last stage needs its own
+   * copy when it is not also the first stage. 0 when untied.
+   */
+  readonly tiedHeadCopyBytes: number;
   readonly layerBytes: readonly number[];
+  /** Everything stored once: embedding + head + layers. */
   readonly totalBytes: number;
 }
 
@@ -114,10 +120,10 @@ export function weightBytes(spec: ModelSpec, dtype?: WeightDtype): WeightBreakdo
       throw new InputError("--dtype", "a GGUF model's tensor types are fixed by the file");
     const w = spec.weights;
     const embeddingBytes = w.embeddingBytes + w.otherBytes;
-    const headBytes = spec.tiedEmbeddings ? w.headBytes + w.embeddingBytes : w.headBytes;
     return {
       embeddingBytes,
-      headBytes,
+      headBytes: w.headBytes,
+      tiedHeadCopyBytes: spec.tiedEmbeddings ? w.embeddingBytes : 0,
       layerBytes: w.layerBytes,
       totalBytes: embeddingBytes + w.headBytes + sum(w.layerBytes),
     };
@@ -128,10 +134,16 @@ export function weightBytes(spec: ModelSpec, dtype?: WeightDtype): WeightBreakdo
   const norms = 2 * spec.hiddenSize;
   const perLayer = (layerParams(spec) - norms) * linear + norms * keep;
   const embeddingBytes = spec.vocabSize * spec.hiddenSize * keep;
-  const headBytes = (spec.vocabSize * spec.hiddenSize + spec.hiddenSize) * keep;
+  const finalNormBytes = spec.hiddenSize * keep;
+  const headBytes = (spec.tiedEmbeddings ? 0 : embeddingBytes) + finalNormBytes;
   const layerBytes = new Array<number>(spec.numLayers).fill(perLayer);
-  const storedHead = spec.tiedEmbeddings ? spec.hiddenSize * keep : headBytes;
-  return { embeddingBytes, headBytes, layerBytes, totalBytes: embeddingBytes + storedHead + sum(layerBytes) };
+  return {
+    embeddingBytes,
+    headBytes,
+    tiedHeadCopyBytes: spec.tiedEmbeddings ? embeddingBytes : 0,
+    layerBytes,
+    totalBytes: embeddingBytes + headBytes + sum(layerBytes),
+  };
 }
 
 /**
