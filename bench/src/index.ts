@@ -7,3 +7,5 @@ export {
 } from "./capacity/run.js";
 export type { SweepPoint } from "./capacity/sweep.js";
 export type { ValidationReport, ValidationRow } from "./capacity/validate.js";
+export type { LoadOptions, LoadResult } from "./load/run-load.js";
+export { runLoad } from "./load/run-load.js";

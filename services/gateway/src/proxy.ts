@@ -96,7 +96,6 @@ export async function proxyCompletion(deps: ProxyDeps, pr: ProxyRequest): Promis
     }
     if (decision.kind === "exhausted" || tried.size >= config.maxAttempts) break;
     const replica = decision.replica;
-    if (attempt === 0) metrics.overhead.observe((performance.now() - pr.arrivedAt) / 1000);
     const outcome = await attemptOn(deps, pr, replica, headers, watch);
     if (outcome.kind === "done") return outcome.status;
     if (outcome.kind === "client-gone") return 499;
@@ -144,6 +143,7 @@ async function attemptOn(
   replica.outstanding += 1;
   metrics.inFlight.set({ replica: id }, replica.outstanding);
   try {
+    const sentAt = performance.now();
     const call = callUpstream(
       deps.agent,
       new URL(replica.endpoint.url),
@@ -161,7 +161,16 @@ async function attemptOn(
       if (err instanceof UpstreamAttemptError) return { kind: "failed", error: err };
       throw err;
     }
-    const status = await relay(deps, pr, id, upstream, watch);
+    // The gateway's own time: before the request left for the head, and relaying the head's headers.
+    const headersAt = performance.now();
+    const status = await relay(
+      deps,
+      pr,
+      id,
+      upstream,
+      watch,
+      () => sentAt - pr.arrivedAt + performance.now() - headersAt,
+    );
     return watch.gone ? { kind: "client-gone" } : { kind: "done", status };
   } finally {
     watch.track(undefined);
@@ -177,6 +186,7 @@ function relay(
   replicaId: string,
   upstream: IncomingMessage,
   watch: ClientWatch,
+  ownTimeMs: () => number,
 ): Promise<number> {
   const { res } = pr;
   const status = upstream.statusCode ?? 502;
@@ -185,8 +195,9 @@ function relay(
     if (v !== undefined && !hopHeaders.has(k)) out[k] = v;
   }
   out["x-strata-replica"] = replicaId;
-  const overheadMs = performance.now() - pr.arrivedAt;
-  out["server-timing"] = `gateway;dur=${overheadMs.toFixed(3)}`;
+  const ownMs = ownTimeMs();
+  deps.metrics.overhead.observe(ownMs / 1000);
+  out["server-timing"] = `gateway;dur=${ownMs.toFixed(3)}`;
   res.writeHead(status, out);
   res.flushHeaders();
   const observer = status < 300 ? new ResponseObserver(pr.valid.stream, () => performance.now()) : undefined;
