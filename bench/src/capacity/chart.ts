@@ -9,6 +9,8 @@ const WIDTH = 960;
 const HEIGHT = 600;
 const MARGIN = { left: 80, right: 30, top: 56, bottom: 64 };
 const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"];
+const LABEL_WIDTH = 120;
+const LABEL_HEIGHT = 13;
 const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
 
 function escapeXml(s: string): string {
@@ -62,6 +64,7 @@ export function paretoSvg(points: readonly SweepPoint[], title: string): string 
     `<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 18}" text-anchor="middle" font-size="14">output tokens/s per user (1 / TPOT)</text>`,
     `<text x="20" y="${MARGIN.top + plotH / 2}" text-anchor="middle" font-size="14" transform="rotate(-90 20 ${MARGIN.top + plotH / 2})">output tokens/s per GPU</text>`,
   );
+  const labels: Array<{ x: number; y: number }> = [];
   const kinds = [...new Set(points.map((p) => `${p.gpus}× ${p.gpu}`))];
   kinds.forEach((kind, i) => {
     const colour = COLOURS[i % COLOURS.length] as string;
@@ -80,8 +83,11 @@ export function paretoSvg(points: readonly SweepPoint[], title: string): string 
     for (const p of frontier) {
       const cx = x(p.tokensPerSPerUser);
       const cy = y(p.tokensPerSPerGpu);
+      out.push(`<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="4.5" fill="${colour}"/>`);
+      // Label a point only where the label does not overprint one already drawn.
+      if (labels.some((l) => Math.abs(l.x - cx) < LABEL_WIDTH && Math.abs(l.y - cy) < LABEL_HEIGHT)) continue;
+      labels.push({ x: cx, y: cy });
       out.push(
-        `<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="4.5" fill="${colour}"/>`,
         `<text x="${(cx + 6).toFixed(1)}" y="${(cy - 6).toFixed(1)}" font-size="10" fill="#333">tp${p.tp} pp${p.pp} ×${p.replicas} c${p.concurrency}</text>`,
       );
     }

@@ -1,20 +1,25 @@
 /**
- * Resolves model and GPU names into the figures the performance model reads.
- * Models come from the core catalog; parameter counts follow from their shapes.
+ * Resolves model and GPU names into the figures the performance model reads: models
+ * from the core catalog (parameter count and stored weight bytes from their shapes),
+ * GPUs from the core GPU catalog, whose fields the model reads as they are.
  */
-import { findModel, InputError, type PerfGpu, type PerfModelShape, totalParams } from "@strata/core";
-import { findGpuFigures } from "./gpus.js";
+import {
+  findGpu,
+  findModel,
+  type GpuSpec,
+  InputError,
+  type PerfDtype,
+  type PerfModelShape,
+  totalParams,
+  weightBytes,
+} from "@strata/core";
 
 export interface NamedModel extends PerfModelShape {
   readonly name: string;
 }
 
-export interface NamedGpu extends PerfGpu {
-  readonly name: string;
-}
-
 /** @throws InputError(field) naming the known models */
-export function resolveModel(name: string, field = "--model"): NamedModel {
+export function resolveModel(name: string, dtype: PerfDtype, field = "--model"): NamedModel {
   try {
     const spec = findModel(name);
     return {
@@ -25,15 +30,18 @@ export function resolveModel(name: string, field = "--model"): NamedModel {
       numKvHeads: spec.numKvHeads,
       headDim: spec.headDim,
       parameterCount: totalParams(spec),
+      // Embedding and head stay 16-bit in quantized checkpoints; the catalog counts them so.
+      weightBytes: weightBytes(spec, dtype).totalBytes,
     };
   } catch (err: unknown) {
-    if (err instanceof InputError && field !== "--model")
-      throw new InputError(field, err.message, { cause: err });
+    if (err instanceof InputError && field !== "--model") {
+      throw new InputError(field, err.message.replace(/^--model: /, ""), { cause: err });
+    }
     throw err;
   }
 }
 
 /** @throws InputError(field) naming the known GPUs */
-export function resolveGpu(name: string, field = "--gpus"): NamedGpu {
-  return findGpuFigures(name, field);
+export function resolveGpu(name: string, field = "--gpus"): GpuSpec {
+  return findGpu(name, field);
 }

@@ -66,7 +66,7 @@ function parsePrices(text: string | undefined): Map<string, number> {
 }
 
 export async function runCapacitySweep(args: CapacitySweepArgs, write: Sink): Promise<void> {
-  const model = resolveModel(args.model);
+  const model = resolveModel(args.model, args.dtype);
   const fleets = parseFleets(args.gpus, args.gpuHourUsd);
   const points = sweepPlans({
     model,

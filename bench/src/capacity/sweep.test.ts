@@ -6,7 +6,7 @@ import { sweepPlans } from "./sweep.js";
 
 describe("sweepPlans", () => {
   const points = sweepPlans({
-    model: resolveModel("llama-3.1-405b"),
+    model: resolveModel("llama-3.1-405b", "fp8"),
     fleets: parseFleets("16xh100,16xh200", "h100=2,h200=3"),
     gpusPerNode: 8,
     dtype: "fp8",
@@ -19,12 +19,12 @@ describe("sweepPlans", () => {
     expect(points.length).toBeGreaterThan(10);
     for (const p of points) expect(p.tp * p.pp * p.replicas).toBe(16);
     // 405 GB of FP8 weights cannot sit on 4 H100s (320 GB) but can on 4 H200s (564 GB).
-    expect(points.some((p) => p.gpu === "h100" && p.tp * p.pp === 4)).toBe(false);
-    expect(points.some((p) => p.gpu === "h200" && p.tp * p.pp === 4)).toBe(true);
+    expect(points.some((p) => p.gpu === "h100-sxm-80g" && p.tp * p.pp === 4)).toBe(false);
+    expect(points.some((p) => p.gpu === "h200-141g" && p.tp * p.pp === 4)).toBe(true);
   });
 
   it("marks a frontier no other point of the same fleet dominates", () => {
-    for (const gpu of ["h100", "h200"]) {
+    for (const gpu of ["h100-sxm-80g", "h200-141g"]) {
       const mine = points.filter((p) => p.gpu === gpu);
       const frontier = mine.filter((p) => p.pareto);
       expect(frontier.length).toBeGreaterThan(1);
@@ -38,7 +38,7 @@ describe("sweepPlans", () => {
   });
 
   it("prices output tokens from the GPU-hour price", () => {
-    const p = points.find((q) => q.gpu === "h100");
+    const p = points.find((q) => q.gpu === "h100-sxm-80g");
     expect(p?.usdPerMillionTokens).toBeCloseTo((16 * 2 * 1e6) / ((p?.outputTokensPerS ?? 1) * 3600), 6);
   });
 

@@ -7,14 +7,15 @@
 import {
   DoesNotFitError,
   type EfficiencyFactors,
+  type GpuSpec,
   type PerfDtype,
   type PerfPrediction,
   predictPerformance,
 } from "@strata/core";
-import type { NamedGpu, NamedModel } from "./inputs.js";
+import type { NamedModel } from "./inputs.js";
 
 export interface Fleet {
-  readonly gpu: NamedGpu;
+  readonly gpu: GpuSpec;
   readonly count: number;
   /** Price of one GPU-hour in USD; cost columns are left out without it. */
   readonly gpuHourUsd?: number | undefined;

@@ -64,7 +64,7 @@ export function validateRows(
 ): ValidationReport {
   const out = rows.map((row): ValidationRow => {
     const where = `${file}: row ${row.line}`;
-    const model = resolveModel(row.model, `${where}, column model`);
+    const model = resolveModel(row.model, row.dtype, `${where}, column model`);
     const gpu = resolveGpu(row.gpu, `${where}, column gpu`);
     const replicas = (row.nodes * row.gpusPerNode) / (row.tp * row.pp);
     let prediction: PerfPrediction;
