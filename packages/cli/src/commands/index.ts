@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerBenchCommand } from "./bench.js";
 import { registerGateway } from "./gateway.js";
 import { registerModelCommand } from "./model.js";
+import { registerPlanCommand } from "./plan.js";
 import { registerSetupCommand } from "./setup.js";
 
 /**
@@ -9,6 +10,7 @@ import { registerSetupCommand } from "./setup.js";
  * Keep this list the CLI reference's order in README.md.
  */
 export function registerCommands(program: Command): void {
+  registerPlanCommand(program);
   registerGateway(program);
   registerModelCommand(program);
   registerSetupCommand(program);

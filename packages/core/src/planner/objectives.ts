@@ -30,10 +30,9 @@ export const THROUGHPUT_OBJECTIVE: PlanObjective = {
   description: "most KV-cache tokens per GPU, i.e. the most concurrent sequences",
   compare: (a, b) => kvTokensPerGpu(b) - kvTokensPerGpu(a) || tieBreak(a, b),
   explain: (best, next) => {
-    const mine = `${fmt(kvTokensPerGpu(best))} KV-cache tokens per GPU`;
     return next
-      ? `most KV-cache tokens per GPU: ${mine}, against ${fmt(kvTokensPerGpu(next))} for the next layout (${layoutName(next)})`
-      : `the only layout that fits, with ${mine}`;
+      ? `most KV-cache tokens per GPU: ${fmt(kvTokensPerGpu(best))}, against ${fmt(kvTokensPerGpu(next))} for ${layoutName(next)}`
+      : `the only layout that fits, with ${fmt(kvTokensPerGpu(best))} KV-cache tokens per GPU`;
   },
 };
 
