@@ -1,4 +1,20 @@
+export { CONTROLLER_RBAC_RULES, type PolicyRule } from "./chart/rbac.js";
+export { renderGeneratedChartFiles } from "./chart/render.js";
+export { type ChartValues, chartValuesSchema } from "./chart/values-schema.js";
+export { CONTROLLER_USAGE, parseControllerFlags, runControllerCli } from "./cli.js";
 export type { ClusterStateServiceOptions, ClusterTransition } from "./cluster-state/index.js";
 export { ClusterState, ClusterStateService } from "./cluster-state/index.js";
+export {
+  type ControllerConfig,
+  type ControllerConfigInput,
+  DEFAULTS,
+  resolveControllerConfig,
+} from "./config.js";
+export { Controller, type ControllerDeps } from "./controller.js";
+export { headServiceName, podName, tunnelSecretName } from "./groups/names.js";
+export { jsonLogger, type Logger, silentLogger } from "./log.js";
 export type { ControllerMetrics } from "./metrics/metrics.js";
 export { CONTROLLER_METRICS, controllerMetrics } from "./metrics/metrics.js";
+export { RECONCILE_RESULTS, RECONCILER_METRICS, ReconcilerMetrics } from "./metrics/reconciler-metrics.js";
+export { planOneReplica } from "./plan/auto.js";
+export { type AutoPlanner, PlanError, resolvePlan } from "./plan/resolve-plan.js";

@@ -101,7 +101,7 @@ export const tolerationSchema = z.object({
 });
 
 export const gpuSchema = z.object({
-  type: z.string().min(1).describe("GPU model in Strata's GPU catalog, e.g. H100-SXM-80GB"),
+  type: z.string().min(1).describe("GPU model in Strata's GPU catalog, e.g. h100-sxm-80g"),
   perNode: z.int().min(1).max(16).default(8).describe("GPUs on each node of the pool"),
   resourceName: z.string().default(DEFAULT_GPU_RESOURCE),
   nodeSelector: z.record(z.string(), z.string()).optional(),

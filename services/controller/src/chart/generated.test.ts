@@ -44,7 +44,7 @@ describe("ModelDeployment spec schema", () => {
   const minimal = {
     model: { catalog: "llama-3.1-405b", source: { uri: "s3://models/405b" }, servedName: "llama-405b" },
     engine: "vllm",
-    gpu: { type: "H100-SXM-80GB" },
+    gpu: { type: "h100-sxm-80g" },
   };
 
   it("fills defaults", () => {

@@ -1,0 +1,100 @@
+import { LABELS, type ModelDeployment, modelDeploymentSpecSchema, WORKER_ENV } from "@strata/core";
+import { describe, expect, it } from "vitest";
+import { resolvePlan } from "../plan/resolve-plan.js";
+import { groupPods, headService } from "./desired.js";
+import { revisionHash } from "./revision.js";
+
+const spec = modelDeploymentSpecSchema.parse({
+  model: {
+    catalog: "llama-3.1-405b",
+    source: { pvc: { claimName: "models", path: "405b" } },
+    servedName: "llama",
+  },
+  engine: "vllm",
+  parallelism: { mode: "explicit", tp: 8, pp: 2 },
+  gpu: { type: "h100-sxm-80g", perNode: 8 },
+});
+const md: ModelDeployment = {
+  apiVersion: "strata.dev/v1alpha1",
+  kind: "ModelDeployment",
+  metadata: { name: "llama", namespace: "prod", uid: "uid-1", generation: 1 },
+  spec,
+};
+const noAuto = () => {
+  throw new Error("not auto");
+};
+
+describe("groupPods", () => {
+  const plan = resolvePlan(spec, noAuto);
+  const pods = groupPods(md, plan, {
+    replica: 1,
+    revision: "abc",
+    domain: "rack-7",
+    natsUrl: "nats://nats:4222",
+  });
+  const env = (i: number, name: string) => pods[i]?.spec?.containers[0]?.env?.find((e) => e.name === name);
+
+  it("makes one pod per stage with the tp GPUs, stage 0 the head", () => {
+    expect(pods.map((p) => p.metadata?.name)).toEqual(["llama-1-0", "llama-1-1"]);
+    expect(pods.map((p) => p.metadata?.labels?.[LABELS.role])).toEqual(["head", "stage"]);
+    expect(pods[0]?.spec?.containers[0]?.resources?.limits?.["nvidia.com/gpu"]).toBe("8");
+    expect(pods[1]?.metadata?.labels).toMatchObject({
+      [LABELS.deployment]: "llama",
+      [LABELS.replica]: "1",
+      [LABELS.stage]: "1",
+      [LABELS.revision]: "abc",
+    });
+  });
+
+  it("covers every layer once across stages and tells each worker its range", () => {
+    expect(plan.stages.map((s) => [s.firstLayer, s.lastLayer])).toEqual([
+      [0, plan.stages[0]?.lastLayer],
+      [(plan.stages[0]?.lastLayer ?? 0) + 1, 125],
+    ]);
+    expect(env(1, WORKER_ENV.firstLayer)?.value).toBe(String(plan.stages[1]?.firstLayer));
+    expect(env(1, WORKER_ENV.headAddress)?.value).toBe("llama-1-0.llama-1.prod.svc:7070");
+    expect(env(0, WORKER_ENV.tunnelToken)?.valueFrom?.secretKeyRef).toEqual({
+      name: "llama-tunnel",
+      key: "tunnel-token",
+    });
+  });
+
+  it("pins the group to its domain and keeps it together with pod affinity", () => {
+    const affinity = pods[0]?.spec?.affinity;
+    expect(
+      affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0]
+        ?.matchExpressions?.[0],
+    ).toEqual({
+      key: "strata.dev/rack",
+      operator: "In",
+      values: ["rack-7"],
+    });
+    expect(affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey).toBe(
+      "strata.dev/rack",
+    );
+    expect(pods[0]?.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: "ModelDeployment",
+      uid: "uid-1",
+      controller: true,
+    });
+  });
+
+  it("routes the head Service to stage 0 only", () => {
+    expect(headService(md, 1).spec?.selector).toEqual({
+      [LABELS.deployment]: "llama",
+      [LABELS.replica]: "1",
+      [LABELS.stage]: "0",
+    });
+  });
+});
+
+describe("revisionHash", () => {
+  const plan = resolvePlan(spec, noAuto);
+  it("ignores replicas and rollout settings but not the image", () => {
+    const base = revisionHash(spec, plan);
+    expect(revisionHash({ ...spec, replicas: 7, rollout: { maxSurge: 2, maxUnavailable: 0 } }, plan)).toBe(
+      base,
+    );
+    expect(revisionHash({ ...spec, images: { ...spec.images, worker: "w:2" } }, plan)).not.toBe(base);
+  });
+});

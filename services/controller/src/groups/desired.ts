@@ -1,0 +1,253 @@
+import type {
+  V1EnvVar,
+  V1OwnerReference,
+  V1Pod,
+  V1Service,
+  V1Toleration,
+  V1Volume,
+  V1VolumeMount,
+} from "@kubernetes/client-node";
+import {
+  ANNOTATIONS,
+  LABELS,
+  MANAGED_BY_VALUE,
+  MODEL_DEPLOYMENT_API_VERSION,
+  MODEL_DEPLOYMENT_KIND,
+  type ModelDeployment,
+  type ModelDeploymentSpec,
+  type PlanStatus,
+  POD_GROUP_LABEL,
+  TUNNEL_TOKEN_SECRET_KEY,
+  WORKER_ENV,
+  WORKER_PORTS,
+  WORKER_ROLES,
+} from "@strata/core";
+import {
+  headlessServiceName,
+  headServiceName,
+  podGroupName,
+  podName,
+  stageHost,
+  tunnelSecretName,
+} from "./names.js";
+
+/** What a group's pods are built from besides the deployment itself. */
+export interface GroupContext {
+  readonly replica: number;
+  readonly revision: string;
+  /** Value of the topology key the controller packed this group into. */
+  readonly domain: string;
+  readonly natsUrl: string;
+  /** Set when the scheduler-plugins PodGroup CRD exists: pods name their PodGroup and scheduler. */
+  readonly podGroupScheduler?: string;
+}
+
+export function ownerReference(md: ModelDeployment): V1OwnerReference {
+  return {
+    apiVersion: MODEL_DEPLOYMENT_API_VERSION,
+    kind: MODEL_DEPLOYMENT_KIND,
+    name: md.metadata.name,
+    uid: md.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function groupLabels(md: ModelDeployment, replica: number): Record<string, string> {
+  return {
+    [LABELS.deployment]: md.metadata.name,
+    [LABELS.replica]: String(replica),
+    [LABELS.managedBy]: MANAGED_BY_VALUE,
+  };
+}
+
+/** The pods of one group: one per pipeline stage, stage 0 the head. */
+export function groupPods(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext): V1Pod[] {
+  return plan.stages.map((stage) => stagePod(md, plan, ctx, stage.stage));
+}
+
+function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stage: number): V1Pod {
+  const { name, namespace } = md.metadata;
+  const spec = md.spec;
+  const layers = plan.stages[stage];
+  if (!layers) throw new RangeError(`stage ${stage} is not in the plan`);
+  const role = stage === 0 ? WORKER_ROLES.head : WORKER_ROLES.stage;
+  const labels = {
+    ...groupLabels(md, ctx.replica),
+    [LABELS.stage]: String(stage),
+    [LABELS.revision]: ctx.revision,
+    [LABELS.role]: role,
+    ...(ctx.podGroupScheduler ? { [POD_GROUP_LABEL]: podGroupName(name, ctx.replica) } : {}),
+  };
+  const gpus = String(plan.tp);
+  const host = (s: number) => `${stageHost(name, namespace, ctx.replica, s)}:${WORKER_PORTS.tunnel}`;
+  const env: V1EnvVar[] = [
+    { name: WORKER_ENV.role, value: role },
+    { name: WORKER_ENV.deployment, value: name },
+    { name: WORKER_ENV.replica, value: String(ctx.replica) },
+    { name: WORKER_ENV.stage, value: String(stage) },
+    { name: WORKER_ENV.stages, value: String(plan.pp) },
+    { name: WORKER_ENV.tensorParallel, value: String(plan.tp) },
+    { name: WORKER_ENV.firstLayer, value: String(layers.firstLayer) },
+    { name: WORKER_ENV.lastLayer, value: String(layers.lastLayer) },
+    { name: WORKER_ENV.headAddress, value: host(0) },
+    { name: WORKER_ENV.stageAddresses, value: plan.stages.map((s) => host(s.stage)).join(",") },
+    { name: WORKER_ENV.natsUrl, value: ctx.natsUrl },
+    {
+      name: WORKER_ENV.tunnelToken,
+      valueFrom: { secretKeyRef: { name: tunnelSecretName(name), key: TUNNEL_TOKEN_SECRET_KEY } },
+    },
+    { name: WORKER_ENV.engine, value: spec.engine },
+    { name: WORKER_ENV.dtype, value: spec.dtype },
+    { name: WORKER_ENV.modelSource, value: modelPath(spec) },
+    { name: WORKER_ENV.modelFormat, value: spec.model.format },
+    { name: WORKER_ENV.servedModelName, value: spec.model.servedName },
+    { name: WORKER_ENV.maxModelLength, value: String(spec.workload.maxModelLength) },
+  ];
+  const { volumes, mounts } = modelVolumes(spec);
+  const requests: Record<string, string> = { [spec.gpu.resourceName]: gpus };
+  const limits: Record<string, string> = { [spec.gpu.resourceName]: gpus };
+  if (spec.resources?.cpu) requests.cpu = spec.resources.cpu;
+  if (spec.resources?.memory) {
+    requests.memory = spec.resources.memory;
+    limits.memory = spec.resources.memory;
+  }
+  const groupSelector = { matchLabels: { [LABELS.deployment]: name, [LABELS.replica]: String(ctx.replica) } };
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name: podName(name, ctx.replica, stage),
+      namespace,
+      labels,
+      annotations: {
+        [ANNOTATIONS.layers]: `${layers.firstLayer}-${layers.lastLayer}`,
+        [ANNOTATIONS.revision]: ctx.revision,
+      },
+      ownerReferences: [ownerReference(md)],
+    },
+    spec: {
+      // A failed worker fails its pod, and the controller recreates the whole group.
+      restartPolicy: "Never",
+      hostname: podName(name, ctx.replica, stage),
+      subdomain: headlessServiceName(name, ctx.replica),
+      enableServiceLinks: false,
+      ...(ctx.podGroupScheduler ? { schedulerName: ctx.podGroupScheduler } : {}),
+      ...(spec.gpu.nodeSelector ? { nodeSelector: spec.gpu.nodeSelector } : {}),
+      tolerations: tolerations(spec),
+      affinity: {
+        // The controller picked the domain when it admitted the group; the
+        // pod affinity keeps the group together even if a node is relabelled.
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [
+              { matchExpressions: [{ key: spec.topologyKey, operator: "In", values: [ctx.domain] }] },
+            ],
+          },
+        },
+        podAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            { labelSelector: groupSelector, topologyKey: spec.topologyKey },
+          ],
+        },
+      },
+      containers: [
+        {
+          name: "worker",
+          image: spec.images.worker,
+          imagePullPolicy: spec.images.pullPolicy,
+          env,
+          ports: [
+            { name: "http", containerPort: WORKER_PORTS.http },
+            { name: "tunnel", containerPort: WORKER_PORTS.tunnel },
+          ],
+          resources: { requests, limits },
+          readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
+          volumeMounts: mounts,
+        },
+      ],
+      volumes,
+    },
+  };
+}
+
+function tolerations(spec: ModelDeploymentSpec): V1Toleration[] {
+  const own = (spec.gpu.tolerations ?? []).map((t) => ({ ...t }));
+  // GPU node pools are commonly tainted with the GPU resource name.
+  const gpuTaint = { key: spec.gpu.resourceName, operator: "Exists", effect: "NoSchedule" };
+  return own.some((t) => t.key === gpuTaint.key) ? own : [...own, gpuTaint];
+}
+
+const MODEL_MOUNT = "/models";
+
+function modelPath(spec: ModelDeploymentSpec): string {
+  const src = spec.model.source;
+  if (src.uri) return src.uri;
+  if (src.pvc) return `${MODEL_MOUNT}/${src.pvc.path}`.replace(/\/+$/, "");
+  return MODEL_MOUNT;
+}
+
+function modelVolumes(spec: ModelDeploymentSpec): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+  const src = spec.model.source;
+  const shm: V1Volume = {
+    name: "dshm",
+    emptyDir: {
+      medium: "Memory",
+      ...(spec.resources?.sharedMemory ? { sizeLimit: spec.resources.sharedMemory } : {}),
+    },
+  };
+  const volumes: V1Volume[] = [shm];
+  const mounts: V1VolumeMount[] = [{ name: "dshm", mountPath: "/dev/shm" }];
+  if (src.pvc) {
+    volumes.push({ name: "model", persistentVolumeClaim: { claimName: src.pvc.claimName, readOnly: true } });
+    mounts.push({ name: "model", mountPath: MODEL_MOUNT, readOnly: true });
+  } else if (src.hostPath) {
+    volumes.push({ name: "model", hostPath: { path: src.hostPath, type: "" } });
+    mounts.push({ name: "model", mountPath: MODEL_MOUNT, readOnly: true });
+  }
+  return { volumes, mounts };
+}
+
+/** Headless Service of a group: stable DNS names for stage-to-stage traffic. */
+export function headlessService(md: ModelDeployment, replica: number): V1Service {
+  const labels = groupLabels(md, replica);
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name: headlessServiceName(md.metadata.name, replica),
+      namespace: md.metadata.namespace,
+      labels,
+      ownerReferences: [ownerReference(md)],
+    },
+    spec: {
+      clusterIP: "None",
+      // Stages must find each other before they are ready: readiness needs the whole pipeline.
+      publishNotReadyAddresses: true,
+      selector: { [LABELS.deployment]: md.metadata.name, [LABELS.replica]: String(replica) },
+      ports: [{ name: "tunnel", port: WORKER_PORTS.tunnel, targetPort: "tunnel" }],
+    },
+  };
+}
+
+/** Service in front of a replica's head; the gateway discovers it by the role=head label. */
+export function headService(md: ModelDeployment, replica: number): V1Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name: headServiceName(md.metadata.name, replica),
+      namespace: md.metadata.namespace,
+      labels: { ...groupLabels(md, replica), [LABELS.role]: WORKER_ROLES.head },
+      ownerReferences: [ownerReference(md)],
+    },
+    spec: {
+      selector: {
+        [LABELS.deployment]: md.metadata.name,
+        [LABELS.replica]: String(replica),
+        [LABELS.stage]: "0",
+      },
+      ports: [{ name: "http", port: WORKER_PORTS.http, targetPort: "http" }],
+    },
+  };
+}

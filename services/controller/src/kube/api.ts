@@ -1,0 +1,184 @@
+import {
+  ApiException,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Lease,
+  type V1Pod,
+  type V1Secret,
+  type V1Service,
+} from "@kubernetes/client-node";
+import {
+  MODEL_DEPLOYMENT_PLURAL,
+  MODEL_DEPLOYMENT_VERSION,
+  type ModelDeployment,
+  type ModelDeploymentStatus,
+  STRATA_API_GROUP,
+} from "@strata/core";
+
+/** Counts every request the controller makes, for metrics and the scale benchmark. */
+export type RequestCounter = (verb: string, resource: string) => void;
+
+export const POD_GROUP_API = {
+  group: "scheduling.x-k8s.io",
+  version: "v1alpha1",
+  plural: "podgroups",
+} as const;
+
+export function httpStatus(err: unknown): number | undefined {
+  if (err instanceof ApiException) return err.code;
+  const code =
+    (err as { code?: unknown; statusCode?: unknown })?.code ?? (err as { statusCode?: unknown })?.statusCode;
+  return typeof code === "number" ? code : undefined;
+}
+export const isNotFound = (err: unknown) => httpStatus(err) === 404;
+export const isConflict = (err: unknown) => httpStatus(err) === 409;
+
+/**
+ * The writes and direct reads the controller makes, in one place. Reads of
+ * ModelDeployments, pods, Services and nodes come from informer caches.
+ */
+export class KubeApi {
+  readonly core: CoreV1Api;
+  readonly custom: CustomObjectsApi;
+  readonly coordination: CoordinationV1Api;
+
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    private readonly count: RequestCounter,
+  ) {
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+  }
+
+  /** Creates a pod; AlreadyExists counts as success (a repeated reconcile). */
+  async createPod(pod: V1Pod): Promise<void> {
+    this.count("create", "pods");
+    try {
+      await this.core.createNamespacedPod({ namespace: pod.metadata?.namespace ?? "", body: pod });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+
+  /** Deletes a pod only if it is still the one we saw (uid precondition); gone counts as success. */
+  async deletePod(pod: V1Pod): Promise<void> {
+    this.count("delete", "pods");
+    try {
+      await this.core.deleteNamespacedPod({
+        name: pod.metadata?.name ?? "",
+        namespace: pod.metadata?.namespace ?? "",
+        body: { preconditions: { uid: pod.metadata?.uid }, propagationPolicy: "Background" },
+      });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+  }
+
+  async createService(svc: V1Service): Promise<void> {
+    this.count("create", "services");
+    try {
+      await this.core.createNamespacedService({ namespace: svc.metadata?.namespace ?? "", body: svc });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+
+  async deleteService(namespace: string, name: string): Promise<void> {
+    this.count("delete", "services");
+    try {
+      await this.core.deleteNamespacedService({ name, namespace });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    this.count("get", "secrets");
+    try {
+      return await this.core.readNamespacedSecret({ name, namespace });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async createSecret(secret: V1Secret): Promise<void> {
+    this.count("create", "secrets");
+    try {
+      await this.core.createNamespacedSecret({ namespace: secret.metadata?.namespace ?? "", body: secret });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+
+  /** Replaces the status subresource; a 409 (stale resourceVersion) propagates so the key is requeued. */
+  async replaceStatus(md: ModelDeployment, status: ModelDeploymentStatus): Promise<void> {
+    this.count("update", "modeldeployments/status");
+    await this.custom.replaceNamespacedCustomObjectStatus({
+      group: STRATA_API_GROUP,
+      version: MODEL_DEPLOYMENT_VERSION,
+      plural: MODEL_DEPLOYMENT_PLURAL,
+      namespace: md.metadata.namespace,
+      name: md.metadata.name,
+      body: { ...md, status },
+    });
+  }
+
+  async createEvent(namespace: string, body: object): Promise<void> {
+    this.count("create", "events");
+    await this.core.createNamespacedEvent({ namespace, body: body as never });
+  }
+
+  async podGroupApiExists(): Promise<boolean> {
+    this.count("get", "discovery");
+    try {
+      await this.custom.listClusterCustomObject({ ...POD_GROUP_API, limit: 1 });
+      return true;
+    } catch (err) {
+      const code = httpStatus(err);
+      if (code === 404) return false;
+      // 403: the API exists but this role may not list it cluster-wide; namespaced creates may still work.
+      if (code === 403) return true;
+      throw err;
+    }
+  }
+
+  async createPodGroup(namespace: string, body: object): Promise<void> {
+    this.count("create", "podgroups");
+    try {
+      await this.custom.createNamespacedCustomObject({ ...POD_GROUP_API, namespace, body });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+
+  async readLease(namespace: string, name: string): Promise<V1Lease | undefined> {
+    this.count("get", "leases");
+    try {
+      return await this.coordination.readNamespacedLease({ name, namespace });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async createLease(lease: V1Lease): Promise<V1Lease> {
+    this.count("create", "leases");
+    return await this.coordination.createNamespacedLease({
+      namespace: lease.metadata?.namespace ?? "",
+      body: lease,
+    });
+  }
+
+  async replaceLease(lease: V1Lease): Promise<V1Lease> {
+    this.count("update", "leases");
+    return await this.coordination.replaceNamespacedLease({
+      name: lease.metadata?.name ?? "",
+      namespace: lease.metadata?.namespace ?? "",
+      body: lease,
+    });
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * A keyed work queue in the style of client-go's: a key added many times
+ * before a worker takes it is processed once; a key is never processed by
+ * two workers at once (an add while it is processing marks it dirty and it
+ * runs again after); failed keys come back after an exponential backoff.
+ */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): { unref?: () => void };
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface BackoffSettings {
+  readonly baseMs: number;
+  readonly maxMs: number;
+}
+
+export class WorkQueue {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, unknown>();
+  private readonly waiters: Array<(key: string | undefined) => void> = [];
+  private shuttingDown = false;
+
+  constructor(
+    private readonly backoff: BackoffSettings,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  add(key: string): void {
+    if (this.shuttingDown) return;
+    if (this.processing.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.queued.has(key)) return;
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      this.processing.add(key);
+      waiter(key);
+      return;
+    }
+    this.queued.add(key);
+    this.queue.push(key);
+  }
+
+  /** Adds the key after `ms`; an earlier pending delayed add for the key wins. */
+  addAfter(key: string, ms: number): void {
+    if (this.shuttingDown) return;
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
+    const existing = this.timers.get(key) as { at: number; handle: unknown } | undefined;
+    const at = this.clock.now() + ms;
+    if (existing && existing.at <= at) return;
+    if (existing) this.clock.clearTimeout(existing.handle);
+    const handle = this.clock.setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, ms);
+    (handle as { unref?: () => void }).unref?.();
+    this.timers.set(key, { at, handle });
+  }
+
+  /** Requeues a failed key with backoff: baseMs · 2^(failures-1), capped at maxMs. */
+  addRateLimited(key: string): number {
+    const n = (this.failures.get(key) ?? 0) + 1;
+    this.failures.set(key, n);
+    const delay = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** (n - 1));
+    this.addAfter(key, delay);
+    return delay;
+  }
+
+  /** Clears the failure count of a key that was processed successfully. */
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  /** The next key to process, or undefined after shutDown. Call done(key) after. */
+  get(): Promise<string | undefined> {
+    const key = this.queue.shift();
+    if (key !== undefined) {
+      this.queued.delete(key);
+      this.processing.add(key);
+      return Promise.resolve(key);
+    }
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  done(key: string): void {
+    this.processing.delete(key);
+    if (this.dirty.delete(key)) this.add(key);
+  }
+
+  shutDown(): void {
+    this.shuttingDown = true;
+    for (const t of this.timers.values()) this.clock.clearTimeout((t as { handle: unknown }).handle);
+    this.timers.clear();
+    for (const waiter of this.waiters.splice(0)) waiter(undefined);
+  }
+}
