@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { silentLogger } from "@strata/runtime";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { type GatewayOptions, resolveGatewayConfig } from "./config.js";
@@ -27,7 +28,7 @@ async function gatewayFor(urls: string[], options: GatewayOptions = {}) {
     config: resolveGatewayConfig({ port: 0, ...options }),
     registry,
     sources: [source],
-    log: () => {},
+    log: silentLogger,
   });
   const url = await gw.start();
   stops.push(() => gw.stop());

@@ -11,6 +11,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { jsonLogger, type Logger } from "@strata/runtime";
 import type { Registry } from "prom-client";
 import { ApiKeyAuth } from "./auth.js";
 import { readBody } from "./body.js";
@@ -21,8 +22,6 @@ import { type ProxyDeps, proxyCompletion } from "./proxy.js";
 import { type ReplicaSource, ReplicaTable } from "./replicas.js";
 import { type CompletionKind, validateCompletionBody } from "./validate.js";
 
-export type GatewayLog = (level: "info" | "warn", msg: string, fields?: Record<string, unknown>) => void;
-
 export interface GatewayDeps {
   readonly config: GatewayConfig;
   /** Where `strata_gateway_*` metrics register; served on /metrics. */
@@ -31,17 +30,13 @@ export interface GatewayDeps {
   readonly tracer?: Tracer;
   /** Defaults to W3C trace context (traceparent/tracestate). */
   readonly propagator?: TextMapPropagator;
-  readonly log?: GatewayLog;
+  readonly log?: Logger;
   readonly nowMs?: () => number;
 }
 
 const completionPaths: Readonly<Record<string, CompletionKind>> = {
   "/v1/chat/completions": "chat",
   "/v1/completions": "text",
-};
-
-const defaultLog: GatewayLog = (level, msg, fields) => {
-  process.stderr.write(`${JSON.stringify({ level, msg, component: "gateway", ...fields })}\n`);
 };
 
 /**
@@ -73,11 +68,11 @@ export class Gateway {
       agent: this.agent,
       propagator: deps.propagator ?? new W3CTraceContextPropagator(),
       nowMs: deps.nowMs ?? Date.now,
-      log: deps.log ?? defaultLog,
+      log: deps.log ?? jsonLogger("gateway"),
     };
     this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        this.proxyDeps.log("warn", "request failed", {
+        this.proxyDeps.log.error("request failed", {
           error: err instanceof Error ? err.message : String(err),
         });
         sendError(res, new OpenAIError(500, "server_error", "The gateway failed to handle the request."));

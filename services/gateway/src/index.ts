@@ -5,7 +5,7 @@ export { headSliceSelector, headsFromSlices, KubernetesReplicaSource } from "./d
 export type { NatsHeartbeatOptions } from "./discovery/nats.js";
 export { NatsHeartbeatSource, replicaKey } from "./discovery/nats.js";
 export { parseUpstreams, StaticReplicaSource } from "./discovery/static.js";
-export type { GatewayDeps, GatewayLog } from "./gateway.js";
+export type { GatewayDeps } from "./gateway.js";
 export { Gateway } from "./gateway.js";
 export { GatewayMetrics, gatewayMetricNames } from "./metrics.js";
 export { OpenAIError } from "./openai-error.js";

@@ -1,6 +1,7 @@
 import type { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { Context, TextMapPropagator } from "@opentelemetry/api";
+import type { Logger } from "@strata/runtime";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { OpenAIError } from "./openai-error.js";
@@ -20,7 +21,7 @@ export interface ProxyDeps {
   readonly agent: Agent;
   readonly propagator: TextMapPropagator;
   readonly nowMs: () => number;
-  readonly log: (level: "info" | "warn", msg: string, fields?: Record<string, unknown>) => void;
+  readonly log: Logger;
 }
 
 export interface ProxyRequest {
@@ -109,7 +110,7 @@ export async function proxyCompletion(deps: ProxyDeps, pr: ProxyRequest): Promis
     tried.add(replica.endpoint.id);
     if (err.reason === "connect") replica.ejectedUntilMs = deps.nowMs() + config.ejectMs;
     metrics.retries.inc({ model, reason: err.reason });
-    deps.log("warn", "head attempt failed; trying another", {
+    deps.log.warn("head attempt failed; trying another", {
       model,
       replica: replica.endpoint.id,
       reason: err.reason,

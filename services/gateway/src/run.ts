@@ -1,22 +1,31 @@
 import { KubeConfig } from "@kubernetes/client-node";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { InputError } from "@strata/core";
-import { Registry } from "prom-client";
+import {
+  connectNats,
+  createMetricsRegistry,
+  jsonLogger,
+  type Logger,
+  type NatsConnection,
+  setupTracing,
+} from "@strata/runtime";
 import { type GatewayOptions, resolveGatewayConfig } from "./config.js";
 import { KubernetesReplicaSource } from "./discovery/kubernetes.js";
 import { NatsHeartbeatSource } from "./discovery/nats.js";
 import { parseUpstreams, StaticReplicaSource } from "./discovery/static.js";
-import { Gateway, type GatewayLog } from "./gateway.js";
+import { Gateway } from "./gateway.js";
 import type { ReplicaEndpoint, ReplicaSource } from "./replicas.js";
+
+/** Give up on a NATS server that does not answer at start-up after this long. */
+export const natsFirstConnectTimeoutMs = 10_000;
 
 export interface RunGatewayOptions extends GatewayOptions {
   /** `name=url` specs (the --upstream flag) or ready endpoints. */
   readonly upstreams?: readonly string[] | readonly ReplicaEndpoint[];
-  /** Discover heads (or, with `kubernetes`, only their load) from heartbeats on this NATS server. */
+  /** Discover heads (or, with `kubernetesNamespace`, only their load) from heartbeats on this NATS server. */
   readonly natsUrl?: string;
   /** Discover heads from head EndpointSlices in this namespace. */
   readonly kubernetesNamespace?: string;
-  readonly log?: GatewayLog;
+  readonly log?: Logger;
 }
 
 export interface RunningGateway {
@@ -32,6 +41,7 @@ export interface RunningGateway {
  */
 export async function runGateway(options: RunGatewayOptions): Promise<RunningGateway> {
   const config = resolveGatewayConfig(options);
+  const log = options.log ?? jsonLogger("gateway");
   const upstreams = options.upstreams ?? [];
   if (upstreams.length === 0 && !options.natsUrl && options.kubernetesNamespace === undefined) {
     throw new InputError("--upstream", "give at least one of --upstream, --nats or --kubernetes");
@@ -48,8 +58,8 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
     kc.loadFromDefault();
     sources.push(
       new KubernetesReplicaSource(kc, options.kubernetesNamespace, (err) => {
-        // A watch that cannot recover leaves routing blind: end the process so it restarts.
-        process.stderr.write(`strata gateway: Kubernetes watch failed: ${String(err)}\n`);
+        // A watch that cannot recover leaves routing blind: end the process so it is restarted.
+        log.error("Kubernetes watch failed; exiting", { error: String(err) });
         process.exit(1);
       }),
     );
@@ -57,18 +67,25 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
   let nc: NatsConnection | undefined;
   if (options.natsUrl) {
     try {
-      nc = await connect({ servers: options.natsUrl, name: "strata-gateway" });
+      nc = await connectNats({
+        servers: options.natsUrl,
+        name: "strata-gateway",
+        logger: log,
+        firstConnectTimeoutMs: natsFirstConnectTimeoutMs,
+      });
     } catch (err: unknown) {
       throw new InputError("--nats", `cannot connect to ${options.natsUrl}: ${String(err)}`, { cause: err });
     }
     // With Kubernetes discovery, heartbeats only add load; alone, they discover the heads too.
     sources.push(new NatsHeartbeatSource(nc, { discover: options.kubernetesNamespace === undefined }));
   }
+  const tracing = setupTracing({ serviceName: "strata-gateway" });
   const gateway = new Gateway({
     config,
-    registry: new Registry(),
+    registry: createMetricsRegistry({ service: "gateway" }),
     sources,
-    ...(options.log ? { log: options.log } : {}),
+    tracer: tracing.tracer,
+    log,
   });
   let url: string;
   try {
@@ -86,6 +103,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
     stop: async () => {
       await gateway.stop();
       await nc?.close();
+      await tracing.shutdown();
     },
   };
 }
