@@ -154,6 +154,11 @@ export {
 } from "./model/model-spec.js";
 export { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./perf/efficiency.js";
 export { type GoodputPoint, goodputPoint, type LatencySlo } from "./perf/goodput.js";
+export {
+  GOODPUT_OBJECTIVE_NAME,
+  type GoodputObjectiveOptions,
+  goodputObjective,
+} from "./perf/goodput-objective.js";
 export { kvCapacityTokensPerReplica, predictPerformance } from "./perf/predict.js";
 export type {
   DecodeStageBreakdown,
