@@ -49,6 +49,38 @@ export async function ensureLifecycleStream(jsm: JetStreamManager): Promise<void
   await jsm.streams.update(config.name, config);
 }
 
+/**
+ * How long a delivered event may go unacknowledged before it is redelivered.
+ * Short, because a consumer that died (or a pull request the server still
+ * holds for a closed connection) swallows the events delivered to it until
+ * then: this bounds how late a restarted controller sees them.
+ */
+export const lifecycleAckWaitMs = 5_000;
+
+/** Creates the durable consumer, or updates an existing one to this config. */
+async function ensureDurable(
+  jsm: JetStreamManager,
+  durable: string,
+  filter: string | undefined,
+): Promise<void> {
+  const config = {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(lifecycleAckWaitMs),
+    max_deliver: lifecycleMaxDeliver,
+    ...(filter === undefined ? {} : { filter_subject: filter }),
+  };
+  try {
+    await jsm.consumers.info(LIFECYCLE_STREAM.name, durable);
+  } catch {
+    await jsm.consumers.add(LIFECYCLE_STREAM.name, config);
+    return;
+  }
+  const { durable_name: _name, deliver_policy: _policy, ...updatable } = config;
+  await jsm.consumers.update(LIFECYCLE_STREAM.name, durable, updatable);
+}
+
 /** Redeliveries of an event whose handler keeps failing, before it is given up on. */
 export const lifecycleMaxDeliver = 5;
 const retryDelayMs = 1_000;
@@ -104,15 +136,9 @@ export function consumeLifecycleEvents(options: LifecycleConsumerOptions): Lifec
         await ensureLifecycleStream(jsm);
         const filter =
           options.deployment === undefined ? undefined : `strata.lifecycle.${options.deployment}.>`;
-        await jsm.consumers.add(LIFECYCLE_STREAM.name, {
-          durable_name: options.durable,
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          max_deliver: lifecycleMaxDeliver,
-          ...(filter === undefined ? {} : { filter_subject: filter }),
-        });
+        await ensureDurable(jsm, options.durable, filter);
         const consumer = await jetstream(nc).consumers.get(LIFECYCLE_STREAM.name, options.durable);
-        const messages = await consumer.consume({ max_messages: 100 });
+        const messages = await consumer.consume({ max_messages: 100, expires: lifecycleAckWaitMs });
         current = messages;
         if (stopped) await messages.close();
         for await (const m of messages) {
