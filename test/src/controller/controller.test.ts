@@ -1,0 +1,364 @@
+import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import type { Controller } from "@strata/controller";
+import { CONDITION_TYPES, LABELS, type ModelDeploymentSpecInput, REASONS } from "@strata/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ControlPlane,
+  createGpuNodePool,
+  createTestNamespace,
+  NODE_LABELS,
+  pollUntil,
+  startControlPlane,
+} from "../k8s/index.js";
+import {
+  Deployments,
+  groupAvailable,
+  installChartCrdAndRole,
+  smallSpec,
+  startController,
+} from "./fixture.js";
+import { startControllerProcess } from "./processes.js";
+
+// The controller on the real control plane (etcd, kube-apiserver, scheduler,
+// controller-manager, kwok GPU nodes). Each scenario has its own namespace,
+// its own node pool and its own controller scoped to that namespace, running
+// as a ServiceAccount bound to the chart's ClusterRole.
+
+const H100 = "NVIDIA-H100-80GB-HBM3";
+const WAIT_MS = 60_000;
+
+let cp: ControlPlane;
+let admin: KubeConfig;
+const controllers: Controller[] = [];
+
+beforeAll(async () => {
+  cp = await startControlPlane();
+  admin = cp.kubeConfig();
+  await installChartCrdAndRole(admin);
+});
+
+afterAll(async () => {
+  await Promise.allSettled(controllers.map((c) => c.stop()));
+  await cp?.stop();
+});
+
+interface Scenario {
+  readonly ns: string;
+  readonly pool: string;
+  readonly mds: Deployments;
+  readonly controller: Controller;
+}
+
+/** A namespace, a node pool of `nodes` 8-GPU nodes with the given racks, and a controller. */
+async function scenario(prefix: string, racks: readonly string[]): Promise<Scenario> {
+  const ns = await createTestNamespace(admin, prefix);
+  const pool = ns;
+  await createGpuNodePool(admin, {
+    name: pool,
+    count: racks.length,
+    gpusPerNode: 8,
+    gpuProduct: H100,
+    labels: { rack: (i) => `${pool}-${racks[i]}` },
+  });
+  const { controller } = await startController(admin, ns);
+  controllers.push(controller);
+  return { ns, pool, mds: new Deployments(admin, ns), controller };
+}
+
+const onPool = (pool: string, spec: ModelDeploymentSpecInput): ModelDeploymentSpecInput => ({
+  ...spec,
+  gpu: { ...spec.gpu, type: spec.gpu?.type ?? "h100-sxm-80g", nodeSelector: { [NODE_LABELS.pool]: pool } },
+});
+
+const uids = (pods: readonly V1Pod[] | undefined) => (pods ?? []).map((p) => p.metadata?.uid).sort();
+
+describe("ModelDeployment controller", () => {
+  it("runs 405B bf16 auto on two 8×H100 nodes as one group of 2 pods in one rack, and reports the plan", async () => {
+    // Two nodes in rack a and a lone node in rack b: a group split across racks would be a bug.
+    const s = await scenario("md-405b", ["a", "a", "b"]);
+    await s.mds.create(
+      "llama",
+      onPool(s.pool, {
+        model: {
+          catalog: "llama-3.1-405b",
+          source: { pvc: { claimName: "models", path: "405b" } },
+          servedName: "llama-3.1-405b",
+        },
+        engine: "vllm",
+        dtype: "bf16",
+        gpu: { type: "h100-sxm-80g", perNode: 8 },
+      }),
+    );
+    const md = await s.mds.waitFor(
+      "Available",
+      "llama",
+      WAIT_MS,
+      (m) => s.mds.condition(m, CONDITION_TYPES.available)?.status === "True",
+    );
+    expect(md.status?.plan).toMatchObject({ tp: 8, pp: 2, gpusPerGroup: 16 });
+    expect(md.status?.plan?.stages.flatMap((st) => [st.firstLayer, st.lastLayer])[0]).toBe(0);
+    expect(md.status?.plan?.stages[1]?.lastLayer).toBe(125);
+    expect(md.status?.readyReplicas).toBe(1);
+    const pods = (await s.mds.groups("llama")).get(0) ?? [];
+    expect(pods.map((p) => p.metadata?.labels?.[LABELS.stage]).sort()).toEqual(["0", "1"]);
+    const core = admin.makeApiClient(CoreV1Api);
+    const nodes = await Promise.all(pods.map((p) => core.readNode({ name: p.spec?.nodeName ?? "" })));
+    expect(new Set(nodes.map((n) => n.metadata?.labels?.[NODE_LABELS.rack]))).toEqual(
+      new Set([`${s.pool}-a`]),
+    );
+    expect(new Set(nodes.map((n) => n.metadata?.name)).size).toBe(2);
+    // The head Service for the gateway, the group's headless Service and the tunnel-token Secret.
+    const services = await core.listNamespacedService({ namespace: s.ns });
+    expect(services.items.map((x) => x.metadata?.name).sort()).toEqual(["llama-0", "llama-0-head"]);
+    const secret = await core.readNamespacedSecret({ namespace: s.ns, name: "llama-tunnel" });
+    expect(Buffer.from(secret.data?.["tunnel-token"] ?? "", "base64").length).toBeGreaterThanOrEqual(32);
+
+    // Deleting the deployment removes everything it owns (garbage collector, owner references).
+    await s.mds.delete("llama");
+    await expectEventually("pods, Services and Secret gone", async () => {
+      const [pods2, svcs, secrets] = await Promise.all([
+        s.mds.pods("llama"),
+        core.listNamespacedService({ namespace: s.ns }),
+        core.listNamespacedSecret({ namespace: s.ns, labelSelector: `${LABELS.deployment}=llama` }),
+      ]);
+      return pods2.length === 0 && svcs.items.length === 0 && secrets.items.length === 0;
+    });
+  }, 180_000);
+
+  it("with GPUs for 2 of 3 groups runs two, holds no GPUs for the third and says why; new nodes bring it up", async () => {
+    const s = await scenario("md-capacity", ["a", "a"]);
+    await s.mds.create("small", onPool(s.pool, smallSpec({ replicas: 3 })));
+    const md = await s.mds.waitFor(
+      "two groups available",
+      "small",
+      WAIT_MS,
+      (m) => m.status?.readyReplicas === 2,
+    );
+    const scheduled = s.mds.condition(md, CONDITION_TYPES.scheduled);
+    expect(scheduled?.status).toBe("False");
+    expect(scheduled?.reason).toBe(REASONS.insufficientCapacity);
+    expect(scheduled?.message).toContain("group 2: needs 2 pods × 4 nvidia.com/gpu in one strata.dev/rack");
+    const groups = await s.mds.groups("small");
+    expect(groups.get(2) ?? []).toEqual([]);
+    expect(md.status?.groups?.find((g) => g.replica === 2)?.phase).toBe("Pending");
+
+    await createGpuNodePool(admin, {
+      name: `${s.pool}-more`,
+      count: 1,
+      gpusPerNode: 8,
+      gpuProduct: H100,
+      labels: { rack: `${s.pool}-a` },
+      extraLabels: { [NODE_LABELS.pool]: s.pool },
+    });
+    const after = await s.mds.waitFor(
+      "three groups available",
+      "small",
+      WAIT_MS,
+      (m) => m.status?.readyReplicas === 3,
+    );
+    expect(s.mds.condition(after, CONDITION_TYPES.scheduled)?.status).toBe("True");
+  }, 180_000);
+
+  it("recreates the whole group when one of its pods is killed, and leaves the other group alone", async () => {
+    const s = await scenario("md-recover", ["a", "a", "b", "b"]);
+    await s.mds.create("small", onPool(s.pool, smallSpec({ replicas: 2 })));
+    await s.mds.waitFor("two groups available", "small", WAIT_MS, (m) => m.status?.readyReplicas === 2);
+    const before = await s.mds.groups("small");
+    const core = admin.makeApiClient(CoreV1Api);
+    await core.deleteNamespacedPod({ namespace: s.ns, name: "small-0-1", gracePeriodSeconds: 0 });
+
+    const degraded = await s.mds.waitFor(
+      "Degraded",
+      "small",
+      WAIT_MS,
+      (m) => s.mds.condition(m, CONDITION_TYPES.degraded)?.status === "True",
+    );
+    expect(s.mds.condition(degraded, CONDITION_TYPES.degraded)?.message).toMatch(/group 0/);
+    await expectEventually("group 0 recreated with new pods and available", async () => {
+      const now = (await s.mds.groups("small")).get(0);
+      const fresh = uids(now).every((u) => !uids(before.get(0)).includes(u));
+      return fresh && groupAvailable(now, 2);
+    });
+    const md = await s.mds.waitFor("available again", "small", WAIT_MS, (m) => m.status?.readyReplicas === 2);
+    expect(s.mds.condition(md, CONDITION_TYPES.degraded)?.status).toBe("False");
+    expect(uids((await s.mds.groups("small")).get(1))).toEqual(uids(before.get(1)));
+    expect((await s.mds.events(REASONS.groupFailed)).join("\n")).toMatch(
+      /group 0: .*recreating the whole group/,
+    );
+  }, 180_000);
+
+  it("rolls a new image out group by group, never more than maxUnavailable=1 group down", async () => {
+    const s = await scenario("md-rollout", ["a", "a", "b", "b", "c", "c"]);
+    await s.mds.create(
+      "small",
+      onPool(s.pool, smallSpec({ replicas: 3, rollout: { maxSurge: 0, maxUnavailable: 1 } })),
+    );
+    const first = await s.mds.waitFor(
+      "three groups available",
+      "small",
+      WAIT_MS,
+      (m) => m.status?.readyReplicas === 3,
+    );
+    const oldRevision = first.status?.revision;
+    await s.mds.patchSpec("small", { images: { worker: "registry.invalid/strata/shard-worker:2" } });
+
+    let minAvailable = 3;
+    const images = new Set<string>();
+    await expectEventually(
+      "every group on the new image and available",
+      async () => {
+        const groups = await s.mds.groups("small");
+        const available = [0, 1, 2].filter((i) => groupAvailable(groups.get(i), 2)).length;
+        minAvailable = Math.min(minAvailable, available);
+        for (const pods of groups.values())
+          for (const p of pods) images.add(p.spec?.containers[0]?.image ?? "");
+        const done = [0, 1, 2].every(
+          (i) =>
+            groupAvailable(groups.get(i), 2) &&
+            (groups.get(i) ?? []).every((p) => p.spec?.containers[0]?.image?.endsWith(":2")),
+        );
+        return done;
+      },
+      100,
+    );
+    expect(minAvailable).toBeGreaterThanOrEqual(2);
+    expect(images).toContain("registry.invalid/strata/shard-worker:1");
+    const md = await s.mds.waitFor(
+      "rollout complete",
+      "small",
+      WAIT_MS,
+      (m) => s.mds.condition(m, CONDITION_TYPES.progressing)?.reason === REASONS.rolloutComplete,
+    );
+    expect(md.status?.revision).not.toBe(oldRevision);
+    expect(md.status?.updatedReplicas).toBe(3);
+    expect((await s.mds.events(REASONS.rollingUpdate)).length).toBe(3);
+  }, 240_000);
+
+  it("scales down and up through spec.replicas", async () => {
+    const s = await scenario("md-scale", ["a", "a", "b", "b"]);
+    await s.mds.create("small", onPool(s.pool, smallSpec({ replicas: 2 })));
+    await s.mds.waitFor("two groups", "small", WAIT_MS, (m) => m.status?.readyReplicas === 2);
+    const keep = uids((await s.mds.groups("small")).get(0));
+    await s.mds.patchSpec("small", { replicas: 1 });
+    await expectEventually("group 1 removed", async () => !(await s.mds.groups("small")).has(1));
+    expect(uids((await s.mds.groups("small")).get(0))).toEqual(keep);
+    await s.mds.patchSpec("small", { replicas: 2 });
+    await s.mds.waitFor("two groups again", "small", WAIT_MS, (m) => m.status?.readyReplicas === 2);
+    expect(uids((await s.mds.groups("small")).get(0))).toEqual(keep);
+  }, 180_000);
+});
+
+describe("leader election", () => {
+  it("runs two controllers, one acts; killing the leader hands over within the lease duration", async () => {
+    const ns = await createTestNamespace(admin, "md-leader");
+    await createGpuNodePool(admin, {
+      name: ns,
+      count: 4,
+      gpusPerNode: 8,
+      gpuProduct: H100,
+      labels: { rack: `${ns}-a` },
+    });
+    const mds = new Deployments(admin, ns);
+    const a = await startControllerProcess(admin, ns, "ctl-a");
+    const b = await startControllerProcess(admin, ns, "ctl-b");
+    try {
+      await mds.create("first", onPool(ns, smallSpec({ replicas: 1 })));
+      await mds.waitFor("available", "first", WAIT_MS, (m) => m.status?.readyReplicas === 1);
+      const leader = await a.leaseHolder();
+      const [dead, survivor] = leader?.startsWith("ctl-a") ? [a, b] : [b, a];
+      expect(leader?.startsWith(dead.identityPrefix)).toBe(true);
+      expect(await survivor.isLeader()).toBe(false);
+
+      dead.kill();
+      const killedAt = Date.now();
+      await pollUntil(
+        "the survivor to hold the lease",
+        WAIT_MS,
+        async () => (await survivor.leaseHolder())?.startsWith(survivor.identityPrefix) ?? false,
+      );
+      // Lease duration 4 s plus one retry period and polling slack.
+      expect(Date.now() - killedAt).toBeLessThan(10_000);
+      await mds.create("second", onPool(ns, smallSpec({ replicas: 1 })));
+      await mds.waitFor(
+        "available, reconciled by the new leader",
+        "second",
+        WAIT_MS,
+        (m) => m.status?.readyReplicas === 1,
+      );
+      expect(await survivor.isLeader()).toBe(true);
+    } finally {
+      a.kill();
+      b.kill();
+    }
+  }, 180_000);
+});
+
+describe("ModelDeployment validation by the API server", () => {
+  let mds: Deployments;
+  beforeAll(async () => {
+    mds = new Deployments(admin, await createTestNamespace(admin, "md-invalid"));
+  });
+
+  const base = smallSpec();
+  it.each([
+    {
+      name: "tp not dividing the attention heads (catalog model)",
+      spec: {
+        ...base,
+        model: { ...base.model, architecture: undefined, catalog: "llama-3.1-405b" },
+        parallelism: { mode: "explicit", tp: 3, pp: 2 },
+      },
+      field: "spec.parallelism.tp",
+      says: "tp must divide the model's attention heads",
+    },
+    {
+      name: "tp not dividing the attention heads (architecture)",
+      spec: { ...base, parallelism: { mode: "explicit", tp: 6, pp: 2 } },
+      field: "spec.parallelism.tp",
+      says: "tp must divide",
+    },
+    {
+      name: "unknown engine",
+      spec: { ...base, engine: "tgi" },
+      field: "spec.engine",
+      says: "Unsupported value",
+    },
+    {
+      name: "negative replicas",
+      spec: { ...base, replicas: -1 },
+      field: "spec.replicas",
+      says: "greater than or equal to 0",
+    },
+    {
+      name: "tp above GPUs per node",
+      spec: { ...base, parallelism: { mode: "explicit", tp: 16, pp: 2 } },
+      field: "spec.parallelism.tp",
+      says: "tp cannot exceed gpu.perNode",
+    },
+    {
+      name: "explicit without pp",
+      spec: { ...base, parallelism: { mode: "explicit", tp: 4 } },
+      field: "spec.parallelism.mode",
+      says: "explicit parallelism needs both tp and pp",
+    },
+  ])("rejects $name naming $field", async ({ spec, field, says }) => {
+    const err = await mds
+      .create(`bad-${Math.random().toString(36).slice(2, 8)}`, spec as ModelDeploymentSpecInput)
+      .then(
+        () => undefined,
+        (e: unknown) => e as { code?: number; body?: string },
+      );
+    expect(err?.code).toBe(422);
+    const message = String((JSON.parse(err?.body ?? "{}") as { message?: string }).message);
+    expect(message).toContain(field);
+    expect(message).toContain(says);
+  });
+});
+
+async function expectEventually(
+  what: string,
+  check: () => Promise<boolean>,
+  intervalMs = 250,
+): Promise<void> {
+  await pollUntil(what, WAIT_MS, check, intervalMs);
+}

@@ -1,0 +1,248 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1CustomResourceDefinition,
+  type V1Pod,
+  type V1PolicyRule,
+} from "@kubernetes/client-node";
+import {
+  Controller,
+  type ControllerConfigInput,
+  resolveControllerConfig,
+  silentLogger,
+} from "@strata/controller";
+import {
+  LABELS,
+  MODEL_DEPLOYMENT_PLURAL,
+  MODEL_DEPLOYMENT_VERSION,
+  type ModelDeployment,
+  type ModelDeploymentSpecInput,
+  STRATA_API_GROUP,
+} from "@strata/core";
+import { parse } from "yaml";
+import { pollUntil, serviceAccountKubeconfig } from "../k8s/index.js";
+
+/**
+ * What the controller's integration tests share: the chart's CRD and
+ * ClusterRole installed on the harness's API server, the controller running
+ * in-process with a ServiceAccount token bound to that ClusterRole (never as
+ * admin), and helpers to read groups back.
+ */
+
+export const CHART_DIR = fileURLToPath(new URL("../../../deploy/helm/strata/", import.meta.url));
+export const CONTROLLER_ROLE = "strata-controller-test";
+const CRD = {
+  group: STRATA_API_GROUP,
+  version: MODEL_DEPLOYMENT_VERSION,
+  plural: MODEL_DEPLOYMENT_PLURAL,
+} as const;
+
+/** Installs the chart's CRD and a ClusterRole with the chart's controller rules. */
+export async function installChartCrdAndRole(kc: KubeConfig): Promise<void> {
+  const crd = parse(
+    readFileSync(`${CHART_DIR}crds/modeldeployments.yaml`, "utf8"),
+  ) as V1CustomResourceDefinition;
+  const ext = kc.makeApiClient(ApiextensionsV1Api);
+  await ext.createCustomResourceDefinition({ body: crd }).catch(ignoreConflict);
+  await pollUntil("the ModelDeployment CRD to be established", 30_000, async () => {
+    const got = await ext.readCustomResourceDefinition({ name: crd.metadata?.name ?? "" });
+    return (got.status?.conditions ?? []).some((c) => c.type === "Established" && c.status === "True");
+  });
+  const rules = parse(readFileSync(`${CHART_DIR}files/controller-rbac-rules.yaml`, "utf8")) as V1PolicyRule[];
+  await kc
+    .makeApiClient(RbacAuthorizationV1Api)
+    .createClusterRole({ body: { metadata: { name: CONTROLLER_ROLE }, rules } })
+    .catch(ignoreConflict);
+}
+
+function ignoreConflict(err: unknown): void {
+  if ((err as { code?: number }).code !== 409) throw err;
+}
+
+/** A kubeconfig for the ServiceAccount `strata-controller` in `namespace`, bound to the chart's rules. */
+export async function controllerKubeconfig(admin: KubeConfig, namespace: string): Promise<string> {
+  return await serviceAccountKubeconfig(admin, {
+    namespace,
+    name: "strata-controller",
+    clusterRoleName: CONTROLLER_ROLE,
+  });
+}
+
+/** Settings that keep the tests quick: short gang timeout and backoff. */
+export const TEST_CONTROLLER_SETTINGS: ControllerConfigInput = {
+  healthHost: "127.0.0.1",
+  healthPort: 0,
+  natsUrl: "nats://nats.invalid:4222",
+  gangTimeoutMs: 15_000,
+  gangBackoffBaseMs: 2_000,
+  gangBackoffMaxMs: 8_000,
+  capacityRetryMs: 3_000,
+};
+
+/** Starts the controller in-process, scoped to one namespace, as the ServiceAccount. */
+export async function startController(
+  admin: KubeConfig,
+  namespace: string,
+  over: ControllerConfigInput = {},
+) {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromString(await controllerKubeconfig(admin, namespace));
+  const fatal: Error[] = [];
+  const controller = new Controller({
+    kubeConfig,
+    config: resolveControllerConfig({
+      ...TEST_CONTROLLER_SETTINGS,
+      namespace,
+      leaderElection: false,
+      ...over,
+    }),
+    log: silentLogger,
+    onFatal: (err) => fatal.push(err),
+  });
+  await controller.start();
+  return { controller, fatal };
+}
+
+/** A small llama-shaped model (not in the catalog) so tests choose tp and pp freely. */
+export function smallSpec(over: Partial<ModelDeploymentSpecInput> = {}): ModelDeploymentSpecInput {
+  return {
+    model: {
+      architecture: { layers: 32, attentionHeads: 32, kvHeads: 8 },
+      source: { uri: "https://models.invalid/small.gguf" },
+      format: "gguf",
+      servedName: "small",
+    },
+    engine: "llamacpp",
+    parallelism: { mode: "explicit", tp: 4, pp: 2 },
+    gpu: { type: "h100-sxm-80g", perNode: 8 },
+    images: { worker: "registry.invalid/strata/shard-worker:1", pullPolicy: "IfNotPresent" },
+    ...over,
+  };
+}
+
+export class Deployments {
+  private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+
+  constructor(
+    kc: KubeConfig,
+    readonly namespace: string,
+  ) {
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.core = kc.makeApiClient(CoreV1Api);
+  }
+
+  async create(name: string, spec: ModelDeploymentSpecInput): Promise<void> {
+    await this.custom.createNamespacedCustomObject({
+      ...CRD,
+      namespace: this.namespace,
+      body: {
+        apiVersion: `${STRATA_API_GROUP}/${MODEL_DEPLOYMENT_VERSION}`,
+        kind: "ModelDeployment",
+        metadata: { name },
+        spec,
+      },
+    });
+  }
+
+  async get(name: string): Promise<ModelDeployment> {
+    return (await this.custom.getNamespacedCustomObject({
+      ...CRD,
+      namespace: this.namespace,
+      name,
+    })) as ModelDeployment;
+  }
+
+  /** Merge-patches the spec. */
+  async patchSpec(name: string, spec: Record<string, unknown>): Promise<void> {
+    const md = await this.get(name);
+    await this.custom.replaceNamespacedCustomObject({
+      ...CRD,
+      namespace: this.namespace,
+      name,
+      body: { ...md, spec: deepMerge(md.spec as unknown as Record<string, unknown>, spec) },
+    });
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.custom.deleteNamespacedCustomObject({ ...CRD, namespace: this.namespace, name });
+  }
+
+  async pods(name: string): Promise<V1Pod[]> {
+    const list = await this.core.listNamespacedPod({
+      namespace: this.namespace,
+      labelSelector: `${LABELS.deployment}=${name}`,
+    });
+    return list.items;
+  }
+
+  /** Pods by replica index. */
+  async groups(name: string): Promise<Map<number, V1Pod[]>> {
+    const groups = new Map<number, V1Pod[]>();
+    for (const pod of await this.pods(name)) {
+      const replica = Number(pod.metadata?.labels?.[LABELS.replica]);
+      groups.set(replica, [...(groups.get(replica) ?? []), pod]);
+    }
+    return groups;
+  }
+
+  condition(md: ModelDeployment, type: string) {
+    return md.status?.conditions?.find((c) => c.type === type);
+  }
+
+  async waitFor(
+    what: string,
+    name: string,
+    timeoutMs: number,
+    check: (md: ModelDeployment) => boolean,
+  ): Promise<ModelDeployment> {
+    let last: ModelDeployment | undefined;
+    await pollUntil(`${this.namespace}/${name}: ${what}`, timeoutMs, async () => {
+      last = await this.get(name);
+      return check(last);
+    });
+    if (!last) throw new Error("unreachable");
+    return last;
+  }
+
+  async events(reason: string): Promise<string[]> {
+    const list = await this.core.listNamespacedEvent({
+      namespace: this.namespace,
+      fieldSelector: `reason=${reason}`,
+    });
+    return list.items.map((e) => e.message ?? "");
+  }
+}
+
+export function isReady(pod: V1Pod): boolean {
+  return (
+    pod.status?.phase === "Running" &&
+    (pod.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True")
+  );
+}
+
+/** A group is available when it has `stages` pods, all bound, running, ready and none terminating. */
+export function groupAvailable(pods: readonly V1Pod[] | undefined, stages: number): boolean {
+  return (
+    !!pods &&
+    pods.length === stages &&
+    pods.every((p) => isReady(p) && !!p.spec?.nodeName && !p.metadata?.deletionTimestamp)
+  );
+}
+
+function deepMerge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    const b = out[k];
+    out[k] =
+      v && typeof v === "object" && !Array.isArray(v) && b && typeof b === "object" && !Array.isArray(b)
+        ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
