@@ -9,3 +9,10 @@ export type { SweepPoint } from "./capacity/sweep.js";
 export type { ValidationReport, ValidationRow } from "./capacity/validate.js";
 export type { LoadOptions, LoadResult } from "./load/run-load.js";
 export { runLoad } from "./load/run-load.js";
+export {
+  DEFAULT_MESSAGE_SIZES,
+  formatTransportReport,
+  runTransportBench,
+  type TransportBenchOptions,
+  type TransportBenchResult,
+} from "./transport/run.js";

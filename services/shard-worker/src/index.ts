@@ -1,3 +1,11 @@
+export {
+  attachControlPlane,
+  CONTROL_CONFIG_ENV,
+  type ControlConfig,
+  type ControlPlane,
+  controlConfigEnv,
+} from "./control/attach.js";
+export { WorkerControl, type WorkerIdentity } from "./control/worker-control.js";
 export { freeLoopbackPort } from "./engine/free-port.js";
 export { type LayerAssignment, parseLayerAssignment, rpcDevicePort } from "./engine/layer-report.js";
 export {
@@ -12,6 +20,7 @@ export {
   LlamaCppBuildError,
   llamaCppBinaryPaths,
 } from "./engine/llamacpp-build.js";
+export { type PipelinePlan, planEqualStages } from "./engine/pipeline-plan.js";
 export { httpProbe, type ReadinessProbe, tcpProbe } from "./engine/probes.js";
 export {
   DEFAULT_RESTART_POLICY,
@@ -21,6 +30,9 @@ export {
   EngineSupervisor,
   type RestartPolicy,
 } from "./engine/supervisor.js";
+export { WORKER_METRICS } from "./metrics/names.js";
+export { type EngineFiguresSource, workerMetrics } from "./metrics/worker-metrics.js";
+export { readModelSpec } from "./model/read-spec.js";
 export {
   ModelShapeError,
   TINY_LLAMA_DEFAULTS,
@@ -36,18 +48,5 @@ export { TunnelServer, type TunnelServerObserver, type TunnelServerOptions } fro
 export { WORKER_CONFIG_ENV, type WorkerConfig } from "./worker/config.js";
 export { type HeadWorkerConfig, type RemoteStage, startHeadWorker } from "./worker/head.js";
 export type { StageLayers, WorkerMessage } from "./worker/messages.js";
+export { WorkerProcess, WorkerStartError, workerMainPath } from "./worker/process.js";
 export { type StageWorkerConfig, startStageWorker, type WorkerDeps } from "./worker/stage.js";
-
-import { fileURLToPath } from "node:url";
-/** Path of the worker process entry point, for supervisors that fork workers. */
-export const workerMainPath: string = fileURLToPath(new URL("./worker/main.js", import.meta.url));
-export {
-  attachControlPlane,
-  CONTROL_CONFIG_ENV,
-  type ControlConfig,
-  type ControlPlane,
-  controlConfigEnv,
-} from "./control/attach.js";
-export { WorkerControl, type WorkerIdentity } from "./control/worker-control.js";
-export { WORKER_METRICS } from "./metrics/names.js";
-export { type EngineFiguresSource, workerMetrics } from "./metrics/worker-metrics.js";

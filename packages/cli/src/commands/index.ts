@@ -4,6 +4,7 @@ import { registerGateway } from "./gateway.js";
 import { registerModelCommand } from "./model.js";
 import { registerPlanCommand } from "./plan.js";
 import { registerSetupCommand } from "./setup.js";
+import { registerUpCommand } from "./up.js";
 
 /**
  * Every subcommand registers itself here, one module each under ./commands.
@@ -11,6 +12,7 @@ import { registerSetupCommand } from "./setup.js";
  */
 export function registerCommands(program: Command): void {
   registerPlanCommand(program);
+  registerUpCommand(program);
   registerGateway(program);
   registerModelCommand(program);
   registerSetupCommand(program);

@@ -1,14 +1,16 @@
-import { BYTE_VOCAB_BOS_ID, BYTE_VOCAB_EOS_ID, BYTE_VOCAB_SIZE, byteVocabulary } from "./byte-vocab.js";
 import {
   encodeGgufHeader,
-  float32ToFloat16Bits,
-  type GgufTensorInfo,
-  type GgufValue,
-  type TensorElementType,
-  tensorByteLength,
-  tensorPadding,
-} from "./gguf-writer.js";
+  GGML_TYPE,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_VALUE_TYPE,
+  type GgufEntry,
+  type GgufTensorToWrite,
+} from "@strata/core";
+import { BYTE_VOCAB_BOS_ID, BYTE_VOCAB_EOS_ID, BYTE_VOCAB_SIZE, byteVocabulary } from "./byte-vocab.js";
+import { float32ToFloat16Bits } from "./float16.js";
 import { SeededRandom } from "./prng.js";
+
+export type TensorElementType = "f32" | "f16";
 
 /** Shape of a generated llama-architecture model. */
 export interface TinyLlamaOptions {
@@ -57,117 +59,99 @@ function validate(o: TinyLlamaOptions): void {
 /** How a weight is initialised: random with a fan-in scale, or all ones (norms). */
 type Init = { kind: "random"; fanIn: number; rowScale?: (row: number) => number } | { kind: "ones" };
 
-interface PlannedTensor extends GgufTensorInfo {
+interface PlannedTensor {
+  readonly name: string;
+  /** ggml order: dims[0] is the innermost (contiguous) dimension. */
+  readonly dims: readonly number[];
+  readonly type: TensorElementType;
   readonly init: Init;
 }
 
 function planTensors(o: TinyLlamaOptions): PlannedTensor[] {
-  const headDim = o.hidden / o.heads;
-  const kvDim = headDim * o.kvHeads;
+  const kvDim = (o.hidden / o.heads) * o.kvHeads;
   const t = o.tensorType;
-  // The EOS logit is damped so greedy decoding runs for the requested length.
-  const dampEos = (row: number) => (row === BYTE_VOCAB_EOS_ID ? 0 : 1);
-  const tensors: PlannedTensor[] = [
-    {
-      name: "token_embd.weight",
-      dims: [o.hidden, BYTE_VOCAB_SIZE],
-      type: t,
-      init: { kind: "random", fanIn: 1 },
-    },
-  ];
+  const weight = (name: string, dims: readonly number[], fanIn: number): PlannedTensor => ({
+    name,
+    dims,
+    type: t,
+    init: { kind: "random", fanIn },
+  });
+  const norm = (name: string): PlannedTensor => ({
+    name,
+    dims: [o.hidden],
+    type: "f32",
+    init: { kind: "ones" },
+  });
+  const tensors: PlannedTensor[] = [weight("token_embd.weight", [o.hidden, BYTE_VOCAB_SIZE], 1)];
   for (let i = 0; i < o.layers; i++) {
     const b = `blk.${i}`;
     tensors.push(
-      { name: `${b}.attn_norm.weight`, dims: [o.hidden], type: "f32", init: { kind: "ones" } },
-      {
-        name: `${b}.attn_q.weight`,
-        dims: [o.hidden, o.hidden],
-        type: t,
-        init: { kind: "random", fanIn: o.hidden },
-      },
-      {
-        name: `${b}.attn_k.weight`,
-        dims: [o.hidden, kvDim],
-        type: t,
-        init: { kind: "random", fanIn: o.hidden },
-      },
-      {
-        name: `${b}.attn_v.weight`,
-        dims: [o.hidden, kvDim],
-        type: t,
-        init: { kind: "random", fanIn: o.hidden },
-      },
-      {
-        name: `${b}.attn_output.weight`,
-        dims: [o.hidden, o.hidden],
-        type: t,
-        init: { kind: "random", fanIn: o.hidden },
-      },
-      { name: `${b}.ffn_norm.weight`, dims: [o.hidden], type: "f32", init: { kind: "ones" } },
-      {
-        name: `${b}.ffn_gate.weight`,
-        dims: [o.hidden, o.ffn],
-        type: t,
-        init: { kind: "random", fanIn: o.hidden },
-      },
-      {
-        name: `${b}.ffn_up.weight`,
-        dims: [o.hidden, o.ffn],
-        type: t,
-        init: { kind: "random", fanIn: o.hidden },
-      },
-      {
-        name: `${b}.ffn_down.weight`,
-        dims: [o.ffn, o.hidden],
-        type: t,
-        init: { kind: "random", fanIn: o.ffn },
-      },
+      norm(`${b}.attn_norm.weight`),
+      weight(`${b}.attn_q.weight`, [o.hidden, o.hidden], o.hidden),
+      weight(`${b}.attn_k.weight`, [o.hidden, kvDim], o.hidden),
+      weight(`${b}.attn_v.weight`, [o.hidden, kvDim], o.hidden),
+      weight(`${b}.attn_output.weight`, [o.hidden, o.hidden], o.hidden),
+      norm(`${b}.ffn_norm.weight`),
+      weight(`${b}.ffn_gate.weight`, [o.hidden, o.ffn], o.hidden),
+      weight(`${b}.ffn_up.weight`, [o.hidden, o.ffn], o.hidden),
+      weight(`${b}.ffn_down.weight`, [o.ffn, o.hidden], o.ffn),
     );
   }
-  tensors.push(
-    { name: "output_norm.weight", dims: [o.hidden], type: "f32", init: { kind: "ones" } },
-    {
-      name: "output.weight",
-      dims: [o.hidden, BYTE_VOCAB_SIZE],
-      type: t,
-      init: { kind: "random", fanIn: o.hidden, rowScale: dampEos },
-    },
-  );
+  // The EOS row of the output matrix is zero so greedy decoding runs for the requested length.
+  const dampEos = (row: number) => (row === BYTE_VOCAB_EOS_ID ? 0 : 1);
+  tensors.push(norm("output_norm.weight"), {
+    ...weight("output.weight", [o.hidden, BYTE_VOCAB_SIZE], o.hidden),
+    init: { kind: "random", fanIn: o.hidden, rowScale: dampEos },
+  });
   return tensors;
 }
 
-function metadata(o: TinyLlamaOptions): Map<string, GgufValue> {
+function metadata(o: TinyLlamaOptions): GgufEntry[] {
+  const T = GGUF_VALUE_TYPE;
   const vocab = byteVocabulary();
-  const u32 = (value: number): GgufValue => ({ type: "uint32", value });
-  return new Map<string, GgufValue>([
-    ["general.architecture", { type: "string", value: "llama" }],
-    ["general.name", { type: "string", value: `strata-tiny-llama-${o.layers}L-${o.hidden}d-seed${o.seed}` }],
-    ["general.file_type", u32(o.tensorType === "f32" ? 0 : 1)],
-    ["llama.context_length", u32(o.contextLength)],
-    ["llama.embedding_length", u32(o.hidden)],
-    ["llama.block_count", u32(o.layers)],
-    ["llama.feed_forward_length", u32(o.ffn)],
-    ["llama.attention.head_count", u32(o.heads)],
-    ["llama.attention.head_count_kv", u32(o.kvHeads)],
-    ["llama.rope.dimension_count", u32(o.hidden / o.heads)],
-    ["llama.attention.layer_norm_rms_epsilon", { type: "float32", value: RMS_NORM_EPSILON }],
-    ["llama.rope.freq_base", { type: "float32", value: ROPE_FREQ_BASE }],
-    ["llama.vocab_size", u32(BYTE_VOCAB_SIZE)],
-    ["tokenizer.ggml.model", { type: "string", value: "gpt2" }],
-    ["tokenizer.ggml.pre", { type: "string", value: "default" }],
-    ["tokenizer.ggml.tokens", { type: "array", elementType: "string", values: vocab.tokens }],
-    ["tokenizer.ggml.token_type", { type: "array", elementType: "int32", values: vocab.tokenTypes }],
-    ["tokenizer.ggml.merges", { type: "array", elementType: "string", values: [] }],
-    ["tokenizer.ggml.bos_token_id", u32(BYTE_VOCAB_BOS_ID)],
-    ["tokenizer.ggml.eos_token_id", u32(BYTE_VOCAB_EOS_ID)],
-    ["tokenizer.ggml.add_bos_token", { type: "bool", value: true }],
-  ]);
+  const u32 = (key: string, value: number): GgufEntry => ({ key, type: T.UINT32, value });
+  const arch = (key: string, value: number) => u32(`llama.${key}`, value);
+  return [
+    { key: "general.architecture", type: T.STRING, value: "llama" },
+    {
+      key: "general.name",
+      type: T.STRING,
+      value: `strata-tiny-llama-${o.layers}L-${o.hidden}d-seed${o.seed}`,
+    },
+    u32("general.file_type", o.tensorType === "f32" ? 0 : 1),
+    arch("context_length", o.contextLength),
+    arch("embedding_length", o.hidden),
+    arch("block_count", o.layers),
+    arch("feed_forward_length", o.ffn),
+    arch("attention.head_count", o.heads),
+    arch("attention.head_count_kv", o.kvHeads),
+    arch("rope.dimension_count", o.hidden / o.heads),
+    arch("vocab_size", BYTE_VOCAB_SIZE),
+    { key: "llama.attention.layer_norm_rms_epsilon", type: T.FLOAT32, value: RMS_NORM_EPSILON },
+    { key: "llama.rope.freq_base", type: T.FLOAT32, value: ROPE_FREQ_BASE },
+    { key: "tokenizer.ggml.model", type: T.STRING, value: "gpt2" },
+    { key: "tokenizer.ggml.pre", type: T.STRING, value: "default" },
+    { key: "tokenizer.ggml.tokens", type: T.ARRAY, itemType: T.STRING, value: vocab.tokens },
+    { key: "tokenizer.ggml.token_type", type: T.ARRAY, itemType: T.INT32, value: vocab.tokenTypes },
+    { key: "tokenizer.ggml.merges", type: T.ARRAY, itemType: T.STRING, value: [] },
+    u32("tokenizer.ggml.bos_token_id", BYTE_VOCAB_BOS_ID),
+    u32("tokenizer.ggml.eos_token_id", BYTE_VOCAB_EOS_ID),
+    { key: "tokenizer.ggml.add_bos_token", type: T.BOOL, value: true },
+  ];
+}
+
+function byteLength(t: PlannedTensor): number {
+  return t.dims.reduce((a, b) => a * b, 1) * (t.type === "f32" ? 4 : 2);
+}
+
+function alignUp(n: number): number {
+  return Math.ceil(n / GGUF_DEFAULT_ALIGNMENT) * GGUF_DEFAULT_ALIGNMENT;
 }
 
 function tensorData(info: PlannedTensor, rng: SeededRandom): Buffer {
   const elements = info.dims.reduce((a, b) => a * b, 1);
   const rowLength = info.dims[0] ?? 1;
-  const out = Buffer.alloc(tensorByteLength(info));
+  const out = Buffer.alloc(alignUp(byteLength(info)));
   for (let i = 0; i < elements; i++) {
     let v = 1;
     if (info.init.kind === "random") {
@@ -183,17 +167,25 @@ function tensorData(info: PlannedTensor, rng: SeededRandom): Buffer {
 
 /**
  * The bytes of a llama-architecture GGUF with deterministic random weights:
- * first the header, then each tensor's data (already padded), lazily so a
- * large model never sits in memory whole.
+ * first the header, then each tensor's data (padded to the alignment), lazily
+ * so a large model never sits in memory whole.
  */
 export function* tinyLlamaGgufChunks(options: Partial<TinyLlamaOptions> = {}): Generator<Buffer> {
   const o: TinyLlamaOptions = { ...TINY_LLAMA_DEFAULTS, ...options };
   validate(o);
   const tensors = planTensors(o);
-  yield encodeGgufHeader(metadata(o), tensors);
+  let offset = 0;
+  const infos: GgufTensorToWrite[] = tensors.map((t) => {
+    const info = {
+      name: t.name,
+      dims: t.dims,
+      type: t.type === "f32" ? GGML_TYPE.F32 : GGML_TYPE.F16,
+      offset,
+    };
+    offset += alignUp(byteLength(t));
+    return info;
+  });
+  yield Buffer.from(encodeGgufHeader(metadata(o), infos));
   const rng = new SeededRandom(o.seed);
-  for (const tensor of tensors) {
-    yield tensorData(tensor, rng);
-    yield tensorPadding(tensor);
-  }
+  for (const tensor of tensors) yield tensorData(tensor, rng);
 }

@@ -1,0 +1,57 @@
+import type { ServingSetup } from "./engines.js";
+
+export interface DecodeResult {
+  readonly name: string;
+  /** Median over the measured runs of llama-server's own decode rate. */
+  readonly tokensPerSecond: number;
+  readonly runs: readonly number[];
+  /** Token ids of the first run, to confirm every setup computes the same thing. */
+  readonly tokens: readonly number[];
+}
+
+interface CompletionBody {
+  tokens: number[];
+  timings: { predicted_per_second: number; predicted_n: number };
+}
+
+async function complete(url: string, prompt: string, nPredict: number): Promise<CompletionBody> {
+  const response = await fetch(`${url}/completion`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      prompt,
+      n_predict: nPredict,
+      temperature: 0,
+      return_tokens: true,
+      cache_prompt: false,
+    }),
+  });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${await response.text()}`);
+  return (await response.json()) as CompletionBody;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/**
+ * Greedy decode of `tokens` tokens, `repeats` times after one warm-up, using
+ * the decode rate llama-server measures itself (timings.predicted_per_second),
+ * so HTTP overhead is not counted.
+ */
+export async function measureDecode(
+  setup: ServingSetup,
+  options: { prompt: string; tokens: number; repeats: number },
+): Promise<DecodeResult> {
+  await complete(setup.url, options.prompt, 8);
+  const runs: number[] = [];
+  let tokens: number[] = [];
+  for (let i = 0; i < options.repeats; i++) {
+    const body = await complete(setup.url, options.prompt, options.tokens);
+    if (i === 0) tokens = body.tokens;
+    runs.push(body.timings.predicted_per_second);
+  }
+  return { name: setup.name, tokensPerSecond: median(runs), runs, tokens };
+}

@@ -1,0 +1,166 @@
+import { randomBytes } from "node:crypto";
+import {
+  EngineSupervisor,
+  freeLoopbackPort,
+  httpProbe,
+  type LlamaCppBinaries,
+  type PipelinePlan,
+  tcpProbe,
+  WorkerProcess,
+} from "@strata/shard-worker";
+
+/** A running llama-server with an HTTP API, however its stages are wired. */
+export interface ServingSetup {
+  readonly name: string;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 180_000;
+const CONTEXT_TOKENS = 2048;
+
+function llamaServer(
+  binaries: LlamaCppBinaries,
+  modelPath: string,
+  port: number,
+  extra: string[],
+  log: (line: string) => void,
+): EngineSupervisor {
+  return new EngineSupervisor(
+    {
+      name: "llama-server",
+      command: binaries.llamaServer,
+      args: [
+        "--model",
+        modelPath,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--ctx-size",
+        String(CONTEXT_TOKENS),
+        "--parallel",
+        "1",
+        "--no-webui",
+        ...extra,
+      ],
+      readiness: httpProbe(`http://127.0.0.1:${port}/health`),
+      readyTimeoutMs: READY_TIMEOUT_MS,
+    },
+    { log },
+  );
+}
+
+function offloadArgs(plan: PipelinePlan, endpoints: string[]): string[] {
+  return [
+    "--rpc",
+    endpoints.join(","),
+    "--n-gpu-layers",
+    String(plan.offload.nGpuLayers),
+    "--tensor-split",
+    plan.offload.tensorSplit.join(","),
+  ];
+}
+
+/** Baseline: the whole model in one llama-server process. */
+export async function startOneProcess(
+  binaries: LlamaCppBinaries,
+  modelPath: string,
+  log: (line: string) => void,
+): Promise<ServingSetup> {
+  const port = await freeLoopbackPort();
+  const server = llamaServer(binaries, modelPath, port, ["--n-gpu-layers", "0"], log);
+  await server.start();
+  return { name: "one process", url: `http://127.0.0.1:${port}`, stop: () => server.stop() };
+}
+
+/** llama.cpp's own RPC: the head dials each stage's ggml-rpc-server over loopback TCP. */
+export async function startDirectRpc(
+  binaries: LlamaCppBinaries,
+  modelPath: string,
+  plan: PipelinePlan,
+  log: (line: string) => void,
+): Promise<ServingSetup> {
+  const stages: EngineSupervisor[] = [];
+  const endpoints: string[] = [];
+  const stopAll = async () => {
+    await Promise.all(stages.map((s) => s.stop()));
+  };
+  try {
+    for (let stage = 1; stage < plan.ranges.length; stage++) {
+      const port = await freeLoopbackPort();
+      const rpc = new EngineSupervisor(
+        {
+          name: `stage-${stage} rpc-server`,
+          command: binaries.rpcServer,
+          args: ["--host", "127.0.0.1", "--port", String(port)],
+          readiness: tcpProbe("127.0.0.1", port),
+          readyTimeoutMs: READY_TIMEOUT_MS,
+        },
+        { log },
+      );
+      stages.push(rpc);
+      await rpc.start();
+      endpoints.push(`127.0.0.1:${port}`);
+    }
+    const port = await freeLoopbackPort();
+    const head = llamaServer(binaries, modelPath, port, offloadArgs(plan, endpoints), log);
+    stages.push(head);
+    await head.start();
+    return { name: "llama.cpp RPC, direct TCP", url: `http://127.0.0.1:${port}`, stop: stopAll };
+  } catch (err: unknown) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** Strata: stage workers behind the gRPC tunnel and a head worker, each its own process, as `strata up` runs them. */
+export async function startTunnelled(
+  binaries: LlamaCppBinaries,
+  modelPath: string,
+  plan: PipelinePlan,
+  log: (line: string) => void,
+): Promise<ServingSetup> {
+  const token = randomBytes(24).toString("hex");
+  const workers: WorkerProcess[] = [];
+  const stopAll = async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+  };
+  try {
+    const remoteStages = await Promise.all(
+      plan.ranges.slice(1).map(async (_, i) => {
+        const stage = i + 1;
+        const worker = new WorkerProcess(
+          `stage-${stage} worker`,
+          { role: "stage", stage, tunnelBind: "127.0.0.1:0", token, rpcServerPath: binaries.rpcServer },
+          log,
+        );
+        workers.push(worker);
+        const ready = await worker.ready();
+        if (ready.role !== "stage") throw new Error("unexpected worker role");
+        return { stage, address: `127.0.0.1:${ready.tunnelPort}`, token };
+      }),
+    );
+    const head = new WorkerProcess(
+      "head worker",
+      {
+        role: "head",
+        modelPath,
+        host: "127.0.0.1",
+        port: 0,
+        contextSize: CONTEXT_TOKENS,
+        remoteStages,
+        offload: plan.offload,
+        llamaServerPath: binaries.llamaServer,
+      },
+      log,
+    );
+    workers.push(head);
+    const ready = await head.ready();
+    if (ready.role !== "head") throw new Error("unexpected worker role");
+    return { name: "Strata gRPC tunnel", url: `http://127.0.0.1:${ready.httpPort}`, stop: stopAll };
+  } catch (err: unknown) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,112 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  ensureLlamaCppBinaries,
+  planEqualStages,
+  readModelSpec,
+  writeTinyLlamaGguf,
+} from "@strata/shard-worker";
+import { type DecodeResult, measureDecode } from "./decode.js";
+import { type ServingSetup, startDirectRpc, startOneProcess, startTunnelled } from "./engines.js";
+import { type LatencyRow, measureThroughput, type ThroughputRow } from "./throughput.js";
+
+export const DEFAULT_MESSAGE_SIZES = [64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024];
+
+export interface TransportBenchOptions {
+  /** GGUF to serve; default a generated 12-layer tiny llama. */
+  readonly modelPath?: string;
+  readonly stages: number;
+  readonly tokens: number;
+  readonly repeats: number;
+  readonly messageSizes: readonly number[];
+  /** Progress lines (stderr). */
+  readonly progress: (line: string) => void;
+}
+
+export interface TransportBenchResult {
+  readonly decode: readonly DecodeResult[];
+  readonly sameTokens: boolean;
+  readonly throughput: readonly ThroughputRow[];
+  readonly latency: LatencyRow;
+}
+
+async function measureSetup(
+  start: () => Promise<ServingSetup>,
+  options: TransportBenchOptions,
+): Promise<DecodeResult> {
+  const setup = await start();
+  try {
+    options.progress(`measuring decode: ${setup.name}`);
+    return await measureDecode(setup, {
+      prompt: "The quick brown fox",
+      tokens: options.tokens,
+      repeats: options.repeats,
+    });
+  } finally {
+    await setup.stop();
+  }
+}
+
+/** Runs every measurement in one go, on this machine, and returns the figures. */
+export async function runTransportBench(options: TransportBenchOptions): Promise<TransportBenchResult> {
+  const binaries = await ensureLlamaCppBinaries({ log: options.progress });
+  const scratch = await mkdtemp(join(tmpdir(), "strata-bench-transport-"));
+  try {
+    const modelPath = options.modelPath ?? join(scratch, "tiny.gguf");
+    if (!options.modelPath) await writeTinyLlamaGguf(modelPath);
+    const plan = planEqualStages(await readModelSpec(modelPath), options.stages);
+    const quiet = () => {};
+    const decode = [
+      await measureSetup(() => startOneProcess(binaries, modelPath, quiet), options),
+      await measureSetup(() => startDirectRpc(binaries, modelPath, plan, quiet), options),
+      await measureSetup(() => startTunnelled(binaries, modelPath, plan, quiet), options),
+    ];
+    const first = decode[0]?.tokens.join(",");
+    options.progress("measuring message throughput");
+    const { rows, latency } = await measureThroughput(options.messageSizes);
+    return {
+      decode,
+      sameTokens: decode.every((d) => d.tokens.join(",") === first),
+      throughput: rows,
+      latency,
+    };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function formatSize(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${bytes / 1024 / 1024} MiB` : `${bytes / 1024} KiB`;
+}
+
+/** The report as printed by `strata bench transport`. */
+export function formatTransportReport(result: TransportBenchResult, stages: number): string {
+  const lines: string[] = [];
+  const byName = new Map(result.decode.map((d) => [d.name, d]));
+  const direct = result.decode[1]?.tokensPerSecond ?? Number.NaN;
+  lines.push(`Decode, ${stages} pipeline stages on this machine (llama-server timings, median):`);
+  lines.push("| setup | tok/s | runs | vs direct RPC |");
+  lines.push("| --- | ---: | --- | ---: |");
+  for (const d of byName.values()) {
+    lines.push(
+      `| ${d.name} | ${d.tokensPerSecond.toFixed(1)} | ${d.runs.map((r) => r.toFixed(1)).join(", ")} | ${(d.tokensPerSecond / direct).toFixed(2)} |`,
+    );
+  }
+  lines.push(`Same greedy tokens in every setup: ${result.sameTokens ? "yes" : "NO"}`);
+  lines.push("");
+  lines.push("Message throughput, tunnel vs raw loopback TCP (send, wait for 1-byte ack):");
+  lines.push("| message | raw MiB/s | tunnel MiB/s | tunnel / raw |");
+  lines.push("| ---: | ---: | ---: | ---: |");
+  for (const row of result.throughput) {
+    lines.push(
+      `| ${formatSize(row.sizeBytes)} | ${row.rawMiBps.toFixed(0)} | ${row.tunnelMiBps.toFixed(0)} | ${(row.tunnelMiBps / row.rawMiBps).toFixed(2)} |`,
+    );
+  }
+  const l = result.latency;
+  lines.push("");
+  lines.push(
+    `16-byte round trip: raw ${l.rawRoundTripUs.toFixed(0)} µs, tunnel ${l.tunnelRoundTripUs.toFixed(0)} µs (${(l.tunnelRoundTripUs / l.rawRoundTripUs).toFixed(1)}×)`,
+  );
+  return lines.join("\n");
+}

@@ -1,0 +1,35 @@
+import { resolve } from "node:path";
+import { DEFAULT_MESSAGE_SIZES, formatTransportReport, runTransportBench } from "@strata/bench";
+import type { Command } from "commander";
+import { positiveInt } from "../flags.js";
+
+interface TransportFlags {
+  model?: string;
+  stages: number;
+  tokens: number;
+  repeats: number;
+}
+
+/** `strata bench transport`: the gRPC tunnel against llama.cpp's direct RPC and raw TCP. */
+export function registerBenchTransport(bench: Command): void {
+  bench
+    .command("transport")
+    .description(
+      "Decode tok/s through the gRPC tunnel vs llama.cpp RPC over direct TCP vs one process, and tunnel vs raw loopback TCP throughput for 64 KiB-16 MiB messages, measured in one run",
+    )
+    .option("--model <path>", "GGUF model (default: a generated 12-layer tiny llama)")
+    .option("--stages <n>", "pipeline stages for the split setups", positiveInt, 3)
+    .option("--tokens <n>", "tokens generated per measured request", positiveInt, 128)
+    .option("--repeats <n>", "measured requests per setup (median reported)", positiveInt, 3)
+    .action(async (flags: TransportFlags) => {
+      const result = await runTransportBench({
+        modelPath: flags.model ? resolve(flags.model) : undefined,
+        stages: flags.stages,
+        tokens: flags.tokens,
+        repeats: flags.repeats,
+        messageSizes: DEFAULT_MESSAGE_SIZES,
+        progress: (line) => process.stderr.write(`strata: ${line}\n`),
+      });
+      process.stdout.write(`${formatTransportReport(result, flags.stages)}\n`);
+    });
+}

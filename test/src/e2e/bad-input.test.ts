@@ -1,0 +1,70 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freeLoopbackPort, writeTinyLlamaGguf } from "@strata/shard-worker";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { binaries } from "../shard-worker/rpc-fixtures.js";
+import { StrataRun } from "./strata-up.js";
+
+describe("strata up rejects bad input with one line, exit 2 and no process left", () => {
+  const dir = mkdtempSync(join(tmpdir(), "strata-e2e-bad-"));
+  const model = join(dir, "tiny.gguf");
+  const truncated = join(dir, "truncated-data.gguf");
+  let busy: Server;
+  let busyPort: number;
+
+  beforeAll(async () => {
+    binaries();
+    await writeTinyLlamaGguf(model, { layers: 4 });
+    // A valid header whose tensor data is cut short: the header parses, llama.cpp cannot load it.
+    const bytes = readFileSync(model);
+    writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    busyPort = await freeLoopbackPort();
+    busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(busyPort, "127.0.0.1", resolve));
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => busy.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cases: [string, () => string[], RegExp][] = [
+    ["a missing model file", () => ["--model", join(dir, "nope.gguf")], /^strata: --model: .*ENOENT/],
+    ["an unreadable model (a directory)", () => ["--model", dir], /^strata: --model: .*EISDIR/],
+    [
+      "a file that is not GGUF",
+      () => ["--model", join(dir, "not.gguf")],
+      /^strata: --model: .*not a GGUF file/,
+    ],
+    [
+      "a GGUF llama.cpp cannot load",
+      () => ["--model", truncated],
+      /^strata: --model: llama\.cpp cannot load/,
+    ],
+    ["more stages than layers", () => ["--model", model, "--stages", "5"], /^strata: --stages: .*5 stages/],
+    [
+      "a port in use",
+      () => ["--model", model, "--port", String(busyPort)],
+      /^strata: --port: .*not available/,
+    ],
+  ];
+
+  it.each(cases)("%s", async (_name, args, message) => {
+    writeFileSync(join(dir, "not.gguf"), "just text\n".repeat(100));
+    const extra = args().includes("--port") ? [] : ["--port", String(await freeLoopbackPort())];
+    const run = new StrataRun(["up", "--stages", "2", ...args(), ...extra]);
+    try {
+      const exit = await run.exited;
+      expect(exit.code).toBe(2);
+      const lines = run.stderr.trim().split("\n");
+      const last = lines.at(-1) ?? "";
+      expect(last).toMatch(message);
+      expect(run.stderr).not.toMatch(/^\s+at /m); // no stack trace
+      expect(run.leftovers()).toEqual([]);
+    } finally {
+      run.forceCleanup();
+    }
+  });
+});
