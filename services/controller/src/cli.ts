@@ -103,7 +103,15 @@ export function parseControllerFlags(
   return { config, ...(str("kubeconfig") ? { kubeconfig: str("kubeconfig") } : {}) };
 }
 
-/** Entry point of `strata controller`: runs until SIGTERM/SIGINT. */
+/** A kubeconfig from a file, or the default chain ($KUBECONFIG, ~/.kube/config, in-cluster). */
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  if (path) kubeConfig.loadFromFile(path);
+  else kubeConfig.loadFromDefault();
+  return kubeConfig;
+}
+
+/** Entry point of the controller's own binary (main.js): runs until SIGTERM/SIGINT. */
 export async function runControllerCli(argv: readonly string[]): Promise<void> {
   let parsed: ReturnType<typeof parseControllerFlags>;
   try {
@@ -119,10 +127,7 @@ export async function runControllerCli(argv: readonly string[]): Promise<void> {
     process.stdout.write(CONTROLLER_USAGE);
     return;
   }
-  const kubeConfig = new KubeConfig();
-  if (parsed.kubeconfig) kubeConfig.loadFromFile(parsed.kubeconfig);
-  else kubeConfig.loadFromDefault();
-  const controller = new Controller({ kubeConfig, config: parsed.config });
+  const controller = new Controller({ kubeConfig: loadKubeConfig(parsed.kubeconfig), config: parsed.config });
   const shutdown = () => {
     controller.stop().then(
       () => process.exit(0),

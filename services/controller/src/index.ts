@@ -1,7 +1,7 @@
 export { CONTROLLER_RBAC_RULES, type PolicyRule } from "./chart/rbac.js";
 export { renderGeneratedChartFiles } from "./chart/render.js";
 export { type ChartValues, chartValuesSchema } from "./chart/values-schema.js";
-export { CONTROLLER_USAGE, parseControllerFlags, runControllerCli } from "./cli.js";
+export { CONTROLLER_USAGE, loadKubeConfig, parseControllerFlags, runControllerCli } from "./cli.js";
 export type { ClusterStateServiceOptions, ClusterTransition } from "./cluster-state/index.js";
 export { ClusterState, ClusterStateService } from "./cluster-state/index.js";
 export {

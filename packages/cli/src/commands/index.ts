@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { registerBenchCommand } from "./bench.js";
+import { registerControllerCommand } from "./controller.js";
 import { registerGateway } from "./gateway.js";
 import { registerModelCommand } from "./model.js";
 import { registerPlanCommand } from "./plan.js";
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   registerPlanCommand(program);
   registerUpCommand(program);
   registerGateway(program);
+  registerControllerCommand(program);
   registerModelCommand(program);
   registerSetupCommand(program);
   registerBenchCommand(program);
