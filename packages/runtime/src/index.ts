@@ -43,6 +43,13 @@ export {
   natsServerCacheDir,
   requireNatsServer,
 } from "./nats-server/binary.js";
+export type { LocalEndpoint } from "./nats-server/local-endpoint.js";
+export {
+  localEndpointFile,
+  readLocalEndpoint,
+  removeLocalEndpoint,
+  writeLocalEndpoint,
+} from "./nats-server/local-endpoint.js";
 export type { NatsServerOptions } from "./nats-server/process.js";
 export { NatsServerProcess } from "./nats-server/process.js";
 export type { MetadataLike } from "./tracing/propagation.js";

@@ -5,6 +5,7 @@ import { registerGateway } from "./gateway.js";
 import { registerModelCommand } from "./model.js";
 import { registerPlanCommand } from "./plan.js";
 import { registerSetupCommand } from "./setup.js";
+import { registerStatusCommand } from "./status.js";
 import { registerUpCommand } from "./up.js";
 
 /**
@@ -14,6 +15,7 @@ import { registerUpCommand } from "./up.js";
 export function registerCommands(program: Command): void {
   registerPlanCommand(program);
   registerUpCommand(program);
+  registerStatusCommand(program);
   registerGateway(program);
   registerControllerCommand(program);
   registerModelCommand(program);

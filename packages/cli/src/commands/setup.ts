@@ -1,3 +1,4 @@
+import { installNatsServer, NATS_SERVER_VERSION } from "@strata/runtime";
 import { ensureLlamaCppBinaries, LlamaCppBuildError } from "@strata/shard-worker";
 import type { Command } from "commander";
 
@@ -17,6 +18,15 @@ export const SETUP_STEPS: SetupStep[] = [
     async run(log) {
       const binaries = await ensureLlamaCppBinaries({ log });
       return `ggml-rpc-server and llama-server (node-llama-cpp ${binaries.version}) in ${binaries.llamaServer.replace(/\/[^/]+$/, "")}`;
+    },
+  },
+  {
+    // Control plane (heartbeats, lifecycle events on JetStream) for `strata up` and the tests.
+    name: "nats-server",
+    async run(log) {
+      const line = (m: string, f?: Record<string, unknown>) => log(f ? `${m} ${JSON.stringify(f)}` : m);
+      const path = await installNatsServer({ info: line, warn: line, error: line });
+      return `${path} (pinned ${NATS_SERVER_VERSION} when built here)`;
     },
   },
 ];
@@ -43,7 +53,9 @@ export async function runSetupSteps(log: (line: string) => void): Promise<void> 
 export function registerSetupCommand(program: Command): void {
   program
     .command("setup")
-    .description("Install and cache what Strata runs locally: llama.cpp (ggml-rpc-server, llama-server)")
+    .description(
+      "Install and cache what Strata runs locally: llama.cpp (ggml-rpc-server, llama-server) and nats-server",
+    )
     .action(async () => {
       await runSetupSteps((line) => process.stderr.write(`${line}\n`));
     });
