@@ -7,7 +7,7 @@ import type { SweepPoint } from "./sweep.js";
 
 const WIDTH = 960;
 const HEIGHT = 600;
-const MARGIN = { left: 80, right: 30, top: 56, bottom: 64 };
+const MARGIN = { left: 80, right: 30, top: 62, bottom: 64 };
 const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"];
 const LABEL_WIDTH = 120;
 const LABEL_HEIGHT = 13;
@@ -63,6 +63,7 @@ export function paretoSvg(points: readonly SweepPoint[], title: string): string 
     `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`,
     `<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 18}" text-anchor="middle" font-size="14">output tokens/s per user (1 / TPOT)</text>`,
     `<text x="20" y="${MARGIN.top + plotH / 2}" text-anchor="middle" font-size="14" transform="rotate(-90 20 ${MARGIN.top + plotH / 2})">output tokens/s per GPU</text>`,
+    `<text x="${WIDTH / 2}" y="48" text-anchor="middle" font-size="11" fill="#555">labels: tp, pp, ×replicas, c = requests in flight; faint dots: plans off the frontier</text>`,
   );
   const labels: Array<{ x: number; y: number }> = [];
   const kinds = [...new Set(points.map((p) => `${p.gpus}× ${p.gpu}`))];
