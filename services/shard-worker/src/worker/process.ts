@@ -35,11 +35,13 @@ export class WorkerProcess {
     readonly name: string,
     config: WorkerConfig,
     log: (line: string) => void,
+    /** Extra environment, e.g. STRATA_CONTROL_CONFIG to join the control plane. */
+    env: Readonly<Record<string, string>> = {},
   ) {
     this.child = fork(workerMainPath, [], {
       detached: true,
       stdio: ["ignore", "pipe", "pipe", "ipc"],
-      env: { ...process.env, [WORKER_CONFIG_ENV]: JSON.stringify(config) },
+      env: { ...process.env, ...env, [WORKER_CONFIG_ENV]: JSON.stringify(config) },
     });
     const forward = (line: string) => log(line);
     if (this.child.stdout) createInterface({ input: this.child.stdout }).on("line", forward);
