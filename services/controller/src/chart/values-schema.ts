@@ -44,6 +44,10 @@ export const chartValuesSchema = z.object({
     enabled: z.boolean().default(true),
     image,
     replicas: z.int().min(1).default(2),
+    watchNamespace: z
+      .string()
+      .default("")
+      .describe("Namespace of the ModelDeployments it serves; empty: the release namespace"),
     service: z.object({
       type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default("ClusterIP"),
       port: z.int().min(1).max(65535).default(80),
