@@ -13,6 +13,8 @@ export interface LocalClusterOptions {
   readonly log: (line: string) => void;
   /** Short progress lines for the user. */
   readonly progress: (line: string) => void;
+  /** Environment joining stage `stage` to the control plane (heartbeats, events, /metrics). */
+  readonly workerEnv?: (stage: number) => Record<string, string>;
 }
 
 export interface RunningCluster {
@@ -50,6 +52,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<R
         `stage-${stage} worker`,
         { role: "stage", stage, tunnelBind: "127.0.0.1:0", token, rpcServerPath: options.binaries.rpcServer },
         options.log,
+        options.workerEnv?.(stage),
       );
       workers.push(worker);
       return { stage, range, worker };
@@ -77,6 +80,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<R
         llamaServerPath: options.binaries.llamaServer,
       },
       options.log,
+      options.workerEnv?.(0),
     );
     workers.push(head);
     options.progress("loading the model on the head (weights travel to every stage through the tunnel)");

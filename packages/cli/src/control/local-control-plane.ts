@@ -1,0 +1,106 @@
+/**
+ * The control plane of `strata up`: a nats-server with JetStream on a free
+ * loopback port (or the user's NATS with --nats-url / NATS_URL), the
+ * supervisor's cluster state fed by heartbeats and lifecycle events (it
+ * answers `strata status`), the supervisor's /metrics, and the environment
+ * that joins each worker to it.
+ */
+
+import { ClusterStateService, type ClusterTransition } from "@strata/controller";
+import type { StageLayers } from "@strata/core";
+import { InputError, LIFECYCLE_CONSUMERS } from "@strata/core";
+import {
+  connectNats,
+  createMetricsRegistry,
+  jsonLogger,
+  type Logger,
+  type MetricsServer,
+  type NatsConnection,
+  NatsServerMissingError,
+  NatsServerProcess,
+  removeLocalEndpoint,
+  startMetricsServer,
+  writeLocalEndpoint,
+} from "@strata/runtime";
+import { controlConfigEnv } from "@strata/shard-worker";
+
+export interface LocalControlPlane {
+  readonly natsUrl: string;
+  /** True when Strata started the nats-server (no --nats-url). */
+  readonly ownsServer: boolean;
+  readonly metricsUrl: string;
+  readonly state: ClusterStateService;
+  /** STRATA_CONTROL_CONFIG for one worker. */
+  workerEnv(stage: number, stageCount: number, layers: StageLayers): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export interface LocalControlPlaneOptions {
+  /** The user's NATS (from --nats-url or NATS_URL); a local server is started when undefined. */
+  readonly natsUrl?: string;
+  /** Deployment name the local replica reports under. */
+  readonly deployment: string;
+  readonly progress: (line: string) => void;
+  readonly logger?: Logger;
+  readonly onTransition?: (t: ClusterTransition) => void;
+}
+
+export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
+  const logger = options.logger ?? jsonLogger("supervisor", () => {});
+  let server: NatsServerProcess | undefined;
+  if (options.natsUrl === undefined) {
+    try {
+      server = await NatsServerProcess.start();
+    } catch (err: unknown) {
+      if (err instanceof NatsServerMissingError)
+        throw new InputError("--nats-url", err.message, { cause: err });
+      throw err;
+    }
+    options.progress(`nats-server (JetStream) on ${server.url}`);
+  }
+  const natsUrl = options.natsUrl ?? (server as NatsServerProcess).url;
+  let nc: NatsConnection | undefined;
+  let metrics: MetricsServer | undefined;
+  try {
+    nc = await connectNats({
+      servers: natsUrl,
+      name: "strata up supervisor",
+      logger,
+      firstConnectTimeoutMs: 5_000,
+    });
+    const registry = createMetricsRegistry({ service: "supervisor" });
+    const state = new ClusterStateService({
+      nc,
+      logger,
+      registry,
+      durable: LIFECYCLE_CONSUMERS.supervisor,
+      source: "supervisor",
+      ...(options.onTransition ? { onTransition: options.onTransition } : {}),
+    });
+    state.start();
+    metrics = await startMetricsServer(registry);
+    await writeLocalEndpoint({ natsUrl, pid: process.pid });
+    const conn = nc;
+    const metricsServer = metrics;
+    return {
+      natsUrl,
+      ownsServer: server !== undefined,
+      metricsUrl: metrics.url,
+      state,
+      workerEnv: (stage, stageCount, layers) =>
+        controlConfigEnv({ natsUrl, deployment: options.deployment, replica: 0, stage, stageCount, layers }),
+      async stop() {
+        await removeLocalEndpoint(process.pid);
+        await state.stop();
+        await conn.close();
+        await metricsServer.close();
+        await server?.stop();
+      },
+    };
+  } catch (err: unknown) {
+    await nc?.close();
+    await metrics?.close();
+    await server?.stop();
+    throw err;
+  }
+}
