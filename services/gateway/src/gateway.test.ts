@@ -93,6 +93,20 @@ describe("gateway HTTP surface", () => {
     expect(h.requests).toHaveLength(0);
   });
 
+  it("forwards llama.cpp's native /completion to the only model served", async () => {
+    const h = await head();
+    const { url, source } = await gatewayFor([h.url()]);
+    const native = (body: string) => fetch(`${url}/completion`, { method: "POST", body });
+    const ok = await native('{"prompt":"hi","n_predict":4}');
+    expect(ok.status).toBe(200);
+    expect(h.requests[0]?.path).toBe("/completion");
+    source.add({ id: "other/0", model: "other", url: h.url() });
+    const ambiguous = await native('{"prompt":"hi"}');
+    expect(ambiguous.status).toBe(400);
+    expect(openaiError(await ambiguous.text()).param).toBe("model");
+    expect(h.requests).toHaveLength(1);
+  });
+
   it("answers unknown paths with 404 in OpenAI's error format", async () => {
     const { url } = await gatewayFor([]);
     const res = await fetch(`${url}/v1/engines`);

@@ -20,7 +20,7 @@ import { GatewayMetrics } from "./metrics.js";
 import { OpenAIError, sendError } from "./openai-error.js";
 import { type ProxyDeps, proxyCompletion } from "./proxy.js";
 import { type ReplicaSource, ReplicaTable } from "./replicas.js";
-import { type CompletionKind, validateCompletionBody } from "./validate.js";
+import { type CompletionKind, type ValidRequest, validateCompletionBody } from "./validate.js";
 
 export interface GatewayDeps {
   readonly config: GatewayConfig;
@@ -37,6 +37,7 @@ export interface GatewayDeps {
 const completionPaths: Readonly<Record<string, CompletionKind>> = {
   "/v1/chat/completions": "chat",
   "/v1/completions": "text",
+  "/completion": "native",
 };
 
 /**
@@ -141,7 +142,7 @@ export class Gateway {
         throw new OpenAIError(404, "invalid_request_error", `Invalid URL (${method} ${path})`);
       }
       const body = await readBody(req, this.deps.config.maxBodyBytes, this.deps.config.bodyTimeoutMs);
-      const valid = validateCompletionBody(kind, body);
+      const valid = this.withModel(validateCompletionBody(kind, body));
       model = valid.model;
       code = await this.traced(req, path, model, (traceContext) =>
         proxyCompletion(this.proxyDeps, { valid, path, body, arrivedAt, traceContext, res }),
@@ -159,6 +160,16 @@ export class Gateway {
         this.metrics.requestDuration.observe({ model: label }, (performance.now() - arrivedAt) / 1000);
       }
     }
+  }
+
+  /** A native request without `model` goes to the only model served; with several, the client must say. */
+  private withModel(valid: ValidRequest): ValidRequest {
+    if (valid.model !== "") return valid;
+    const models = this.table.models();
+    if (models.length === 1 && models[0]) return { ...valid, model: models[0] };
+    throw new OpenAIError(400, "invalid_request_error", "you must provide a model parameter", {
+      param: "model",
+    });
   }
 
   private listModels(res: ServerResponse): void {

@@ -7,6 +7,8 @@ export { NatsHeartbeatSource, replicaKey } from "./discovery/nats.js";
 export { parseUpstreams, StaticReplicaSource } from "./discovery/static.js";
 export type { GatewayDeps } from "./gateway.js";
 export { Gateway } from "./gateway.js";
+export type { LocalGatewayOptions } from "./local.js";
+export { startLocalGateway } from "./local.js";
 export { GatewayMetrics, gatewayMetricNames } from "./metrics.js";
 export { OpenAIError } from "./openai-error.js";
 export type { ReplicaEndpoint, ReplicaLoad, ReplicaSink, ReplicaSource, ReplicaState } from "./replicas.js";

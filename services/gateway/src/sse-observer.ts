@@ -22,6 +22,8 @@ function hasText(choice: unknown): boolean {
   if (typeof choice !== "object" || choice === null) return false;
   const c = choice as Json;
   if (typeof c.text === "string" && c.text !== "") return true;
+  // llama.cpp's native /completion streams `{"content": "..."}` without choices.
+  if (typeof c.content === "string" && c.content !== "") return true;
   const delta = c.delta as Json | undefined;
   if (typeof delta !== "object" || delta === null) return false;
   return (
@@ -101,7 +103,7 @@ export class ResponseObserver {
     if (data === "" || data === "[DONE]") return;
     const obj = this.parse(data);
     if (!obj) return;
-    const choices = Array.isArray(obj.choices) ? obj.choices : [];
+    const choices = Array.isArray(obj.choices) ? obj.choices : [obj];
     if (choices.some(hasText)) {
       const t = this.now();
       if (this.lastTokenAtMs === undefined) this.stats.firstTokenAtMs = t;

@@ -1,7 +1,10 @@
 import { invalidRequest } from "./openai-error.js";
 
-/** The OpenAI endpoints the gateway forwards, keyed by path. */
-export type CompletionKind = "chat" | "text";
+/**
+ * The endpoints the gateway forwards: OpenAI chat and text completions, and
+ * llama.cpp's native `/completion` (for llama.cpp clients in local mode).
+ */
+export type CompletionKind = "chat" | "text" | "native";
 
 /** What the router needs from a valid request; the body itself is forwarded byte for byte. */
 export interface ValidRequest {
@@ -109,6 +112,7 @@ export function validateCompletionBody(kind: CompletionKind, raw: Buffer): Valid
     throw invalidRequest("The request body must be a JSON object.", null, "invalid_json");
   }
   const body = parsed as Json;
+  if (kind === "native") return validateNative(body);
   if (typeof body.model !== "string" || body.model === "") {
     throw invalidRequest("you must provide a model parameter (a non-empty string)", "model");
   }
@@ -126,4 +130,20 @@ export function validateCompletionBody(kind: CompletionKind, raw: Buffer): Valid
     }
   }
   return { kind, model: body.model, stream: body.stream === true };
+}
+
+/** llama.cpp's `/completion`: `model` is optional (empty: the gateway's only model), `prompt` required. */
+function validateNative(body: Json): ValidRequest {
+  if (body.model !== undefined && typeof body.model !== "string") {
+    throw invalidRequest("Invalid value for 'model': must be a string.", "model", "invalid_type");
+  }
+  if (body.prompt === undefined) throw invalidRequest("Missing required parameter: 'prompt'.", "prompt");
+  if (body.stream !== undefined && typeof body.stream !== "boolean") {
+    throw invalidRequest("Invalid value for 'stream': must be a boolean.", "stream", "invalid_type");
+  }
+  return {
+    kind: "native",
+    model: typeof body.model === "string" ? body.model : "",
+    stream: body.stream === true,
+  };
 }
