@@ -80,7 +80,9 @@ export function planContext(request: PlanRequest): PlanContext {
   const { model, cluster } = request;
   const w = request.workload ?? {};
   const workload: Workload = {
-    maxModelLen: w.maxModelLen ?? DEFAULT_MAX_MODEL_LEN,
+    // Unset, the default shrinks to a model whose context is shorter.
+    maxModelLen:
+      w.maxModelLen ?? Math.min(DEFAULT_MAX_MODEL_LEN, model.maxPositionEmbeddings ?? DEFAULT_MAX_MODEL_LEN),
     concurrency: w.concurrency ?? DEFAULT_CONCURRENCY,
     gpuMemoryUtilization: w.gpuMemoryUtilization ?? DEFAULT_GPU_MEMORY_UTILIZATION,
   };
