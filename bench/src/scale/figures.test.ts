@@ -1,0 +1,19 @@
+import { describe, expect, it } from "vitest";
+import { histogramQuantile, quantile } from "./figures.js";
+
+describe("figures", () => {
+  it("interpolates a histogram quantile inside its bucket", () => {
+    const buckets = [
+      { le: 0.01, count: 50 },
+      { le: 0.1, count: 100 },
+      { le: Number.POSITIVE_INFINITY, count: 100 },
+    ];
+    expect(histogramQuantile(0.5, buckets)).toBeCloseTo(0.01);
+    expect(histogramQuantile(0.75, buckets)).toBeCloseTo(0.055);
+  });
+
+  it("takes the nearest-rank quantile of samples", () => {
+    expect(quantile(0.5, [5, 1, 3, 2, 4])).toBe(3);
+    expect(quantile(0.99, [1, 2, 3])).toBe(3);
+  });
+});
