@@ -15,6 +15,7 @@ import type { Command } from "commander";
 import { formatPlan } from "../plan/format.js";
 import { loadModel } from "../plan/load-model.js";
 import { DEFAULT_DTYPE, DEFAULT_GPUS_PER_NODE, type PlanFlags, resolvePlanRequest } from "../plan/resolve.js";
+import { addGoodputOptions, type GoodputFlags, goodputObjectives } from "./plan-goodput.js";
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -22,8 +23,7 @@ function collect(value: string, previous: string[] = []): string[] {
 
 /** `strata plan`: how to split a model over a cluster, or why it does not fit (exit 2). */
 export function registerPlanCommand(program: Command): void {
-  program
-    .command("plan")
+  addGoodputOptions(program.command("plan"))
     .description(
       "Plan tensor × pipeline × data parallelism for a model on a GPU cluster, with per-GPU memory",
     )
@@ -57,7 +57,7 @@ export function registerPlanCommand(program: Command): void {
       `${[...BUILTIN_OBJECTIVES.values()].map((o) => `${o.name}: ${o.description}`).join("; ")} (default throughput)`,
     )
     .option("--json", "print the plan as JSON")
-    .action(async (flags: PlanFlags) => {
+    .action(async (flags: PlanFlags & GoodputFlags) => {
       if (flags.model === undefined) {
         throw new InputError(
           "--model",
@@ -66,7 +66,7 @@ export function registerPlanCommand(program: Command): void {
       }
       const model = await loadModel(flags.model);
       const request = resolvePlanRequest(flags, model);
-      const { plan, ranked } = planDeployment(request);
+      const { plan, ranked } = planDeployment(request, { objectives: goodputObjectives(flags) });
       const closest = ranked[0];
       const problem =
         !plan.fits && closest

@@ -85,7 +85,7 @@ export function goodputObjective(options: GoodputObjectiveOptions): PlanObjectiv
     const p = pointOf(c);
     if (!p) return `${layoutName(c)} has no KV-cache room for one request`;
     const q = p.prediction;
-    return `${q.outputTokensPerSPerGpu.toFixed(1)} output tokens/s per GPU at ${p.concurrency} requests in flight (TTFT ${ms(q.ttftMs)} ms, TPOT ${ms(q.tpotMs)} ms)`;
+    return `${q.outputTokensPerSPerGpu.toFixed(1)} output tokens/s per GPU at ${p.concurrency} request${p.concurrency === 1 ? "" : "s"} in flight (TTFT ${ms(q.ttftMs)} ms, TPOT ${ms(q.tpotMs)} ms)`;
   };
   return {
     name: GOODPUT_OBJECTIVE_NAME,
