@@ -31,6 +31,7 @@ export {
   type RestartPolicy,
 } from "./engine/supervisor.js";
 export { WORKER_METRICS } from "./metrics/names.js";
+export { type TunnelMetricsObserver, tunnelMetricsObserver } from "./metrics/tunnel-observer.js";
 export { type EngineFiguresSource, workerMetrics } from "./metrics/worker-metrics.js";
 export { readModelSpec } from "./model/read-spec.js";
 export {

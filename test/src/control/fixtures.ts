@@ -109,7 +109,7 @@ export interface TestController {
 export async function startController(url: string, durable: string): Promise<TestController> {
   const logger = memoryLogger();
   const nc = await connectNats({ servers: url, name: "test-controller", logger });
-  const registry = createMetricsRegistry({ service: "controller", defaults: false });
+  const registry = createMetricsRegistry({ service: "controller" });
   const service = new ClusterStateService({ nc, logger, registry, durable, source: "controller" });
   service.start();
   return {

@@ -19,9 +19,20 @@ export interface MetricsRegistryOptions {
   readonly defaults?: boolean;
 }
 
+const misnamedDefaults = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+] as const;
+
 export function createMetricsRegistry(options: MetricsRegistryOptions): Registry {
   const registry = new Registry();
-  if (options.defaults ?? true) collectDefaultMetrics({ register: registry });
+  if (options.defaults ?? true) {
+    collectDefaultMetrics({ register: registry });
+    // Gauges named like counters fail `promtool check metrics`; their per-type
+    // siblings (nodejs_active_handles{type=...} etc.) carry the same figures.
+    for (const name of misnamedDefaults) registry.removeSingleMetric(name);
+  }
   new Gauge({
     name: BUILD_INFO_METRIC,
     help: "Always 1; labels name the Strata service and version.",

@@ -1,0 +1,138 @@
+/**
+ * Every service's /metrics output passes `promtool check metrics` (names,
+ * help texts, units, counter suffixes), fetched over HTTP as Prometheus would:
+ * a real shard worker process, the controller's cluster state (the local
+ * supervisor runs the same) and the gateway. Series with labels are populated first, so the
+ * check sees them and not only their HELP/TYPE lines.
+ */
+import { spawnSync } from "node:child_process";
+import { LIFECYCLE_CONSUMERS } from "@strata/core";
+import { runGateway } from "@strata/gateway";
+import {
+  createMetricsRegistry,
+  type MetricsServer,
+  NATS_METRICS,
+  NatsServerProcess,
+  startMetricsServer,
+} from "@strata/runtime";
+import {
+  controlConfigEnv,
+  freeLoopbackPort,
+  tunnelMetricsObserver,
+  WORKER_METRICS,
+  WorkerProcess,
+  workerMetrics,
+} from "@strata/shard-worker";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pollUntil } from "../k8s/poll.js";
+import { promtoolBinary } from "../k8s/versions.js";
+import { binaries } from "../shard-worker/rpc-fixtures.js";
+import { startController, startReplica, type TestController, type TestWorker } from "./fixtures.js";
+
+function promtoolCheck(text: string): { status: number | null; output: string } {
+  const result = spawnSync(promtoolBinary(), ["check", "metrics"], { input: text, encoding: "utf8" });
+  if (result.error)
+    throw new Error(`promtool did not run (${result.error.message}); run node test/dist/setup.js`);
+  return { status: result.status, output: `${result.stdout}${result.stderr}`.trim() };
+}
+
+async function scrape(url: string): Promise<string> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+  return res.text();
+}
+
+let server: NatsServerProcess;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  server = await NatsServerProcess.start();
+});
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+  await server?.stop();
+});
+
+describe("promtool check metrics", () => {
+  it("passes on a shard worker process's /metrics", async () => {
+    const metricsPort = await freeLoopbackPort();
+    const worker = new WorkerProcess(
+      "stage-1 worker",
+      { role: "stage", stage: 1, tunnelBind: "127.0.0.1:0", token: "t", rpcServerPath: binaries().rpcServer },
+      () => {},
+      controlConfigEnv({
+        natsUrl: server.url,
+        deployment: "lint",
+        replica: 0,
+        stage: 1,
+        stageCount: 2,
+        layers: { start: 4, end: 8 },
+        metricsPort,
+      }),
+    );
+    cleanups.push(() => worker.stop());
+    await worker.ready();
+    const url = `http://127.0.0.1:${metricsPort}/metrics`;
+    await pollUntil("worker reports its engine up", 10_000, async () =>
+      (await scrape(url)).includes(`${WORKER_METRICS.engineUp} 1`),
+    );
+    const text = await scrape(url);
+    expect(text).toContain(WORKER_METRICS.heartbeatsPublished);
+    expect(text).toContain("process_cpu_seconds_total");
+    expect(promtoolCheck(text)).toEqual({ status: 0, output: "" });
+  });
+
+  it("passes on the shard worker's engine and tunnel series", async () => {
+    const registry = createMetricsRegistry({ service: "shard-worker" });
+    const metrics = workerMetrics(registry, {
+      latest: () => ({
+        requestsRunning: 2,
+        requestsWaiting: 1,
+        promptTokensTotal: 120,
+        generatedTokensTotal: 48,
+        kvCacheUsage: 0.3,
+      }),
+    });
+    const head = tunnelMetricsObserver(metrics, 1, true);
+    head.connectionOpened();
+    const chunk = head.connectionChunks();
+    chunk(true, 4096);
+    chunk(false, 512);
+    tunnelMetricsObserver(metrics, 0, false).rejected();
+    const served: MetricsServer = await startMetricsServer(registry);
+    cleanups.push(() => served.close());
+    const text = await scrape(served.url);
+    expect(text).toContain(`${WORKER_METRICS.tunnelBytes}{stage="1",direction="sent"} 4096`);
+    expect(text).toContain(`${WORKER_METRICS.generatedTokens} 48`);
+    expect(text).toContain(`${WORKER_METRICS.tunnelMessageLatency}_count{stage="1"} 1`);
+    expect(promtoolCheck(text)).toEqual({ status: 0, output: "" });
+  });
+
+  it("passes on the controller's /metrics", async () => {
+    const controller: TestController = await startController(server.url, LIFECYCLE_CONSUMERS.controller);
+    cleanups.push(() => controller.close());
+    const workers: TestWorker[] = await startReplica(server.url, "lint-controller", 2);
+    cleanups.push(async () => Promise.all(workers.map((w) => w.close())));
+    controller.nc.publish("strata.heartbeat.lint-controller.0.9", new TextEncoder().encode("garbage"));
+    await pollUntil("replica available", 10_000, async () =>
+      Boolean(controller.service.state.replica("lint-controller", 0)?.available),
+    );
+    const served = await startMetricsServer(controller.registry);
+    cleanups.push(() => served.close());
+    const text = await scrape(served.url);
+    expect(text).toContain('strata_controller_replicas_available{deployment="lint-controller"} 1');
+    expect(text).toContain(NATS_METRICS.invalidMessages);
+    expect(promtoolCheck(text)).toEqual({ status: 0, output: "" });
+  });
+
+  it("passes on the gateway's /metrics", async () => {
+    const gateway = await runGateway({ upstreams: ["lint=http://127.0.0.1:9"], port: 0, host: "127.0.0.1" });
+    cleanups.push(() => gateway.stop());
+    await fetch(`${gateway.url}/v1/models`);
+    const text = await scrape(`${gateway.url}/metrics`);
+    expect(text).toContain("strata_gateway_");
+    expect(promtoolCheck(text)).toEqual({ status: 0, output: "" });
+  });
+});
