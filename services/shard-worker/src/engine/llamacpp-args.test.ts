@@ -31,18 +31,16 @@ describe("offloadPlanFor", () => {
   it("puts every layer on its planned stage under llama.cpp's placement rule", () => {
     fc.assert(
       fc.property(
-        fc
-          .integer({ min: 1, max: 128 })
-          .chain((numLayers) =>
-            fc.tuple(
-              fc.constant(numLayers),
-              numLayers === 1
-                ? fc.constant<number[]>([])
-                : fc.uniqueArray(fc.integer({ min: 1, max: numLayers - 1 }), {
-                    maxLength: Math.min(7, numLayers - 1),
-                  }),
-            ),
+        fc.integer({ min: 1, max: 128 }).chain((numLayers) =>
+          fc.tuple(
+            fc.constant(numLayers),
+            numLayers === 1
+              ? fc.constant<number[]>([])
+              : fc.uniqueArray(fc.integer({ min: 1, max: numLayers - 1 }), {
+                  maxLength: Math.min(7, numLayers - 1),
+                }),
           ),
+        ),
         ([numLayers, cuts]) => {
           const bounds = [0, ...[...cuts].sort((a, b) => a - b), numLayers];
           const ranges = bounds.slice(0, -1).map((first, i) => ({ first, last: (bounds[i + 1] ?? 0) - 1 }));

@@ -99,6 +99,17 @@ export class EngineSupervisor {
     child.once("exit", () => this.scheduleRestart(Date.now()));
   }
 
+  /**
+   * Kills the running engine so the restart policy brings up a fresh one, e.g.
+   * when state it depends on elsewhere (a remote stage) was lost.
+   */
+  restartNow(reason: string): void {
+    const child = this.child;
+    if (this.stopping || !child || child.exitCode !== null || child.signalCode !== null) return;
+    this.deps.log(`[${this.spec.name}] restarting: ${reason}`);
+    child.kill("SIGKILL");
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     const child = this.child;

@@ -5,6 +5,8 @@ import type { Socket } from "node:net";
 export interface PipeTotals {
   bytesFromSocket: number;
   bytesToSocket: number;
+  /** Which side finished first: the local socket, or the gRPC call (the far end). */
+  endedBy?: "socket" | "call";
 }
 
 /** The part of a grpc-js duplex call (client or server side) the pipe uses. */
@@ -52,14 +54,29 @@ export function pipeSocketAndCall(
   });
   socket.on("drain", () => call.resume());
 
-  socket.on("end", () => call.end());
-  call.on("end", () => socket.end());
+  const ended = (side: "socket" | "call") => {
+    totals.endedBy ??= side;
+  };
+  socket.on("end", () => {
+    ended("socket");
+    call.end();
+  });
+  call.on("end", () => {
+    ended("call");
+    socket.end();
+  });
   socket.on("close", () => {
     if (!call.destroyed) call.end();
     close();
   });
-  socket.on("error", (err) => close(err));
-  call.on("error", (err: Error) => close(err));
+  socket.on("error", (err) => {
+    ended("socket");
+    close(err);
+  });
+  call.on("error", (err: Error) => {
+    ended("call");
+    close(err);
+  });
   call.on("close", () => {
     if (!socket.destroyed) socket.end();
   });

@@ -5,6 +5,7 @@ import { llamaServerArgs, type OffloadPlan } from "../engine/llamacpp-args.js";
 import { httpProbe } from "../engine/probes.js";
 import { EngineSupervisor } from "../engine/supervisor.js";
 import { TunnelListener, type TunnelListenerObserver } from "../tunnel/client.js";
+import type { PipeTotals } from "../tunnel/pipe.js";
 import type { StageLayers } from "./messages.js";
 import type { WorkerDeps } from "./stage.js";
 
@@ -54,13 +55,30 @@ export async function startHeadWorker(
   },
 ): Promise<HeadWorker> {
   const listeners: TunnelListener[] = [];
+  let engine: EngineSupervisor | undefined;
+  // llama.cpp keeps weights and KV cache on the stage: when a stage's side of a
+  // connection goes away (its engine restarted), the head's engine state is
+  // stale and llama.cpp would abort on its next RPC. Restart it right away so
+  // it reloads onto the fresh stage instead of failing the next request.
+  const observerFor = (stage: number): TunnelListenerObserver => {
+    const outer = deps.listenerObserverFor?.(stage) ?? deps.listenerObserver ?? {};
+    // Delegates every other hook to `outer` (which may be a class instance).
+    const observer: TunnelListenerObserver = Object.create(outer);
+    observer.connectionClosed = (totals: PipeTotals, error?: Error) => {
+      outer.connectionClosed?.(totals, error);
+      if (totals.endedBy === "call") {
+        engine?.restartNow(`stage ${stage} connection lost${error ? ` (${error.message})` : ""}`);
+      }
+    };
+    return observer;
+  };
   const stageByPort = new Map<number, number>();
   const endpoints: string[] = [];
   for (const remote of config.remoteStages) {
     const caCert = remote.caCertPath ? await readFile(remote.caCertPath) : undefined;
     const listener = new TunnelListener(
       { address: remote.address, token: remote.token, caCert },
-      deps.listenerObserverFor?.(remote.stage) ?? deps.listenerObserver,
+      observerFor(remote.stage),
     );
     const port = await listener.listen();
     listeners.push(listener);
@@ -68,7 +86,7 @@ export async function startHeadWorker(
     endpoints.push(`127.0.0.1:${port}`);
   }
   const httpPort = config.port === 0 ? await freeLoopbackPort() : config.port;
-  const engine = new EngineSupervisor(
+  engine = new EngineSupervisor(
     {
       name: "stage-0 llama-server",
       command: config.llamaServerPath,
