@@ -10,6 +10,7 @@ export function formatPlan(plan: Plan, clusterLabel: string): string {
   );
   lines.push(`why      ${plan.why}`);
   lines.push("");
+  lines.push("memory per GPU, by pipeline stage:");
   const header = [
     "stage",
     "layers",
@@ -33,7 +34,6 @@ export function formatPlan(plan: Plan, clusterLabel: string): string {
     count(s.kvCacheTokens),
   ]);
   lines.push(...table(header, rows, new Set([3, 5, 6, 7, 8, 9, 10])));
-  lines.push("(memory per GPU)");
   lines.push("");
   lines.push(
     `kv cache ${count(plan.kvCacheTokens)} tokens (${count(plan.kvCacheTokensPerReplica)} per replica): ` +
