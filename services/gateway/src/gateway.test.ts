@@ -107,8 +107,9 @@ describe("gateway HTTP surface", () => {
     expect(h.requests).toHaveLength(1);
   });
 
-  it("answers unknown paths with 404 in OpenAI's error format", async () => {
+  it("answers probes, and unknown paths with 404 in OpenAI's error format", async () => {
     const { url } = await gatewayFor([]);
+    for (const probe of ["/healthz", "/readyz"]) expect((await fetch(`${url}${probe}`)).status).toBe(200);
     const res = await fetch(`${url}/v1/engines`);
     expect(res.status).toBe(404);
     expect(openaiError(await res.text()).type).toBe("invalid_request_error");

@@ -120,7 +120,8 @@ export class Gateway {
     const arrivedAt = performance.now();
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     const method = req.method ?? "GET";
-    if (method === "GET" && (path === "/health" || path === "/healthz")) {
+    // Listening implies discovery has started (start() waits for every source): live and ready.
+    if (method === "GET" && (path === "/health" || path === "/healthz" || path === "/readyz")) {
       res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
       return;
     }
