@@ -1,19 +1,15 @@
-import { randomBytes } from "node:crypto";
 import type { V1Pod } from "@kubernetes/client-node";
 import {
   type GroupStatus,
   LABELS,
-  MANAGED_BY_VALUE,
   type ModelDeployment,
   type ModelDeploymentSpec,
   type ModelDeploymentStatus,
   modelDeploymentSpecSchema,
   type PlanStatus,
   REASONS,
-  TUNNEL_TOKEN_SECRET_KEY,
 } from "@strata/core";
-import { groupLabels, groupPods, headlessService, headService, ownerReference } from "../groups/desired.js";
-import { podGroupName, tunnelSecretName } from "../groups/names.js";
+import { groupPods } from "../groups/desired.js";
 import { decideGroup, type GroupView, gangBackoffMs, viewGroups } from "../groups/observe.js";
 import { revisionHash } from "../groups/revision.js";
 import type { KubeApi } from "../kube/api.js";
@@ -24,6 +20,7 @@ import { type AutoPlanner, PlanError, resolvePlan } from "../plan/resolve-plan.j
 import { planRollout } from "../rollout/rollout.js";
 import { CapacityModel } from "../scheduling/capacity.js";
 import type { EventRecorder } from "./events.js";
+import { OwnedObjects } from "./owned-objects.js";
 import {
   type ConditionInput,
   conditionsFor,
@@ -61,13 +58,18 @@ export interface ReconcileResult {
 
 // Pods the controller created that the informer has not delivered yet; they count against capacity.
 const RECENT_CREATE_TTL_MS = 60_000;
+const DELETED_BY_US_TTL_MS = 600_000;
 
 /** Turns one ModelDeployment into its groups, Services and status. Safe to call repeatedly. */
 export class Reconciler {
   private readonly recentCreates = new Map<string, { pod: V1Pod; atMs: number }>();
-  private readonly secretsEnsured = new Set<string>();
+  private readonly owned: OwnedObjects;
+  // Pods this controller deleted (uid → when), so finishing its own teardown is not reported as a failure.
+  private readonly deletedByUs = new Map<string, number>();
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.owned = new OwnedObjects(deps.api, deps.caches, deps.settings.gangTimeoutMs);
+  }
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace = "", name = ""] = key.split("/");
@@ -97,7 +99,7 @@ export class Reconciler {
       return {};
     }
     const revision = revisionHash(spec, plan);
-    await this.ensureTunnelSecret(md);
+    await this.owned.ensureTunnelSecret(md);
     return await this.reconcileGroups(md, spec, plan, revision);
   }
 
@@ -159,12 +161,13 @@ export class Reconciler {
       };
       // Step: replace an outdated group as the rollout allows.
       if (view && rollout.replace.includes(index)) {
-        await this.deleteGroup(view);
-        this.deps.events.normal(
-          md,
-          REASONS.rollingUpdate,
-          `group ${index}: replacing revision ${view.revision ?? "mixed"} with ${revision}`,
-        );
+        if (await this.deleteGroup(view)) {
+          this.deps.events.normal(
+            md,
+            REASONS.rollingUpdate,
+            `group ${index}: replacing revision ${view.revision ?? "mixed"} with ${revision}`,
+          );
+        }
         groups.push({ ...base, phase: "Recreating", message: `rolling to revision ${revision}` });
         continue;
       }
@@ -246,6 +249,17 @@ export class Reconciler {
           break;
         }
         case "recreate": {
+          if (view && this.teardownInProgress(view)) {
+            // Finishing a teardown this controller started (rollout, gang timeout, failure): not a new failure.
+            await this.deleteGroup(view);
+            groups.push({
+              ...base,
+              phase: "Recreating",
+              ...(prev?.message ? { message: prev.message } : {}),
+              ...carry(prev),
+            });
+            break;
+          }
           if (view) await this.deleteGroup(view);
           this.deps.events.warning(
             md,
@@ -283,7 +297,7 @@ export class Reconciler {
       }
     }
 
-    await this.ensureServices(md, rollout.desiredGroups);
+    await this.owned.ensureServices(md, rollout.desiredGroups);
 
     const summary: Summary = {
       replicas: spec.replicas,
@@ -341,7 +355,7 @@ export class Reconciler {
     view: GroupView | undefined,
   ): Promise<void> {
     const scheduler = this.deps.settings.podGroupScheduler;
-    if (scheduler) await this.ensurePodGroup(md, plan, replica);
+    if (scheduler) await this.owned.ensurePodGroup(md, plan, replica);
     const existing = new Set((view?.pods ?? []).map((p) => p.metadata?.name));
     const pods = groupPods(md, plan, {
       replica,
@@ -364,65 +378,22 @@ export class Reconciler {
   /** Deletes every pod of a group that is not already terminating; true if it deleted any. */
   private async deleteGroup(view: GroupView): Promise<boolean> {
     const live = view.pods.filter((p) => !p.metadata?.deletionTimestamp);
-    await Promise.all(live.map((p) => this.deps.api.deletePod(p)));
+    await Promise.all(
+      live.map(async (p) => {
+        await this.deps.api.deletePod(p);
+        if (p.metadata?.uid) this.deletedByUs.set(p.metadata.uid, this.deps.clock.now());
+      }),
+    );
     return live.length > 0;
   }
 
-  private async ensurePodGroup(md: ModelDeployment, plan: PlanStatus, replica: number): Promise<void> {
-    await this.deps.api.createPodGroup(md.metadata.namespace, {
-      apiVersion: "scheduling.x-k8s.io/v1alpha1",
-      kind: "PodGroup",
-      metadata: {
-        name: podGroupName(md.metadata.name, replica),
-        namespace: md.metadata.namespace,
-        labels: groupLabels(md, replica),
-        ownerReferences: [ownerReference(md)],
-      },
-      spec: {
-        minMember: plan.pp,
-        scheduleTimeoutSeconds: Math.ceil(this.deps.settings.gangTimeoutMs / 1000),
-      },
-    });
-  }
-
-  private async ensureTunnelSecret(md: ModelDeployment): Promise<void> {
-    if (this.secretsEnsured.has(md.metadata.uid)) return;
-    const { namespace, name } = md.metadata;
-    const secretName = tunnelSecretName(name);
-    if (!(await this.deps.api.readSecret(namespace, secretName))) {
-      await this.deps.api.createSecret({
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: {
-          name: secretName,
-          namespace,
-          labels: { [LABELS.deployment]: name, [LABELS.managedBy]: MANAGED_BY_VALUE },
-          ownerReferences: [ownerReference(md)],
-        },
-        type: "Opaque",
-        stringData: { [TUNNEL_TOKEN_SECRET_KEY]: randomBytes(32).toString("base64url") },
-      });
-    }
-    this.secretsEnsured.add(md.metadata.uid);
-  }
-
-  /** A headless Service per group and a Service per replica head; none past the desired count. */
-  private async ensureServices(md: ModelDeployment, desiredGroups: number): Promise<void> {
-    const { namespace, name } = md.metadata;
-    const existing = new Set(this.deps.caches.servicesOf(namespace, name).map((s) => s.metadata?.name ?? ""));
-    const wanted = new Set<string>();
-    const creates: Promise<void>[] = [];
-    for (let replica = 0; replica < desiredGroups; replica++) {
-      for (const svc of [headlessService(md, replica), headService(md, replica)]) {
-        const svcName = svc.metadata?.name ?? "";
-        wanted.add(svcName);
-        if (!existing.has(svcName)) creates.push(this.deps.api.createService(svc));
-      }
-    }
-    const deletes = [...existing]
-      .filter((svcName) => !wanted.has(svcName) && isGroupService(name, svcName))
-      .map((svcName) => this.deps.api.deleteService(namespace, svcName));
-    await Promise.all([...creates, ...deletes]);
+  /** Every terminating pod of the group is one this controller deleted. */
+  private teardownInProgress(view: GroupView): boolean {
+    const now = this.deps.clock.now();
+    for (const [uid, at] of this.deletedByUs)
+      if (now - at > DELETED_BY_US_TTL_MS) this.deletedByUs.delete(uid);
+    const terminating = view.pods.filter((p) => !!p.metadata?.deletionTimestamp);
+    return terminating.length > 0 && terminating.every((p) => this.deletedByUs.has(p.metadata?.uid ?? ""));
   }
 
   private carriedStatus(md: ModelDeployment): Omit<StatusDraft, "conditionsInput"> {
@@ -481,9 +452,4 @@ function domainOf(view: GroupView): string | undefined {
 function withDomain(view: GroupView | undefined): Partial<GroupStatus> {
   const domain = view ? domainOf(view) : undefined;
   return domain !== undefined ? { domain } : {};
-}
-
-function isGroupService(deployment: string, svcName: string): boolean {
-  const rest = svcName.slice(deployment.length + 1);
-  return svcName.startsWith(`${deployment}-`) && /^\d+(-head)?$/.test(rest);
 }
