@@ -2,7 +2,7 @@ import { BYTES_PER_PARAM, WEIGHT_DTYPES, type WeightDtype } from "../model/model
 import { type Cluster, describeCluster, formatPool, MAX_NODES, type NodePool } from "./cluster.js";
 import type { Candidate } from "./evaluate.js";
 import { budgetBytes } from "./memory.js";
-import { layoutName } from "./objectives.js";
+import { BUILTIN_OBJECTIVES, layoutName } from "./objectives.js";
 import { type PlanOptions, type PlanRequest, planContext, planDeployment } from "./search.js";
 
 export interface DoesNotFitOptions extends PlanOptions {
@@ -16,10 +16,17 @@ export interface DoesNotFitOptions extends PlanOptions {
  * fits: a smaller dtype, more nodes, or a shorter max-model-len.
  */
 export function whyItDoesNotFit(
-  request: PlanRequest,
+  original: PlanRequest,
   closest: Candidate,
   options: DoesNotFitOptions = {},
 ): string {
+  // Whether a layout fits does not depend on the objective; one the caller did not
+  // pass here (e.g. a performance-model objective) only names the layouts, so the default serves.
+  const known = original.objective === undefined || BUILTIN_OBJECTIVES.has(original.objective);
+  const request =
+    known || options.objectives?.has(original.objective ?? "")
+      ? original
+      : { ...original, objective: undefined };
   const ctx = planContext(request);
   const { model, weights, workload, cluster } = ctx;
   const changes: string[] = [];

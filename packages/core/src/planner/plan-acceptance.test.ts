@@ -170,3 +170,12 @@ describe("GPU catalog", () => {
     expect(() => findGpu("rtx-9090")).toThrow(/--gpu: unknown GPU "rtx-9090"; known: h100-sxm-80g/);
   });
 });
+
+describe("whyItDoesNotFit", () => {
+  it("explains with the default objective when the request names one it was not given", () => {
+    const req = { ...request("llama-3.1-405b", "bf16", ["1x8xh100-sxm-80g"]), objective: "goodput" };
+    const closest = planDeployment({ ...req, objective: "throughput" }).ranked[0];
+    if (!closest) throw new Error("no candidate");
+    expect(whyItDoesNotFit(req, closest)).toContain("--nodes 2 (tp=8 pp=2 dp=1)");
+  });
+});
