@@ -41,12 +41,23 @@ export interface EfficiencyFactors {
   readonly pipelineHopLatencyS: number;
   /** Per decode iteration: scheduling, sampling, detokenising, launch gaps. */
   readonly stepOverheadS: number;
+  /**
+   * Per request, before its prefill starts, as a client measures TTFT: HTTP, request
+   * parsing, tokenisation, admission by the scheduler. A few milliseconds.
+   */
+  readonly requestOverheadS: number;
   /** Share of GPU memory the engine may use (vLLM gpu_memory_utilization, TensorRT-LLM free-memory fraction: 0.9 by default). */
   readonly usableMemoryFraction: number;
   /** Memory held back from the KV cache per GPU: CUDA context, activations, workspaces. */
   readonly runtimeReserveBytes: number;
   /** Most sequences an engine schedules in one iteration (TensorRT-LLM and vLLM cap it in the low thousands). */
   readonly maxBatchSequences: number;
+  /**
+   * Prompt tokens prefilled per iteration alongside the running decode batch
+   * (vLLM's max_num_batched_tokens, TensorRT-LLM's max_num_tokens with chunked
+   * context): long prompts take several iterations, each carrying a decode step.
+   */
+  readonly prefillChunkTokens: number;
 }
 
 export const DEFAULT_EFFICIENCY: EfficiencyFactors = {
@@ -58,7 +69,9 @@ export const DEFAULT_EFFICIENCY: EfficiencyFactors = {
   allReduceLatencyS: 10e-6,
   pipelineHopLatencyS: 15e-6,
   stepOverheadS: 0.5e-3,
+  requestOverheadS: 5e-3,
   usableMemoryFraction: 0.9,
   runtimeReserveBytes: 3 * 2 ** 30,
   maxBatchSequences: 2048,
+  prefillChunkTokens: 2048,
 };

@@ -74,9 +74,11 @@ const effArb: fc.Arbitrary<EfficiencyFactors> = fc.record({
   allReduceLatencyS: fc.double({ min: 0, max: 1e-4, noNaN: true }),
   pipelineHopLatencyS: fc.double({ min: 0, max: 1e-4, noNaN: true }),
   stepOverheadS: fc.double({ min: 0, max: 5e-3, noNaN: true }),
+  requestOverheadS: fc.double({ min: 0, max: 50e-3, noNaN: true }),
   usableMemoryFraction: fc.double({ min: 0.5, max: 1, noNaN: true }),
   runtimeReserveBytes: fc.double({ min: 0, max: 8e9, noNaN: true }),
   maxBatchSequences: fc.integer({ min: 1, max: 8192 }),
+  prefillChunkTokens: fc.integer({ min: 256, max: 16_384 }),
 });
 
 type Case = [PerfModelShape, PerfGpu, PerfLayout, PerfWorkload, EfficiencyFactors];

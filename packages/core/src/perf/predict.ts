@@ -12,8 +12,9 @@
  * - The batch is the smallest of the requested concurrency, what the KV cache holds
  *   and the engine's cap. In steady state every finished sequence is replaced, so
  *   prefill of new prompts is interleaved with decode and stretches each step.
- * - Time to first token is the prompt's own prefill, half a running step, queueing
- *   behind other users' prefills (M/D/1) and, above the batch, waiting for a slot.
+ * - Time to first token is the request's handling outside the GPU, its own prefill, the decode steps of the running
+ *   batch its prefill chunks share (plus half a step waiting for the one in progress),
+ *   queueing behind other users' prefills (M/D/1) and, above the batch, a slot.
  */
 import { DoesNotFitError, InputError } from "../errors.js";
 import { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./efficiency.js";
@@ -161,7 +162,11 @@ export function predictPerformance(
   const prefillLoad = requestsPerS * prefillOccupancyS * others;
   const prefillQueueS = (prefillLoad / (2 * (1 - prefillLoad))) * prefillOccupancyS;
   const slotWaitS = Number.isFinite(requested) && requested > batch ? (requested - batch) / requestsPerS : 0;
-  const ttftS = prefillLatencyS + (others * cycle.cycleS) / 2 + prefillQueueS + slotWaitS;
+  // Chunked prefill: a prompt enters in chunks, each riding on one decode step of the
+  // running batch, after waiting for the step in progress (half a step on average).
+  const chunks = Math.ceil(isl / eff.prefillChunkTokens);
+  const sharedStepsS = others * (chunks + 0.5) * cycle.cycleS;
+  const ttftS = eff.requestOverheadS + prefillLatencyS + sharedStepsS + prefillQueueS + slotWaitS;
 
   const gpus = layout.tp * layout.pp * layout.replicas;
   const outputTokensPerS = replicaTokensPerS * layout.replicas;
