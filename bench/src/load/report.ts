@@ -1,3 +1,4 @@
+import type { ProbeComparison } from "./probes.js";
 import type { Percentiles, Slo, TargetSummary } from "./stats.js";
 
 export interface LoadRunInfo {
@@ -31,7 +32,11 @@ function percentileRows(
 }
 
 /** The result table: one column per target and, with two targets, the first minus the second. */
-export function loadTable(info: LoadRunInfo, targets: readonly TargetSummary[]): string {
+export function loadTable(
+  info: LoadRunInfo,
+  targets: readonly TargetSummary[],
+  probes?: ProbeComparison,
+): string {
   const header = ["", ...targets.map((t) => t.target)];
   if (targets.length === 2) header.push(`${targets[0]?.target} − ${targets[1]?.target}`);
   const sloText = [
@@ -55,6 +60,22 @@ export function loadTable(info: LoadRunInfo, targets: readonly TargetSummary[]):
   if (gw) {
     rows.push(["gateway own time p50 / p99 (ms)", `${ms(gw[50])} / ${ms(gw[99])}`]);
   }
+  if (probes) {
+    rows.push(
+      [
+        `idle probes ×${probes.probes} p50 (ms)`,
+        ms(probes.gatewayMs[50]),
+        ms(probes.directMs[50]),
+        ms(probes.addedMs[50]),
+      ],
+      [
+        `idle probes ×${probes.probes} p99 (ms)`,
+        ms(probes.gatewayMs[99]),
+        ms(probes.directMs[99]),
+        ms(probes.addedMs[99]),
+      ],
+    );
+  }
   const widths = header.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   const title =
     `strata bench load — model ${info.model}, Poisson ${info.ratePerS}/s for ${info.durationS} s (seed ${info.seed}), ` +
@@ -76,7 +97,7 @@ function esc(s: string): string {
 export function loadSvg(info: LoadRunInfo, targets: readonly TargetSummary[]): string {
   const width = 960;
   const height = 420;
-  const top = 70;
+  const top = 100;
   const bottom = 50;
   const panelW = 300;
   const plotH = height - top - bottom;
@@ -103,7 +124,7 @@ export function loadSvg(info: LoadRunInfo, targets: readonly TargetSummary[]): s
     const values = targets.flatMap((t) => [50, 90, 99].map((p) => pick(t)[p as 50 | 90 | 99]));
     const max = Math.max(1e-6, ...values.filter((v) => !Number.isNaN(v)));
     parts.push(
-      `<text x="${x0}" y="${top - 6}" font-size="13">${esc(label)} — max ${max.toFixed(2)}</text>`,
+      `<text x="${x0}" y="${top - 22}" font-size="13">${esc(label)}</text>`,
       `<line x1="${x0}" y1="${top + plotH}" x2="${x0 + panelW - 20}" y2="${top + plotH}" stroke="#333"/>`,
     );
     const groupW = (panelW - 20) / 3;
@@ -113,8 +134,10 @@ export function loadSvg(info: LoadRunInfo, targets: readonly TargetSummary[]): s
       targets.forEach((t, ti) => {
         const v = pick(t)[p];
         const h = Number.isNaN(v) ? 0 : (v / max) * plotH;
+        const bx = gx + ti * barW;
         parts.push(
-          `<rect x="${(gx + ti * barW).toFixed(1)}" y="${(top + plotH - h).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLOURS[ti % 2]}"/>`,
+          `<rect x="${bx.toFixed(1)}" y="${(top + plotH - h).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLOURS[ti % 2]}"/>`,
+          `<text x="${(bx + (barW - 2) / 2).toFixed(1)}" y="${(top + plotH - h - 4).toFixed(1)}" font-size="10" text-anchor="middle">${Number.isNaN(v) ? "" : v < 10 ? v.toFixed(2) : v.toFixed(0)}</text>`,
         );
       });
       parts.push(

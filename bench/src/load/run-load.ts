@@ -6,12 +6,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { InputError } from "@strata/core";
 import { svgToPng } from "../capacity/png.js";
 import { poissonArrivals, randomPromptTokens, seededRandom } from "./arrivals.js";
+import { compareByProbes, type ProbeComparison } from "./probes.js";
 import { type LoadRunInfo, loadSvg, loadTable } from "./report.js";
 import { summariseTarget, type TargetSummary } from "./stats.js";
 import { type RequestSample, streamCompletion } from "./stream-client.js";
 
 export const defaultMaxInFlight = 256;
 export const defaultRequestTimeoutMs = 120_000;
+export const defaultProbes = 200;
 
 export interface LoadOptions {
   /** OpenAI endpoint under test, e.g. the gateway: http://127.0.0.1:8080. */
@@ -31,6 +33,8 @@ export interface LoadOptions {
   readonly apiKey?: string;
   /** Directory for load.svg, load.png and load.json. */
   readonly outDir?: string;
+  /** With directUrl: idle probe pairs after the load, for the gateway's added latency alone (0: none). */
+  readonly probes?: number;
   /** Targets must be on loopback unless this is set. */
   readonly allowRemote?: boolean;
 }
@@ -39,6 +43,7 @@ export interface LoadResult {
   readonly info: LoadRunInfo;
   readonly targets: readonly TargetSummary[];
   readonly samples: readonly RequestSample[];
+  readonly probes: ProbeComparison | undefined;
   readonly table: string;
   readonly files: readonly string[];
 }
@@ -171,9 +176,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       seed,
       slo,
     };
-    const table = loadTable(info, summaries);
-    const files = options.outDir ? writeOutputs(options.outDir, info, summaries, samples) : [];
-    return { info, targets: summaries, samples, table, files };
+    const probeCount = options.probes ?? defaultProbes;
+    const probes =
+      direct && probeCount > 0
+        ? await compareByProbes(agent, url, direct, model, probeCount, options.apiKey)
+        : undefined;
+    const table = loadTable(info, summaries, probes);
+    const files = options.outDir ? writeOutputs(options.outDir, info, summaries, samples, probes) : [];
+    return { info, targets: summaries, samples, probes, table, files };
   } finally {
     agent.destroy();
   }
@@ -201,12 +211,13 @@ function writeOutputs(
   info: LoadRunInfo,
   targets: readonly TargetSummary[],
   samples: readonly RequestSample[],
+  probes: ProbeComparison | undefined,
 ): string[] {
   mkdirSync(dir, { recursive: true });
   const svg = loadSvg(info, targets);
   const files = [join(dir, "load.svg"), join(dir, "load.png"), join(dir, "load.json")];
   writeFileSync(files[0] as string, svg);
   writeFileSync(files[1] as string, svgToPng(svg));
-  writeFileSync(files[2] as string, `${JSON.stringify({ info, targets, samples }, null, 1)}\n`);
+  writeFileSync(files[2] as string, `${JSON.stringify({ info, targets, probes, samples }, null, 1)}\n`);
   return files;
 }

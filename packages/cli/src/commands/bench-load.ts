@@ -16,6 +16,7 @@ interface LoadFlags {
   maxInFlight: number;
   apiKey?: string;
   out: string;
+  probes: number;
   allowRemote?: boolean;
 }
 
@@ -43,6 +44,12 @@ export function registerBenchLoad(bench: Command): void {
       256,
     )
     .option("--api-key <key>", "bearer token for the endpoint")
+    .option(
+      "--probes <n>",
+      "with --direct-url: idle probe pairs after the load (0: none)",
+      nonNegativeInt,
+      200,
+    )
     .option("--out <dir>", "where load.svg, load.png and load.json go", "bench/out/load")
     .option("--allow-remote", "allow non-loopback targets")
     .action(async (flags: LoadFlags) => {
@@ -60,6 +67,7 @@ export function registerBenchLoad(bench: Command): void {
         maxInFlight: flags.maxInFlight,
         apiKey: flags.apiKey,
         outDir: flags.out,
+        probes: flags.probes,
         allowRemote: flags.allowRemote,
       });
       process.stdout.write(`${result.table}\n`);
