@@ -8,6 +8,7 @@ import {
   findModel,
   type GpuSpec,
   InputError,
+  MODEL_CATALOG,
   type PerfDtype,
   type PerfModelShape,
   totalParams,
@@ -34,10 +35,10 @@ export function resolveModel(name: string, dtype: PerfDtype, field = "--model"):
       weightBytes: weightBytes(spec, dtype).totalBytes,
     };
   } catch (err: unknown) {
-    if (err instanceof InputError && field !== "--model") {
-      throw new InputError(field, err.message.replace(/^--model: /, ""), { cause: err });
-    }
-    throw err;
+    if (!(err instanceof InputError)) throw err;
+    // The bench takes catalog models only (no config.json or GGUF paths).
+    const known = MODEL_CATALOG.map((m) => m.name).join(", ");
+    throw new InputError(field, `unknown model "${name}"; known: ${known}`, { cause: err });
   }
 }
 
