@@ -5,13 +5,13 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
+  loadYaml,
   type V1CustomResourceDefinition,
   type V1Pod,
 } from "@kubernetes/client-node";
 import { Controller, RECONCILER_METRICS, resolveControllerConfig, silentLogger } from "@strata/controller";
 import { CONDITION_TYPES, LABELS, MODEL_DEPLOYMENT_API_VERSION, type ModelDeployment } from "@strata/core";
 import { createGpuNodePool, createTestNamespace, pollUntil, startControlPlane } from "@strata/test/k8s";
-import { parse } from "yaml";
 import { histogramQuantile } from "./figures.js";
 
 /**
@@ -180,7 +180,8 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures> {
 }
 
 async function installCrd(kc: KubeConfig): Promise<void> {
-  const crd = parse(readFileSync(CRD_FILE, "utf8")) as V1CustomResourceDefinition;
+  // loadYaml maps JSON names (x-kubernetes-validations) to the client's field names; a plain parse would lose them.
+  const crd = loadYaml<V1CustomResourceDefinition>(readFileSync(CRD_FILE, "utf8"));
   const ext = kc.makeApiClient(ApiextensionsV1Api);
   await ext.createCustomResourceDefinition({ body: crd });
   await pollUntil("CRD established", 30_000, async () => {

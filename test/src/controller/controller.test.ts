@@ -1,4 +1,10 @@
-import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import type { Controller } from "@strata/controller";
 import { CONDITION_TYPES, LABELS, type ModelDeploymentSpecInput, REASONS } from "@strata/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -234,12 +240,17 @@ describe("ModelDeployment controller", () => {
     expect((await s.mds.events(REASONS.rollingUpdate)).length).toBe(3);
   }, 240_000);
 
-  it("scales down and up through spec.replicas", async () => {
+  it("scales down through the scale subresource and up through spec.replicas, never touching group 0", async () => {
     const s = await scenario("md-scale", ["a", "a", "b", "b"]);
     await s.mds.create("small", onPool(s.pool, smallSpec({ replicas: 2 })));
     await s.mds.waitFor("two groups", "small", WAIT_MS, (m) => m.status?.readyReplicas === 2);
+    const scale = await s.mds.scale("small");
+    expect(scale).toMatchObject({
+      spec: { replicas: 2 },
+      status: { replicas: 2, selector: "strata.dev/deployment=small,strata.dev/stage=0" },
+    });
     const keep = uids((await s.mds.groups("small")).get(0));
-    await s.mds.patchSpec("small", { replicas: 1 });
+    await s.mds.setScale("small", 1);
     await expectEventually("group 1 removed", async () => !(await s.mds.groups("small")).has(1));
     expect(uids((await s.mds.groups("small")).get(0))).toEqual(keep);
     await s.mds.patchSpec("small", { replicas: 2 });
@@ -355,10 +366,70 @@ describe("ModelDeployment validation by the API server", () => {
   });
 });
 
+describe("scheduler-plugins PodGroups", () => {
+  // Runs last: installing the PodGroup CRD changes what controllers started afterwards do.
+  it("creates a PodGroup per group (minMember = pp) and points the pods at it when the API exists", async () => {
+    await installPodGroupCrd(admin);
+    const s = await scenario("md-podgroup", ["a", "a"]);
+    await s.mds.create("small", onPool(s.pool, smallSpec({ replicas: 1 })));
+    const custom = admin.makeApiClient(CustomObjectsApi);
+    let podGroup: { spec?: { minMember?: number } } | undefined;
+    await expectEventually("PodGroup small-0", async () => {
+      podGroup = (await custom.getNamespacedCustomObject({
+        ...POD_GROUP,
+        namespace: s.ns,
+        name: "small-0",
+      })) as typeof podGroup;
+      return podGroup !== undefined;
+    });
+    expect(podGroup?.spec?.minMember).toBe(2);
+    await expectEventually("pods labelled with their PodGroup", async () => {
+      const pods = await s.mds.pods("small");
+      return (
+        pods.length === 2 &&
+        pods.every(
+          (p) =>
+            p.metadata?.labels?.["scheduling.x-k8s.io/pod-group"] === "small-0" &&
+            p.spec?.schedulerName === "scheduler-plugins-scheduler",
+        )
+      );
+    });
+  }, 120_000);
+});
+
 async function expectEventually(
   what: string,
   check: () => Promise<boolean>,
   intervalMs = 250,
 ): Promise<void> {
   await pollUntil(what, WAIT_MS, check, intervalMs);
+}
+
+const POD_GROUP = { group: "scheduling.x-k8s.io", version: "v1alpha1", plural: "podgroups" } as const;
+
+/** The PodGroup CRD's names (https://github.com/kubernetes-sigs/scheduler-plugins), with an open schema. */
+async function installPodGroupCrd(kc: KubeConfig): Promise<void> {
+  const ext = kc.makeApiClient(ApiextensionsV1Api);
+  await ext.createCustomResourceDefinition({
+    body: {
+      metadata: { name: "podgroups.scheduling.x-k8s.io" },
+      spec: {
+        group: POD_GROUP.group,
+        scope: "Namespaced",
+        names: { kind: "PodGroup", plural: "podgroups", singular: "podgroup", listKind: "PodGroupList" },
+        versions: [
+          {
+            name: "v1alpha1",
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: "object", x_kubernetes_preserve_unknown_fields: true } },
+          },
+        ],
+      },
+    },
+  });
+  await pollUntil("PodGroup CRD established", 30_000, async () => {
+    const got = await ext.readCustomResourceDefinition({ name: "podgroups.scheduling.x-k8s.io" });
+    return (got.status?.conditions ?? []).some((c) => c.type === "Established" && c.status === "True");
+  });
 }

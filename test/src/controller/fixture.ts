@@ -5,6 +5,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  loadYaml,
   RbacAuthorizationV1Api,
   type V1CustomResourceDefinition,
   type V1Pod,
@@ -44,9 +45,10 @@ const CRD = {
 
 /** Installs the chart's CRD and a ClusterRole with the chart's controller rules. */
 export async function installChartCrdAndRole(kc: KubeConfig): Promise<void> {
-  const crd = parse(
+  // loadYaml maps JSON names (x-kubernetes-validations) to the client's field names; a plain parse would lose them.
+  const crd = loadYaml<V1CustomResourceDefinition>(
     readFileSync(`${CHART_DIR}crds/modeldeployments.yaml`, "utf8"),
-  ) as V1CustomResourceDefinition;
+  );
   const ext = kc.makeApiClient(ApiextensionsV1Api);
   await ext.createCustomResourceDefinition({ body: crd }).catch(ignoreConflict);
   await pollUntil("the ModelDeployment CRD to be established", 30_000, async () => {
@@ -166,6 +168,23 @@ export class Deployments {
       namespace: this.namespace,
       name,
       body: { ...md, spec: deepMerge(md.spec as unknown as Record<string, unknown>, spec) },
+    });
+  }
+
+  /** The scale subresource, as `kubectl scale` and an HPA see it. */
+  async scale(
+    name: string,
+  ): Promise<{ spec?: { replicas?: number }; status?: { replicas?: number; selector?: string } }> {
+    return await this.custom.getNamespacedCustomObjectScale({ ...CRD, namespace: this.namespace, name });
+  }
+
+  async setScale(name: string, replicas: number): Promise<void> {
+    const scale = await this.scale(name);
+    await this.custom.replaceNamespacedCustomObjectScale({
+      ...CRD,
+      namespace: this.namespace,
+      name,
+      body: { ...scale, spec: { replicas } },
     });
   }
 
