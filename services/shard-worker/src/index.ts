@@ -5,6 +5,13 @@ export {
   type ControlPlane,
   controlConfigEnv,
 } from "./control/attach.js";
+export { type HeadFront, type HeadFrontOptions, startHeadFront } from "./control/head-front.js";
+export {
+  handleRequestMark,
+  type MarkedTunnel,
+  markRequestOnStages,
+  REQUEST_MARK_METADATA_KEY,
+} from "./control/request-trace.js";
 export { WorkerControl, type WorkerIdentity } from "./control/worker-control.js";
 export { freeLoopbackPort } from "./engine/free-port.js";
 export { type LayerAssignment, parseLayerAssignment, rpcDevicePort } from "./engine/layer-report.js";

@@ -23,6 +23,10 @@ import { z } from "zod";
 import { EngineScraper } from "../metrics/engine-scraper.js";
 import { type TunnelMetricsObserver, tunnelMetricsObserver } from "../metrics/tunnel-observer.js";
 import { type WorkerMetrics, workerMetrics } from "../metrics/worker-metrics.js";
+import type { TunnelServerObserver } from "../tunnel/server.js";
+import type { HeadEngineAccess } from "../worker/head.js";
+import { type HeadFront, startHeadFront } from "./head-front.js";
+import { handleRequestMark } from "./request-trace.js";
 import { WorkerControl } from "./worker-control.js";
 
 export const CONTROL_CONFIG_ENV = "STRATA_CONTROL_CONFIG";
@@ -82,8 +86,13 @@ export interface ControlPlane {
   readonly control: WorkerControl;
   readonly tracing: Tracing;
   readonly metricsUrl: string;
-  /** Observer for the tunnel to or of `stage`; `dialling` on the head. */
-  tunnelObserver(stage: number, dialling: boolean): TunnelMetricsObserver;
+  /**
+   * Observer for the tunnel to or of `stage`; `dialling` on the head. On a
+   * stage it also answers request marks with spans (request-trace.ts).
+   */
+  tunnelObserver(stage: number, dialling: boolean): TunnelMetricsObserver & TunnelServerObserver;
+  /** The head's HTTP front on host:port (startHeadWorker's `front`). */
+  headFront(host: string, port: number): (engine: HeadEngineAccess) => Promise<HeadFront>;
   /**
    * The worker's engine is up: report ready and follow its restarts. The head
    * passes llama-server's HTTP port (its figures are read from there and it is
@@ -137,6 +146,8 @@ export async function attachControlPlane(options: {
     onShutdown: options.onShutdown,
   });
   control.start();
+  const observers = new Map<number, TunnelMetricsObserver>();
+  let enginePort: number | undefined;
 
   return {
     registry,
@@ -144,7 +155,29 @@ export async function attachControlPlane(options: {
     control,
     tracing,
     metricsUrl: metricsServer.url,
-    tunnelObserver: (stage, dialling) => tunnelMetricsObserver(metrics, stage, dialling),
+    tunnelObserver: (stage, dialling) => {
+      const observer = tunnelMetricsObserver(metrics, stage, dialling);
+      observers.set(stage, observer);
+      return {
+        ...observer,
+        requestMark: (call) => !dialling && handleRequestMark(tracing.tracer, stage, call, observer.totals),
+      };
+    },
+    headFront: (host, port) => async (engine) => {
+      enginePort = engine.enginePort;
+      return startHeadFront({
+        host,
+        port,
+        enginePort: engine.enginePort,
+        tracer: tracing.tracer,
+        state: () => control.state,
+        tunnels: engine.tunnels.map((t) => ({
+          stage: t.stage,
+          openStream: (metadata) => t.listener.openStream(metadata),
+          totals: () => observers.get(t.stage)?.totals() ?? { sent: 0, received: 0 },
+        })),
+      });
+    },
     started(info) {
       const host = config.advertiseHost;
       control.setAddresses({
@@ -152,7 +185,8 @@ export async function attachControlPlane(options: {
         ...(info.tunnelPort === undefined ? {} : { tunnelAddress: `${host}:${info.tunnelPort}` }),
       });
       if (info.httpPort !== undefined) {
-        const engineUrl = `http://127.0.0.1:${info.httpPort}`;
+        // llama-server itself, not the front: scrapes must not become request spans.
+        const engineUrl = `http://127.0.0.1:${enginePort ?? info.httpPort}`;
         scraper = new EngineScraper(engineUrl, HEARTBEAT_INTERVAL_MS, () => metrics.engineScrapeErrors.inc());
         scraper.start();
       }

@@ -19,6 +19,8 @@ export interface TunnelMetricsObserver {
   rejected(): void;
   /** A fresh hook for one connection. */
   connectionChunks(): ChunkHook;
+  /** Bytes moved so far on this stage's tunnel, for per-request span attributes. */
+  totals(): { sent: number; received: number };
 }
 
 /**
@@ -34,7 +36,9 @@ export function tunnelMetricsObserver(
   const labels = { stage: String(stage) };
   const sent = { ...labels, direction: "sent" };
   const received = { ...labels, direction: "received" };
+  const totals = { sent: 0, received: 0 };
   return {
+    totals: () => ({ ...totals }),
     connectionOpened: () => metrics.tunnelStreams.inc(labels),
     connectionClosed: () => metrics.tunnelStreams.dec(labels),
     streamOpened: () => metrics.tunnelStreams.inc(labels),
@@ -44,6 +48,8 @@ export function tunnelMetricsObserver(
       let pendingSince: number | undefined;
       return (fromSocket, bytes) => {
         metrics.tunnelBytes.inc(fromSocket ? sent : received, bytes);
+        if (fromSocket) totals.sent += bytes;
+        else totals.received += bytes;
         if (!dialling) return;
         if (fromSocket) pendingSince ??= now();
         else if (pendingSince !== undefined) {

@@ -1,9 +1,12 @@
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from "node:net";
 import { ChannelCredentials, Client, Metadata } from "@grpc/grpc-js";
+import { injectGrpcMetadata } from "@strata/runtime";
 import { AUTHORIZATION_METADATA_KEY, bearerValue } from "./auth.js";
 import { decodeDataMessage, encodeDataMessage } from "./codec.js";
 import { TUNNEL_OPEN_PATH, tunnelChannelOptions } from "./definition.js";
 import { type PipeTotals, pipeSocketAndCall } from "./pipe.js";
+
+const TRACEPARENT = "traceparent";
 
 export interface TunnelTarget {
   /** host:port of the stage's TunnelServer. */
@@ -52,9 +55,12 @@ export class TunnelListener {
   }
 
   /** Opens one raw tunnel stream (used by accept and by benchmarks). */
-  openStream() {
+  openStream(extraMetadata: Readonly<Record<string, string>> = {}) {
     const metadata = new Metadata();
     metadata.set(AUTHORIZATION_METADATA_KEY, bearerValue(this.target.token));
+    for (const [key, value] of Object.entries(extraMetadata)) metadata.set(key, value);
+    // W3C trace context of whatever opened the stream (a request mark, or the engine's load).
+    if (!(TRACEPARENT in extraMetadata)) injectGrpcMetadata(metadata);
     return this.client.makeBidiStreamRequest<Buffer, Buffer>(
       TUNNEL_OPEN_PATH,
       encodeDataMessage,

@@ -10,6 +10,11 @@ export interface TunnelServerObserver {
   streamOpened?(): void;
   streamClosed?(totals: PipeTotals, error?: Error): void;
   rejected?(reason: "unauthenticated"): void;
+  /**
+   * Claims an authenticated stream before any engine connection is made
+   * (request marks for tracing); returns true when it took the call over.
+   */
+  requestMark?(call: TunnelCall): boolean;
   /** A per-stream hook called with every chunk (live byte counts). */
   connectionChunks?(): (fromSocket: boolean, bytes: number) => void;
 }
@@ -108,6 +113,7 @@ export class TunnelServer {
       call.emit("error", error);
       return;
     }
+    if (observer?.requestMark?.(call)) return;
     observer?.streamOpened?.();
     const socket = connect({
       host: this.options.engineHost ?? "127.0.0.1",

@@ -30,6 +30,12 @@ export interface HeadWorkerConfig {
   readonly threads?: number;
 }
 
+/** What a head front needs: llama-server's private port and the tunnel to each remote stage. */
+export interface HeadEngineAccess {
+  readonly enginePort: number;
+  readonly tunnels: readonly { readonly stage: number; readonly listener: TunnelListener }[];
+}
+
 /** Model loading (weights pushed to every stage over the tunnel) can take a while. */
 const LLAMA_SERVER_READY_TIMEOUT_MS = 180_000;
 
@@ -52,6 +58,11 @@ export async function startHeadWorker(
     listenerObserver?: TunnelListenerObserver;
     /** An observer per remote stage (metrics labelled by stage); wins over listenerObserver. */
     listenerObserverFor?: (stage: number) => TunnelListenerObserver;
+    /**
+     * An HTTP front (control/head-front.ts) that becomes the public endpoint on
+     * config.host:config.port; llama-server then listens on a private loopback port.
+     */
+    front?: (engine: HeadEngineAccess) => Promise<{ readonly port: number; close(): Promise<void> }>;
   },
 ): Promise<HeadWorker> {
   const listeners: TunnelListener[] = [];
@@ -85,14 +96,18 @@ export async function startHeadWorker(
     stageByPort.set(port, remote.stage);
     endpoints.push(`127.0.0.1:${port}`);
   }
-  const httpPort = config.port === 0 ? await freeLoopbackPort() : config.port;
+  const tunnels = config.remoteStages.map((remote, i) => ({
+    stage: remote.stage,
+    listener: listeners[i] as TunnelListener,
+  }));
+  const httpPort = config.port === 0 || deps.front ? await freeLoopbackPort() : config.port;
   engine = new EngineSupervisor(
     {
       name: "stage-0 llama-server",
       command: config.llamaServerPath,
       args: llamaServerArgs({
         modelPath: config.modelPath,
-        host: config.host,
+        host: deps.front ? "127.0.0.1" : config.host,
         port: httpPort,
         contextSize: config.contextSize,
         rpcEndpoints: endpoints,
@@ -123,17 +138,21 @@ export async function startHeadWorker(
   const closeListeners = async () => {
     await Promise.all(listeners.map((l) => l.close()));
   };
+  let front: { readonly port: number; close(): Promise<void> } | undefined;
   try {
     await engine.start();
+    front = await deps.front?.({ enginePort: httpPort, tunnels });
   } catch (err: unknown) {
+    await engine.stop();
     await closeListeners();
     throw err;
   }
   return {
-    httpPort,
+    httpPort: front?.port ?? httpPort,
     engine,
     placement,
     async stop() {
+      await front?.close();
       await engine.stop();
       await closeListeners();
     },

@@ -67,6 +67,8 @@ async function main(): Promise<void> {
       const worker = await startHeadWorker(config, {
         log,
         listenerObserverFor: plane ? (stage) => plane.tunnelObserver(stage, true) : undefined,
+        // With a control plane, requests pass the head's front: traces, and 503 while draining.
+        front: plane?.headFront(config.host, config.port),
       });
       plane?.started({ engine: worker.engine, httpPort: worker.httpPort });
       stop = () => worker.stop();

@@ -1,0 +1,128 @@
+/**
+ * The head's HTTP front: the replica's public endpoint, in front of
+ * llama-server on a private loopback port. Per request it continues the
+ * caller's W3C trace (a server span), marks the request on every stage (see
+ * request-trace.ts) and passes the trace context on to llama-server. While the
+ * stage drains or stops it refuses new requests with 503 and Retry-After, and
+ * lets in-flight ones finish: that is what `drain` means at the head.
+ */
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { context, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
+import type { StageState } from "@strata/core";
+import { extractHttpHeaders, injectHttpHeaders } from "@strata/runtime";
+import { type MarkedTunnel, markRequestOnStages } from "./request-trace.js";
+
+export interface HeadFrontOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** llama-server's private loopback port. */
+  readonly enginePort: number;
+  readonly tracer: Tracer;
+  readonly tunnels: readonly MarkedTunnel[];
+  /** The stage's state now: new requests are refused unless "ready" or "starting". */
+  readonly state: () => StageState;
+}
+
+export interface HeadFront {
+  readonly port: number;
+  /** Requests being proxied now. */
+  readonly inFlight: () => number;
+  close(): Promise<void>;
+}
+
+/** Paths that carry inference work (and get a request mark on the stages). */
+const INFERENCE_PATHS = /^\/(v1\/(chat\/)?completions|completion|v1\/embeddings|embedding|infill)\b/;
+const drainRetryAfterSeconds = 1;
+
+export async function startHeadFront(options: HeadFrontOptions): Promise<HeadFront> {
+  let inFlight = 0;
+  const server = createServer((req, res) => {
+    const state = options.state();
+    if (state === "draining" || state === "stopped") {
+      res.writeHead(503, {
+        "retry-after": String(drainRetryAfterSeconds),
+        "content-type": "application/json",
+      });
+      res.end(
+        JSON.stringify({ error: { message: `replica stage is ${state}`, type: "unavailable", code: state } }),
+      );
+      return;
+    }
+    inFlight++;
+    res.once("close", () => inFlight--);
+    proxy(options, req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    inFlight: () => inFlight,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function proxy(options: HeadFrontOptions, req: IncomingMessage, res: ServerResponse): void {
+  const path = req.url ?? "/";
+  const inference = INFERENCE_PATHS.test(path);
+  const parent = extractHttpHeaders(req.headers);
+  const span = options.tracer.startSpan(
+    `${req.method} ${path.split("?")[0]}`,
+    { kind: SpanKind.SERVER, attributes: { "http.request.method": req.method ?? "", "url.path": path } },
+    parent,
+  );
+  const ctx = trace.setSpan(parent, span);
+  const endMarks = inference
+    ? context.with(ctx, () => markRequestOnStages(options.tracer, options.tunnels))
+    : () => {};
+  let finished = false;
+  const finish = (status: number, error?: string) => {
+    if (finished) return;
+    finished = true;
+    endMarks();
+    span.setAttribute("http.response.status_code", status);
+    if (error !== undefined || status >= 500)
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error ?? "" });
+    span.end();
+  };
+  const headers: Record<string, string | string[] | undefined> = { ...req.headers };
+  delete headers.traceparent;
+  delete headers.tracestate;
+  const upstream = httpRequest(
+    {
+      host: "127.0.0.1",
+      port: options.enginePort,
+      method: req.method,
+      path,
+      headers: { ...headers, ...injectHttpHeaders({}, ctx) },
+    },
+    (upstreamRes) => {
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+      upstreamRes.pipe(res);
+      upstreamRes.once("end", () => finish(upstreamRes.statusCode ?? 502));
+      upstreamRes.once("error", (err) => finish(502, err.message));
+    },
+  );
+  upstream.once("error", (err) => {
+    if (!res.headersSent) res.writeHead(502, { "content-type": "application/json" });
+    res.end(
+      JSON.stringify({
+        error: { message: `engine unavailable: ${err.message}`, type: "upstream_unavailable" },
+      }),
+    );
+    finish(502, err.message);
+  });
+  // A client that goes away cancels the engine's work.
+  res.once("close", () => {
+    if (!res.writableFinished) upstream.destroy();
+    finish(res.statusCode, res.writableFinished ? undefined : "client disconnected");
+  });
+  req.pipe(upstream);
+}
