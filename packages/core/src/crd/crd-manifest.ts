@@ -29,7 +29,8 @@ const SAFE_INT = Number.MAX_SAFE_INTEGER;
 /**
  * Turns zod's OpenAPI 3.0 output into a Kubernetes structural schema:
  * no `additionalProperties: false` (the API server prunes unknown fields
- * instead), no boolean `exclusiveMinimum`, no safe-integer bounds.
+ * instead), no boolean `exclusiveMinimum`, no safe-integer bounds, no zod
+ * formats.
  */
 export function toStructuralSchema(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(toStructuralSchema);
@@ -37,6 +38,8 @@ export function toStructuralSchema(node: unknown): unknown {
   const out: JsonSchema = {};
   for (const [key, value] of Object.entries(node as JsonSchema)) {
     if (key === "$schema") continue;
+    // zod names its own string checks as formats (e.g. starts_with); Kubernetes knows none of them.
+    if (key === "format" && typeof value === "string") continue;
     if (key === "additionalProperties" && value === false) continue;
     if ((key === "maximum" && value === SAFE_INT) || (key === "minimum" && value === -SAFE_INT)) continue;
     if (key === "properties" || key === "default" || key === "x-kubernetes-validations") {
