@@ -87,7 +87,7 @@ describe("ModelDeployment controller", () => {
       onPool(s.pool, {
         model: {
           catalog: "llama-3.1-405b",
-          source: { pvc: { claimName: "models", path: "405b" } },
+          source: { uri: "s3://models.invalid/llama-3.1-405b-instruct" },
           servedName: "llama-3.1-405b",
         },
         engine: "vllm",
