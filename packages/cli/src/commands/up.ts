@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { InputError, type ModelSpec } from "@strata/core";
+import { resolveNatsUrl } from "@strata/runtime";
 import {
   ensureLlamaCppBinaries,
   type PipelinePlan,
@@ -15,6 +16,7 @@ import {
   writeTinyLlamaGguf,
 } from "@strata/shard-worker";
 import type { Command } from "commander";
+import { startLocalControlPlane } from "../control/local-control-plane.js";
 import { port, positiveInt } from "../flags.js";
 import { startLocalCluster } from "../local/local-cluster.js";
 
@@ -29,7 +31,11 @@ interface UpFlags {
   host: string;
   ctxSize: number;
   verbose?: boolean;
+  natsUrl?: string;
 }
+
+/** The deployment name a local replica reports under (`strata status`). */
+const LOCAL_DEPLOYMENT = "local";
 
 async function assertPortFree(host: string, wanted: number): Promise<void> {
   await new Promise<void>((resolveFree, reject) => {
@@ -118,10 +124,15 @@ export function registerUpCommand(program: Command): void {
     .option("--host <host>", "address the API binds", "127.0.0.1")
     .option("--ctx-size <tokens>", "context length", positiveInt, DEFAULT_CONTEXT_TOKENS)
     .option("--verbose", "print worker and engine logs")
+    .option(
+      "--nats-url <url>",
+      "control plane on this NATS server (default: $NATS_URL, else a nats-server started on a free loopback port)",
+    )
     .action(async (flags: UpFlags) => {
       const progress = (line: string) => process.stderr.write(`strata: ${line}\n`);
       const log = flags.verbose ? (line: string) => process.stderr.write(`${line}\n`) : () => {};
       await assertPortFree(flags.host, flags.port);
+      const natsUrl = resolveNatsUrl(flags.natsUrl);
       const modelPath = flags.model ? resolve(flags.model) : await defaultModel(progress);
       const spec = await readModelSpec(modelPath, "--model");
       const plan = planStages(spec, flags.stages);
@@ -130,9 +141,19 @@ export function registerUpCommand(program: Command): void {
         `${spec.numLayers} layers over ${flags.stages} stage(s): ${plan.ranges.map((r, i) => `stage ${i} ${r.first}-${r.last}`).join(", ")}`,
       );
 
+      // Heartbeats, lifecycle events and `strata status`; stopped with the cluster.
+      const local = await startLocalControlPlane({ natsUrl, deployment: LOCAL_DEPLOYMENT, progress });
+      const controlPlane = {
+        workerEnv: (stage: number) => {
+          const range = plan.ranges[stage] ?? { first: 0, last: -1 };
+          return local.workerEnv(stage, plan.ranges.length, { start: range.first, end: range.last + 1 });
+        },
+        stop: () => local.stop(),
+      };
       let cluster: Awaited<ReturnType<typeof startLocalCluster>>;
       try {
         cluster = await startLocalCluster({
+          controlPlane,
           modelPath,
           plan,
           host: flags.host,

@@ -13,8 +13,14 @@ export interface LocalClusterOptions {
   readonly log: (line: string) => void;
   /** Short progress lines for the user. */
   readonly progress: (line: string) => void;
-  /** Environment joining stage `stage` to the control plane (heartbeats, events, /metrics). */
-  readonly workerEnv?: (stage: number) => Record<string, string>;
+  /** The control plane workers join (heartbeats, events, /metrics); stopped with the cluster. */
+  readonly controlPlane?: LocalClusterControl;
+}
+
+export interface LocalClusterControl {
+  /** Environment joining stage `stage` to the control plane. */
+  workerEnv(stage: number): Record<string, string>;
+  stop(): Promise<void>;
 }
 
 export interface RunningCluster {
@@ -39,6 +45,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<R
   const stop = async () => {
     stopping = true;
     await Promise.all(workers.map((w) => w.stop()));
+    await options.controlPlane?.stop();
   };
   const exitHandler = () => {
     for (const w of workers) w.killNow();
@@ -52,7 +59,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<R
         `stage-${stage} worker`,
         { role: "stage", stage, tunnelBind: "127.0.0.1:0", token, rpcServerPath: options.binaries.rpcServer },
         options.log,
-        options.workerEnv?.(stage),
+        options.controlPlane?.workerEnv(stage),
       );
       workers.push(worker);
       return { stage, range, worker };
@@ -80,7 +87,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<R
         llamaServerPath: options.binaries.llamaServer,
       },
       options.log,
-      options.workerEnv?.(0),
+      options.controlPlane?.workerEnv(0),
     );
     workers.push(head);
     options.progress("loading the model on the head (weights travel to every stage through the tunnel)");
