@@ -4,10 +4,14 @@
  * datasheet roofline slowed down by these and nothing else; there is no per-model,
  * per-GPU or per-engine correction.
  *
- * How they were chosen: each starts from a published or commonly measured range
- * (noted per factor), then the set was checked against bench/data/published.csv
- * (`strata bench capacity --validate`) and moved only within that range. The
- * property tests in limits.test.ts hold for any values in (0, 1].
+ * How they were chosen: each is a value from the range published or commonly
+ * measured for its effect (noted per factor), set before comparing with
+ * bench/data/published.csv (`strata bench capacity --validate`) and not fitted to
+ * it: a grid search over the ranges lowers that file's median error but predicts a
+ * held-out source worse than these values (README, "Checked against published
+ * results"). The two TTFT terms (requestOverheadS, prefillChunkTokens) were added
+ * when the comparison showed TTFT too low under load, with values from engine
+ * defaults. The property tests in limits.test.ts hold for any values in range.
  */
 export interface EfficiencyFactors {
   /**
