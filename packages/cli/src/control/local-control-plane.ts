@@ -12,6 +12,7 @@ import { InputError, LIFECYCLE_CONSUMERS } from "@strata/core";
 import {
   connectNats,
   createMetricsRegistry,
+  installNatsServer,
   jsonLogger,
   type Logger,
   type MetricsServer,
@@ -50,7 +51,11 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
   let server: NatsServerProcess | undefined;
   if (options.natsUrl === undefined) {
     try {
-      server = await NatsServerProcess.start();
+      // Like llama.cpp, built on first use when `strata setup` has not run.
+      const say = (m: string, f?: Record<string, unknown>) =>
+        options.progress(f ? `${m} ${JSON.stringify(f)}` : m);
+      const binary = await installNatsServer({ info: say, warn: say, error: say });
+      server = await NatsServerProcess.start({ binary });
     } catch (err: unknown) {
       if (err instanceof NatsServerMissingError)
         throw new InputError("--nats-url", err.message, { cause: err });
