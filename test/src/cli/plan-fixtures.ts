@@ -50,8 +50,11 @@ export const TINY_CONFIG = {
   torch_dtype: "bfloat16",
 };
 
-/** The same model's GGUF header, tensors in Q8_0 (norms in F32), as llama.cpp names them. */
-export function tinyGgufHeader(cfg = TINY_CONFIG): Uint8Array {
+/**
+ * The same model's GGUF header, tensors in Q8_0 (norms in F32), as llama.cpp names them;
+ * `tokenizerTokens` pads the header with a tokenizer vocabulary of that many entries.
+ */
+export function tinyGgufHeader(cfg = TINY_CONFIG, tokenizerTokens = 0): Uint8Array {
   const T = GGUF_VALUE_TYPE;
   const h = cfg.hidden_size;
   const kv = (h / cfg.num_attention_heads) * cfg.num_key_value_heads;
@@ -66,6 +69,13 @@ export function tinyGgufHeader(cfg = TINY_CONFIG): Uint8Array {
     { key: "llama.attention.head_count", type: T.UINT32, value: cfg.num_attention_heads },
     { key: "llama.attention.head_count_kv", type: T.UINT32, value: cfg.num_key_value_heads },
     { key: "llama.vocab_size", type: T.UINT32, value: cfg.vocab_size },
+    {
+      // A large tokenizer makes a header longer than the CLI's first read.
+      key: "tokenizer.ggml.tokens",
+      type: T.ARRAY,
+      itemType: T.STRING,
+      value: Array.from({ length: tokenizerTokens }, (_, i) => `token-${String(i).padStart(16, "0")}`),
+    },
   ];
   const shapes: Array<[string, number[], number]> = [
     ["token_embd.weight", [h, cfg.vocab_size], GGML_TYPE.Q8_0],

@@ -121,6 +121,13 @@ describe("strata plan", () => {
     expect(covered.at(-1)).toBe(TINY_CONFIG.num_hidden_layers - 1);
   });
 
+  it("reads a GGUF whose header is longer than the first read (a 12 MB tokenizer)", async () => {
+    const big = fixtures.write("big-vocab.gguf", tinyGgufHeader(TINY_CONFIG, 400_000));
+    const { status, plan } = await planJson("--model", big, "--gpu", "cpu");
+    expect(status).toBe(0);
+    expect(plan).toMatchObject({ model: "big-vocab", fits: true });
+  });
+
   it("has --help", async () => {
     const r = await strata("plan", "--help");
     expect(r.status).toBe(0);

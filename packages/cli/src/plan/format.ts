@@ -79,8 +79,11 @@ function table(header: string[], rows: string[][], rightAligned: ReadonlySet<num
   return [line(header), ...rows.map(line)];
 }
 
+/** Decimal units, as GPU datasheets give memory; MB for small models. */
 function gb(bytes: number): string {
-  return `${(bytes / 1e9).toFixed(1)} GB`;
+  return Math.abs(bytes) >= 1e9 || bytes === 0
+    ? `${(bytes / 1e9).toFixed(1)} GB`
+    : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 function count(n: number): string {

@@ -31,10 +31,17 @@ export function modelSpecFromGguf(header: GgufHeader, options: GgufSpecOptions =
       if (f !== undefined) return f;
       throw new InputError(`${source}: ${arch}.${key}`, "is missing");
     }
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) {
-      throw new InputError(`${source}: ${arch}.${key}`, `must be a positive integer, got ${String(v)}`);
+    // Some architectures give per-layer values (e.g. KV heads of sliding-window
+    // layers); the largest one stands for all, which over- rather than under-counts memory.
+    const values = Array.isArray(v) ? v : [v];
+    if (
+      values.length === 0 ||
+      !values.every((x) => typeof x === "number" && Number.isSafeInteger(x) && x > 0)
+    ) {
+      const shown = String(v).slice(0, 40);
+      throw new InputError(`${source}: ${arch}.${key}`, `must be a positive integer, got ${shown}`);
     }
-    return v;
+    return Math.max(...(values as number[]));
   };
 
   const tensorByName = new Map(header.tensors.map((t) => [t.name, t]));

@@ -152,3 +152,24 @@ describe("GGUF header", () => {
     );
   });
 });
+
+describe("GGUF per-layer metadata", () => {
+  it("takes the largest of per-layer values and rejects non-numeric ones", () => {
+    const T = GGUF_VALUE_TYPE;
+    const base = llamaMetadata(HF_CONFIG, "t").filter((e) => e.key !== "llama.attention.head_count_kv");
+    const perLayer = (value: number[]): GgufEntry[] => [
+      ...base,
+      { key: "llama.attention.head_count_kv", type: T.ARRAY, itemType: T.UINT32, value },
+    ];
+    const tensors = llamaTensors(HF_CONFIG, false);
+    const spec = modelSpecFromGguf(parseGguf(encodeGgufHeader(perLayer([1, 2, 1]), tensors)));
+    expect(spec.numKvHeads).toBe(2);
+    const bad: GgufEntry[] = [
+      ...base,
+      { key: "llama.attention.head_count_kv", type: T.ARRAY, itemType: T.STRING, value: ["two"] },
+    ];
+    expect(() => modelSpecFromGguf(parseGguf(encodeGgufHeader(bad, tensors)))).toThrow(
+      /llama\.attention\.head_count_kv: must be a positive integer, got two/,
+    );
+  });
+});
