@@ -14,6 +14,7 @@ import {
 import {
   Controller,
   type ControllerConfigInput,
+  jsonLogger,
   resolveControllerConfig,
   silentLogger,
 } from "@strata/controller";
@@ -86,6 +87,10 @@ export const TEST_CONTROLLER_SETTINGS: ControllerConfigInput = {
   capacityRetryMs: 3_000,
 };
 
+// Failed reconciles and fatal errors reach the test output; routine progress does not.
+const logged = jsonLogger("controller");
+const warningsOnly = { ...silentLogger, warn: logged.warn, error: logged.error };
+
 /** Starts the controller in-process, scoped to one namespace, as the ServiceAccount. */
 export async function startController(
   admin: KubeConfig,
@@ -103,7 +108,7 @@ export async function startController(
       leaderElection: false,
       ...over,
     }),
-    log: silentLogger,
+    log: warningsOnly,
     onFatal: (err) => fatal.push(err),
   });
   await controller.start();
