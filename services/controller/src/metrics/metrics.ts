@@ -77,17 +77,22 @@ export function controllerMetrics(registry: Registry, state: ClusterState): Cont
       labelNames: ["transition"],
       registers,
     }),
-    reconciles: new Counter({
-      name: CONTROLLER_METRICS.reconciles,
-      help: "Reconcile runs, by result.",
-      labelNames: ["result"],
-      registers,
-    }),
-    reconcileDuration: new Histogram({
-      name: CONTROLLER_METRICS.reconcileDuration,
-      help: "Time one reconcile run took.",
-      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-      registers,
-    }),
+    // Shared with the reconciler's metrics (reconciler-metrics.ts): whoever comes first registers them.
+    reconciles:
+      (registry.getSingleMetric(CONTROLLER_METRICS.reconciles) as Counter<"result"> | undefined) ??
+      new Counter({
+        name: CONTROLLER_METRICS.reconciles,
+        help: "Reconciles of a ModelDeployment key, by result (ok, requeue, error)",
+        labelNames: ["result"],
+        registers,
+      }),
+    reconcileDuration:
+      (registry.getSingleMetric(CONTROLLER_METRICS.reconcileDuration) as Histogram | undefined) ??
+      new Histogram({
+        name: CONTROLLER_METRICS.reconcileDuration,
+        help: "Time to reconcile one ModelDeployment key",
+        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+        registers,
+      }),
   };
 }

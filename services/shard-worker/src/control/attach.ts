@@ -6,7 +6,8 @@
  * and lifecycle events, answers drain/shutdown/status, and records spans when
  * OTEL_EXPORTER_OTLP_ENDPOINT is set.
  */
-import { HEARTBEAT_INTERVAL_MS, InputError, stageLayersSchema } from "@strata/core";
+import { hostname } from "node:os";
+import { HEARTBEAT_INTERVAL_MS, InputError, stageLayersSchema, WORKER_ENV } from "@strata/core";
 import {
   connectNats,
   createMetricsRegistry,
@@ -47,12 +48,46 @@ export const controlConfigSchema = z.object({
 });
 export type ControlConfig = z.input<typeof controlConfigSchema>;
 
-/** Parses STRATA_CONTROL_CONFIG; undefined when unset. */
+/** /metrics port of a worker in a Kubernetes pod (where no supervisor picks one). */
+export const WORKER_METRICS_PORT = 9400;
+
+/**
+ * The control config a Kubernetes pod carries as separate variables
+ * (WORKER_ENV, set by the controller); undefined when they are absent.
+ */
+function controlConfigFromPodEnv(env: NodeJS.ProcessEnv): unknown {
+  const natsUrl = env[WORKER_ENV.natsUrl];
+  const deployment = env[WORKER_ENV.deployment];
+  if (!natsUrl || !deployment) return undefined;
+  return {
+    natsUrl,
+    deployment,
+    replica: Number(env[WORKER_ENV.replica]),
+    stage: Number(env[WORKER_ENV.stage]),
+    stageCount: Number(env[WORKER_ENV.stages]),
+    layers: { start: Number(env[WORKER_ENV.firstLayer]), end: Number(env[WORKER_ENV.lastLayer]) + 1 },
+    engine: env[WORKER_ENV.engine] ?? "llamacpp",
+    advertiseHost: env.POD_IP ?? hostname(),
+    metricsHost: "0.0.0.0",
+    metricsPort: WORKER_METRICS_PORT,
+  };
+}
+
+/** Parses STRATA_CONTROL_CONFIG (or, in a pod, the WORKER_ENV variables); undefined when neither is set. */
 export function controlConfigFromEnv(
   env: NodeJS.ProcessEnv = process.env,
 ): z.output<typeof controlConfigSchema> | undefined {
   const raw = env[CONTROL_CONFIG_ENV];
-  if (raw === undefined || raw === "") return undefined;
+  if (raw === undefined || raw === "") {
+    const fromPod = controlConfigFromPodEnv(env);
+    if (fromPod === undefined) return undefined;
+    const parsed = controlConfigSchema.safeParse(fromPod);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new InputError(`worker environment: ${issue?.path.join(".") ?? ""}`, issue?.message ?? "invalid");
+    }
+    return parsed.data;
+  }
   let json: unknown;
   try {
     json = JSON.parse(raw);
