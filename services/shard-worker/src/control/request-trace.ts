@@ -50,7 +50,12 @@ export function markRequestOnStages(tracer: Tracer, tunnels: readonly MarkedTunn
     const before = t.totals?.();
     const metadata: Record<string, string> = { [REQUEST_MARK_METADATA_KEY]: "1" };
     injectGrpcMetadata(
-      { get: () => [], set: (k, v) => void (metadata[k] = v) },
+      {
+        get: () => [],
+        set: (k, v) => {
+          metadata[k] = v;
+        },
+      },
       trace.setSpan(context.active(), span),
     );
     let call: MarkCall | undefined;
