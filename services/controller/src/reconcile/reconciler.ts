@@ -20,6 +20,7 @@ import { type AutoPlanner, PlanError, resolvePlan } from "../plan/resolve-plan.j
 import { planRollout } from "../rollout/rollout.js";
 import { CapacityModel } from "../scheduling/capacity.js";
 import type { EventRecorder } from "./events.js";
+import { carry, domainOf, withDomain } from "./group-status.js";
 import { OwnedObjects } from "./owned-objects.js";
 import {
   type ConditionInput,
@@ -430,26 +431,3 @@ export class Reconciler {
 type StatusDraft = Omit<ModelDeploymentStatus, "conditions" | "observedGeneration"> & {
   conditionsInput: ConditionInput[];
 };
-
-function carry(prev: GroupStatus | undefined): Partial<GroupStatus> {
-  return {
-    ...(prev?.attempts ? { attempts: prev.attempts } : {}),
-    ...(prev?.retryAfter ? { retryAfter: prev.retryAfter } : {}),
-  };
-}
-
-/** The topology domain a group was admitted into, read back from its pods' node affinity. */
-function domainOf(view: GroupView): string | undefined {
-  for (const pod of view.pods) {
-    const terms =
-      pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
-    const value = terms?.[0]?.matchExpressions?.[0]?.values?.[0];
-    if (value !== undefined) return value;
-  }
-  return undefined;
-}
-
-function withDomain(view: GroupView | undefined): Partial<GroupStatus> {
-  const domain = view ? domainOf(view) : undefined;
-  return domain !== undefined ? { domain } : {};
-}
