@@ -5,7 +5,7 @@
 // never rebuilt. Run by scripts/test.sh as `node test/dist/setup.js`.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BuildError, ensureK8sBinaries, onPath } from "./k8s/build.js";
 import { promtoolBinDir, strataCacheDir } from "./k8s/versions.js";
@@ -20,6 +20,7 @@ async function ensurePromtool(): Promise<void> {
   console.log("setup: extracting promtool from Debian's prometheus package");
   await mkdir(strataCacheDir(), { recursive: true });
   const work = await mkdtemp(join(strataCacheDir(), "promtool-download-"));
+  await chmod(work, 0o755); // apt-get download writes as user _apt where it can
   try {
     if (!aptDownload("prometheus", work)) {
       if (process.getuid?.() !== 0) {

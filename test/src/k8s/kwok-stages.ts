@@ -50,7 +50,7 @@ spec:
       {{ end }}
       addresses:
       - { type: InternalIP, address: {{ NodeIP | Quote }} }
-      - { type: Hostname, address: {{ NodeName | Quote }} }
+      - { type: Hostname, address: {{ .metadata.name | Quote }} }
       nodeInfo:
         architecture: amd64
         operatingSystem: linux
