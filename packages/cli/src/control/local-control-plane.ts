@@ -85,6 +85,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     state.start();
     metrics = await startMetricsServer(registry);
     await writeLocalEndpoint({ natsUrl, pid: process.pid });
+    options.progress(`supervisor metrics at ${metrics.url}; \`strata status\` shows the cluster`);
     const conn = nc;
     const metricsServer = metrics;
     return {
