@@ -121,8 +121,8 @@ export function modelDeploymentOpenApiSchema(catalog: readonly CatalogModelShape
     "x-kubernetes-validations": [
       {
         rule: `self.metadata.name.size() <= ${MAX_DEPLOYMENT_NAME_LENGTH}`,
+        // No fieldPath: metadata is not part of the schema's properties, so the message names the field.
         message: `metadata.name must be at most ${MAX_DEPLOYMENT_NAME_LENGTH} characters (pod and Service names derive from it)`,
-        fieldPath: ".metadata.name",
       },
     ],
   };
