@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { k8sBinaries } from "../k8s/index.js";
 import { CHART_DIR, smallSpec } from "./fixture.js";
@@ -11,6 +11,10 @@ import { CHART_DIR, smallSpec } from "./fixture.js";
 // lint, render, and the values schema generated from the ModelDeployment schema.
 
 const helm = k8sBinaries().helm;
+
+beforeAll(() => {
+  if (!existsSync(helm)) throw new Error(`${helm} is missing: run \`node test/dist/setup.js\` first`);
+});
 
 function runHelm(args: readonly string[]) {
   const r = spawnSync(helm, args, { encoding: "utf8" });
