@@ -11,6 +11,9 @@ import { ResponseObserver } from "./sse-observer.js";
 import { callUpstream, UpstreamAttemptError } from "./upstream.js";
 import type { ValidRequest } from "./validate.js";
 
+/** Retries of one request on reused keep-alive sockets the head had already closed. */
+const maxStaleSocketRetries = 4;
+
 /** Response headers that belong to one hop and are not copied to the client. */
 const hopHeaders = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection"]);
 
@@ -74,9 +77,10 @@ export async function proxyCompletion(deps: ProxyDeps, pr: ProxyRequest): Promis
   });
   Object.assign(headers, carrier);
   let lastFailure = "no head was tried";
-  let staleRetried = false;
+  let staleRetries = 0;
 
-  for (let attempt = 0; attempt < config.maxAttempts + 1 && !watch.gone; attempt++) {
+  // Bounded: each pass either adds a head to `tried` (at most maxAttempts) or uses a stale-socket retry.
+  while (!watch.gone && tried.size < config.maxAttempts) {
     const decision = chooseReplica(table.forModel(model), tried, deps.nowMs(), config);
     if (decision.kind === "unknown-model") {
       throw new OpenAIError(404, "invalid_request_error", `The model '${model}' does not exist.`, {
@@ -95,16 +99,18 @@ export async function proxyCompletion(deps: ProxyDeps, pr: ProxyRequest): Promis
         },
       );
     }
-    if (decision.kind === "exhausted" || tried.size >= config.maxAttempts) break;
+    if (decision.kind === "exhausted") break;
     const replica = decision.replica;
     const outcome = await attemptOn(deps, pr, replica, headers, watch);
     if (outcome.kind === "done") return outcome.status;
     if (outcome.kind === "client-gone") return 499;
     const err = outcome.error;
     lastFailure = `${replica.endpoint.id}: ${err.message}`;
-    if (err.staleSocket && !staleRetried) {
-      // The head closed an idle keep-alive socket as we reused it: same head, fresh socket.
-      staleRetried = true;
+    if (err.staleSocket && staleRetries < maxStaleSocketRetries) {
+      // The head closed a keep-alive socket just as we reused it (llama-server closes
+      // connections after a few requests): nothing reached it, so the same head may
+      // be asked again; the agent drops the dead socket and may hand out another.
+      staleRetries += 1;
       continue;
     }
     tried.add(replica.endpoint.id);
