@@ -4,7 +4,9 @@ import {
   freeLoopbackPort,
   httpProbe,
   type LlamaCppBinaries,
+  llamaServerArgs,
   type PipelinePlan,
+  rpcServerArgs,
   tcpProbe,
   WorkerProcess,
 } from "@strata/shard-worker";
@@ -19,47 +21,32 @@ export interface ServingSetup {
 const READY_TIMEOUT_MS = 180_000;
 const CONTEXT_TOKENS = 2048;
 
+/** llama-server with the same flags the head worker uses, so only the wiring differs. */
 function llamaServer(
   binaries: LlamaCppBinaries,
   modelPath: string,
   port: number,
-  extra: string[],
+  plan: PipelinePlan | undefined,
+  rpcEndpoints: string[],
   log: (line: string) => void,
 ): EngineSupervisor {
   return new EngineSupervisor(
     {
       name: "llama-server",
       command: binaries.llamaServer,
-      args: [
-        "--model",
+      args: llamaServerArgs({
         modelPath,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--ctx-size",
-        String(CONTEXT_TOKENS),
-        "--parallel",
-        "1",
-        "--no-webui",
-        ...extra,
-      ],
+        host: "127.0.0.1",
+        port,
+        contextSize: CONTEXT_TOKENS,
+        rpcEndpoints,
+        offload: plan?.offload ?? { nGpuLayers: 0, tensorSplit: [] },
+      }),
       readiness: httpProbe(`http://127.0.0.1:${port}/health`),
       readyTimeoutMs: READY_TIMEOUT_MS,
     },
     { log },
   );
-}
-
-function offloadArgs(plan: PipelinePlan, endpoints: string[]): string[] {
-  return [
-    "--rpc",
-    endpoints.join(","),
-    "--n-gpu-layers",
-    String(plan.offload.nGpuLayers),
-    "--tensor-split",
-    plan.offload.tensorSplit.join(","),
-  ];
 }
 
 /** Baseline: the whole model in one llama-server process. */
@@ -69,7 +56,7 @@ export async function startOneProcess(
   log: (line: string) => void,
 ): Promise<ServingSetup> {
   const port = await freeLoopbackPort();
-  const server = llamaServer(binaries, modelPath, port, ["--n-gpu-layers", "0"], log);
+  const server = llamaServer(binaries, modelPath, port, undefined, [], log);
   await server.start();
   return { name: "one process", url: `http://127.0.0.1:${port}`, stop: () => server.stop() };
 }
@@ -93,7 +80,7 @@ export async function startDirectRpc(
         {
           name: `stage-${stage} rpc-server`,
           command: binaries.rpcServer,
-          args: ["--host", "127.0.0.1", "--port", String(port)],
+          args: rpcServerArgs(port),
           readiness: tcpProbe("127.0.0.1", port),
           readyTimeoutMs: READY_TIMEOUT_MS,
         },
@@ -104,7 +91,7 @@ export async function startDirectRpc(
       endpoints.push(`127.0.0.1:${port}`);
     }
     const port = await freeLoopbackPort();
-    const head = llamaServer(binaries, modelPath, port, offloadArgs(plan, endpoints), log);
+    const head = llamaServer(binaries, modelPath, port, plan, endpoints, log);
     stages.push(head);
     await head.start();
     return { name: "llama.cpp RPC, direct TCP", url: `http://127.0.0.1:${port}`, stop: stopAll };

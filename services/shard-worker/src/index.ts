@@ -14,10 +14,13 @@ export {
 } from "./control/request-trace.js";
 export { WorkerControl, type WorkerIdentity } from "./control/worker-control.js";
 export { freeLoopbackPort } from "./engine/free-port.js";
-export { type LayerAssignment, parseLayerAssignment, rpcDevicePort } from "./engine/layer-report.js";
+export { type LayerAssignment, parseDeviceEndpoint, parseLayerAssignment } from "./engine/layer-report.js";
 export {
+  type LlamaServerArgsInput,
+  llamaServerArgs,
   type OffloadPlan,
   offloadPlanFor,
+  rpcServerArgs,
   type StageRange,
   StageRangeError,
 } from "./engine/llamacpp-args.js";

@@ -2,13 +2,14 @@
  * Reads which device holds which layer from llama.cpp's own load log, so the
  * placement is checked against what the engine did rather than assumed.
  * llama.cpp prints, at debug verbosity (src/llama-model.cpp, load_tensors):
- *   "load_tensors: layer   3 assigned to device RPC0[127.0.0.1:40000], is_swa = 0"
- * Index n_layer is the output layer.
+ *   "load_tensors: layer   3 assigned to device RPC0, is_swa = 0"
+ * (index n_layer is the output layer), and names each RPC device's endpoint:
+ *   "llama_prepare_model_devices: using device RPC0 (127.0.0.1:40000) (unknown id) - 24105 MiB free"
  */
 const LAYER_LINE = /load_tensors: layer\s+(\d+) assigned to device (\S+?),/;
 
 export interface LayerAssignment {
-  /** Device name as llama.cpp prints it: "CPU" or "RPC0[127.0.0.1:40000]". */
+  /** Device name as llama.cpp prints it: "CPU", "RPC0", "RPC1", … */
   readonly device: string;
   readonly layer: number;
 }
@@ -19,8 +20,11 @@ export function parseLayerAssignment(line: string): LayerAssignment | undefined 
   return { layer: Number(match[1]), device: match[2] };
 }
 
-/** The loopback port inside an RPC device name, e.g. 40000 for "RPC0[127.0.0.1:40000]". */
-export function rpcDevicePort(device: string): number | undefined {
-  const match = /^RPC\d*\[[^\]]*:(\d+)\]$/.exec(device);
-  return match?.[1] ? Number(match[1]) : undefined;
+const DEVICE_LINE = /using device (\S+) \([^)]*:(\d+)\)/;
+
+/** The endpoint port of an RPC device, from llama.cpp's "using device RPC0 (host:port)" line. */
+export function parseDeviceEndpoint(line: string): { device: string; port: number } | undefined {
+  const match = DEVICE_LINE.exec(line);
+  if (!match?.[1] || !match[2]) return undefined;
+  return { device: match[1], port: Number(match[2]) };
 }

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseLayerAssignment, rpcDevicePort } from "./layer-report.js";
+import { parseDeviceEndpoint, parseLayerAssignment } from "./layer-report.js";
 import { offloadPlanFor, StageRangeError } from "./llamacpp-args.js";
 
 /**
@@ -81,15 +81,20 @@ describe("offloadPlanFor", () => {
 
 describe("layer report", () => {
   it("reads llama.cpp's layer assignment lines", () => {
-    expect(
-      parseLayerAssignment("load_tensors: layer   7 assigned to device RPC1[127.0.0.1:40123], is_swa = 0"),
-    ).toEqual({ layer: 7, device: "RPC1[127.0.0.1:40123]" });
+    expect(parseLayerAssignment("load_tensors: layer   7 assigned to device RPC1, is_swa = 0")).toEqual({
+      layer: 7,
+      device: "RPC1",
+    });
     expect(parseLayerAssignment("load_tensors: layer   0 assigned to device CPU, is_swa = 0")).toEqual({
       layer: 0,
       device: "CPU",
     });
     expect(parseLayerAssignment("load_tensors: offloaded 9/13 layers to GPU")).toBeUndefined();
-    expect(rpcDevicePort("RPC0[127.0.0.1:40000]")).toBe(40000);
-    expect(rpcDevicePort("CPU")).toBeUndefined();
+    expect(
+      parseDeviceEndpoint(
+        "llama_prepare_model_devices: using device RPC0 (127.0.0.1:36743) (unknown id) - 24105 MiB free",
+      ),
+    ).toEqual({ device: "RPC0", port: 36743 });
+    expect(parseDeviceEndpoint("load_tensors: offloaded 9/13 layers to GPU")).toBeUndefined();
   });
 });

@@ -77,6 +77,9 @@ export function llamaServerArgs(input: LlamaServerArgsInput): string[] {
     "--log-verbosity",
     "5",
     "--no-webui",
+    // The plan decides placement: no automatic fitting (it would also load the model twice).
+    "--fit",
+    "off",
     // Prometheus /metrics, re-exported by the worker under Strata's names (metrics/llama-metrics.ts).
     "--metrics",
   ];

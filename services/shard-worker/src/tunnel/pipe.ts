@@ -11,18 +11,28 @@ export interface PipeTotals {
 
 /** The part of a grpc-js duplex call (client or server side) the pipe uses. */
 export interface ByteCall extends Pick<EventEmitter, "on"> {
-  write(chunk: Buffer): boolean;
+  write(chunk: Buffer, callback: (error?: Error | null) => void): boolean;
   end(): void;
   pause(): unknown;
   resume(): unknown;
   readonly destroyed: boolean;
 }
 
+/** Bytes queued towards the call before the socket is paused. */
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+
 /**
- * Joins a TCP socket and a gRPC duplex call in both directions. Every chunk is
- * forwarded the moment it arrives (no coalescing: the engine's protocol is
- * request/response and any delay is added latency); back-pressure pauses the
- * faster side. `onClose` runs once, when either side is gone.
+ * Joins a TCP socket and a gRPC duplex call in both directions. The engine's
+ * protocol is request/response and chatty (a command byte, a size and a
+ * payload as separate writes), so latency is what matters:
+ * - a chunk from the socket goes out as a gRPC message at once when no message
+ *   is in flight; a grpc-js call only takes its next message after the
+ *   previous one was handed to HTTP/2, so chunks that arrive meanwhile are
+ *   sent together as the next message instead of queueing one by one (this
+ *   never delays a byte, it only merges what would have waited anyway);
+ * - messages from the call are written to the socket as they arrive;
+ * - back-pressure pauses the faster side.
+ * `onClose` runs once, when either side is gone.
  */
 export function pipeSocketAndCall(
   socket: Socket,
@@ -41,12 +51,32 @@ export function pipeSocketAndCall(
   };
 
   socket.setNoDelay(true);
+  let queued: Buffer[] = [];
+  let queuedBytes = 0;
+  let inFlight = false;
+  let endAfterFlush = false;
+  const flush = (error?: Error | null) => {
+    if (error) return; // the call's own error event closes the pipe
+    if (queued.length === 0) {
+      inFlight = false;
+      if (endAfterFlush) call.end();
+      return;
+    }
+    const message = queued.length === 1 ? (queued[0] as Buffer) : Buffer.concat(queued, queuedBytes);
+    queued = [];
+    queuedBytes = 0;
+    inFlight = true;
+    call.write(message, flush);
+    if (socket.isPaused()) socket.resume();
+  };
   socket.on("data", (chunk: Buffer) => {
     totals.bytesFromSocket += chunk.length;
     onChunk?.(true, chunk.length);
-    if (!call.write(chunk)) socket.pause();
+    queued.push(chunk);
+    queuedBytes += chunk.length;
+    if (!inFlight) flush();
+    else if (queuedBytes > MAX_QUEUED_BYTES) socket.pause();
   });
-  call.on("drain", () => socket.resume());
   call.on("data", (chunk: Buffer) => {
     totals.bytesToSocket += chunk.length;
     onChunk?.(false, chunk.length);
@@ -59,14 +89,16 @@ export function pipeSocketAndCall(
   };
   socket.on("end", () => {
     ended("socket");
-    call.end();
+    if (inFlight) endAfterFlush = true;
+    else call.end();
   });
   call.on("end", () => {
     ended("call");
     socket.end();
   });
   socket.on("close", () => {
-    if (!call.destroyed) call.end();
+    if (inFlight) endAfterFlush = true;
+    else if (!call.destroyed) call.end();
     close();
   });
   socket.on("error", (err) => {

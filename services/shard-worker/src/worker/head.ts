@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { freeLoopbackPort } from "../engine/free-port.js";
-import { parseLayerAssignment, rpcDevicePort } from "../engine/layer-report.js";
+import { parseDeviceEndpoint, parseLayerAssignment } from "../engine/layer-report.js";
 import { llamaServerArgs, type OffloadPlan } from "../engine/llamacpp-args.js";
 import { httpProbe } from "../engine/probes.js";
 import { EngineSupervisor } from "../engine/supervisor.js";
@@ -84,6 +84,7 @@ export async function startHeadWorker(
     return observer;
   };
   const stageByPort = new Map<number, number>();
+  const devicePorts = new Map<string, number>();
   const endpoints: string[] = [];
   for (const remote of config.remoteStages) {
     const caCert = remote.caCertPath ? await readFile(remote.caCertPath) : undefined;
@@ -124,6 +125,10 @@ export async function startHeadWorker(
     if (event.type === "started") layers = new Map();
   });
   engine.onLine((line) => {
+    // Each load pass logs the whole assignment again; keep the latest.
+    if (line.includes("load_tensors: loading model tensors")) layers = new Map();
+    const endpoint = parseDeviceEndpoint(line);
+    if (endpoint) devicePorts.set(endpoint.device, endpoint.port);
     const assignment = parseLayerAssignment(line);
     if (!assignment) return;
     const list = layers.get(assignment.device) ?? [];
@@ -132,8 +137,9 @@ export async function startHeadWorker(
   });
   const placement = (): StageLayers[] =>
     [...layers.entries()].map(([device, list]) => {
-      const port = rpcDevicePort(device);
-      return { stage: port === undefined ? 0 : (stageByPort.get(port) ?? -1), device, layers: list };
+      const port = devicePorts.get(device);
+      const stage = device === "CPU" ? 0 : port === undefined ? -1 : (stageByPort.get(port) ?? -1);
+      return { stage, device, layers: list };
     });
   const closeListeners = async () => {
     await Promise.all(listeners.map((l) => l.close()));
