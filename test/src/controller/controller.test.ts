@@ -76,6 +76,8 @@ const onPool = (pool: string, spec: ModelDeploymentSpecInput): ModelDeploymentSp
   gpu: { ...spec.gpu, type: spec.gpu?.type ?? "h100-sxm-80g", nodeSelector: { [NODE_LABELS.pool]: pool } },
 });
 
+const conditionOf = (md: Parameters<Deployments["condition"]>[0], type: string) =>
+  md.status?.conditions?.find((c) => c.type === type);
 const uids = (pods: readonly V1Pod[] | undefined) => (pods ?? []).map((p) => p.metadata?.uid).sort();
 
 describe("ModelDeployment controller", () => {
@@ -164,6 +166,45 @@ describe("ModelDeployment controller", () => {
     );
     expect(s.mds.condition(after, CONDITION_TYPES.scheduled)?.status).toBe("True");
   }, 180_000);
+
+  it("gives a partly bound group's GPUs back after the gang timeout and retries with backoff", async () => {
+    // The nodes have the GPUs but room for one pod each: admission (which counts GPUs) lets the
+    // group in, the scheduler binds only two of its three pods.
+    const ns = await createTestNamespace(admin, "md-gang");
+    await createGpuNodePool(admin, {
+      name: ns,
+      count: 2,
+      gpusPerNode: 8,
+      gpuProduct: H100,
+      pods: 1,
+      labels: { rack: `${ns}-a` },
+    });
+    const { controller } = await startController(admin, ns, { gangTimeoutMs: 8_000 });
+    controllers.push(controller);
+    const mds = new Deployments(admin, ns);
+    await mds.create("small", onPool(ns, smallSpec({ parallelism: { mode: "explicit", tp: 4, pp: 3 } })));
+    await expectEventually(
+      "two of three pods bound",
+      async () => (await mds.pods("small")).filter((p) => p.spec?.nodeName).length === 2,
+    );
+    const md = await mds.waitFor(
+      "gang timeout",
+      "small",
+      WAIT_MS,
+      (m) => (m.status?.groups?.[0]?.attempts ?? 0) >= 1,
+    );
+    expect(md.status?.groups?.[0]?.phase).toMatch(/Backoff|Scheduling/);
+    expect(conditionOf(md, CONDITION_TYPES.scheduled)?.reason).toMatch(/GangTimeout|GroupCreated/);
+    expect((await mds.events(REASONS.gangTimeout)).join("\n")).toMatch(
+      /group 0: 2 of 3 pods bound after \d+s/,
+    );
+    // Between attempts no pod of the group is left holding GPUs.
+    await expectEventually(
+      "the group's pods all gone between attempts",
+      async () => (await mds.pods("small")).length === 0,
+      100,
+    );
+  }, 120_000);
 
   it("recreates the whole group when one of its pods is killed, and leaves the other group alone", async () => {
     const s = await scenario("md-recover", ["a", "a", "b", "b"]);
