@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startControlPlane } from "./control-plane.js";
+import { startControlPlane, stopInOrder } from "./control-plane.js";
 import { stopProcessGroup } from "./processes.js";
 
 /** Where `up` keeps etcd data, certificates, kubeconfig and logs; `STRATA_K8S_DIR` overrides. */
@@ -13,7 +13,7 @@ const DIR = process.env.STRATA_K8S_DIR ?? join(tmpdir(), "strata-k8s-dev");
 const STATE_FILE = join(DIR, "state.json");
 
 interface State {
-  readonly pids: readonly number[];
+  readonly components: readonly { readonly name: string; readonly pid: number }[];
   readonly kubeconfigPath: string;
 }
 
@@ -27,7 +27,7 @@ async function up(): Promise<void> {
   const started = Date.now();
   await mkdir(DIR, { recursive: true });
   const cp = await startControlPlane({ dir: DIR, detached: true });
-  const state: State = { pids: cp.components.map((c) => c.pid), kubeconfigPath: cp.kubeconfigPath };
+  const state: State = { components: cp.components, kubeconfigPath: cp.kubeconfigPath };
   await writeFile(STATE_FILE, JSON.stringify(state, null, 2));
   console.log(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)} s at ${cp.server}`);
   for (const c of cp.components) console.log(`  ${c.name.padEnd(24)} pid ${c.pid}  log ${c.logPath}`);
@@ -45,9 +45,9 @@ async function down(): Promise<void> {
     return;
   }
   const state = JSON.parse(await readFile(STATE_FILE, "utf8")) as State;
-  await Promise.all(state.pids.map((pid) => stopProcessGroup(pid)));
+  await stopInOrder(state.components, (c) => stopProcessGroup(c.pid));
   await rm(DIR, { recursive: true, force: true });
-  console.log(`stopped ${state.pids.length} processes and removed ${DIR}`);
+  console.log(`stopped ${state.components.length} processes and removed ${DIR}`);
 }
 
 const command = process.argv[2];

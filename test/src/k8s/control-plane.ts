@@ -83,7 +83,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     return p;
   };
   const stop = async (): Promise<void> => {
-    await Promise.all(procs.map((p) => stopProcess(p)));
+    await stopInOrder(procs, stopProcess);
     await rm(dir, { recursive: true, force: true });
   };
 
@@ -186,6 +186,19 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     await stop();
     throw err;
   }
+}
+
+/**
+ * Clients first, then the API server, then etcd: an API server whose etcd is
+ * gone cannot finish its graceful shutdown and waits for SIGKILL.
+ */
+export async function stopInOrder<T extends { readonly name: string }>(
+  components: readonly T[],
+  stopOne: (c: T) => Promise<void>,
+): Promise<void> {
+  const tiers = [["kwok", "kube-scheduler", "kube-controller-manager"], ["kube-apiserver"]];
+  for (const tier of tiers) await Promise.all(components.filter((c) => tier.includes(c.name)).map(stopOne));
+  await Promise.all(components.map(stopOne));
 }
 
 function etcdArgs(dir: string, clientUrl: string, peerUrl: string): string[] {

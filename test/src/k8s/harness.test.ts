@@ -5,6 +5,7 @@ import {
   RbacAuthorizationV1Api,
   type V1Affinity,
   type V1Pod,
+  type V1Toleration,
   VersionApi,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -48,12 +49,17 @@ function gpuPod(
   name: string,
   pool: string,
   gpus: number,
-  extra: { labels?: Record<string, string>; affinity?: V1Affinity } = {},
+  extra: {
+    labels?: Record<string, string>;
+    affinity?: V1Affinity;
+    selector?: Record<string, string>;
+    tolerations?: V1Toleration[];
+  } = {},
 ): V1Pod {
   return {
     metadata: { name, labels: extra.labels ?? {} },
     spec: {
-      nodeSelector: { [NODE_LABELS.pool]: pool },
+      nodeSelector: extra.selector ?? { [NODE_LABELS.pool]: pool },
       containers: [
         {
           name: "worker",
@@ -62,6 +68,7 @@ function gpuPod(
         },
       ],
       ...(extra.affinity ? { affinity: extra.affinity } : {}),
+      ...(extra.tolerations ? { tolerations: extra.tolerations } : {}),
     },
   };
 }
@@ -115,38 +122,62 @@ describe("Kubernetes test harness", () => {
 
   it("places two pods with required pod affinity on the rack label in the same rack", async () => {
     const ns = await createTestNamespace(kc, "affinity");
-    // Two racks in two zones: the scheduler's default zone spreading alone would split the pods.
-    await createGpuNodePool(kc, {
-      name: "racks",
-      count: 4,
-      gpusPerNode: 8,
-      gpuProduct: H100,
-      labels: {
-        zone: (i) => (i < 2 ? "zone-a" : "zone-b"),
-        rack: (i) => (i < 2 ? "rack-a" : "rack-b"),
-        nvlinkDomain: (i) => `nvl-${i}`,
-      },
-    });
+    // rack-a is tainted PreferNoSchedule and the second pod prefers rack-b, so
+    // without the required affinity the scheduler would put it in rack-b.
+    const scenario = { "strata.dev/test-scenario": "affinity" };
+    const crowded = { key: "strata.dev/test-crowded", value: "true", effect: "PreferNoSchedule" };
+    for (const rack of ["rack-a", "rack-b"]) {
+      await createGpuNodePool(kc, {
+        name: rack,
+        count: 2,
+        gpusPerNode: 8,
+        gpuProduct: H100,
+        labels: { zone: `zone-${rack}`, rack, nvlinkDomain: (i) => `${rack}-nvl-${i}` },
+        extraLabels: scenario,
+        ...(rack === "rack-a" ? { taints: [crowded] } : {}),
+      });
+    }
     const group = { "strata.dev/group": "g1" };
-    const affinity: V1Affinity = {
-      podAffinity: {
-        requiredDuringSchedulingIgnoredDuringExecution: [
-          { labelSelector: { matchLabels: group }, topologyKey: NODE_LABELS.rack },
+    const sameRack: V1Affinity["podAffinity"] = {
+      requiredDuringSchedulingIgnoredDuringExecution: [
+        { labelSelector: { matchLabels: group }, topologyKey: NODE_LABELS.rack },
+      ],
+    };
+    const inRackA: V1Affinity["nodeAffinity"] = {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [
+          { matchExpressions: [{ key: NODE_LABELS.rack, operator: "In", values: ["rack-a"] }] },
         ],
       },
     };
-    for (const name of ["stage-0", "stage-1"]) {
-      await core.createNamespacedPod({
-        namespace: ns,
-        body: gpuPod(name, "racks", 8, { labels: group, affinity }),
-      });
-    }
+    const preferRackB: V1Affinity["nodeAffinity"] = {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          preference: { matchExpressions: [{ key: NODE_LABELS.rack, operator: "In", values: ["rack-b"] }] },
+        },
+      ],
+    };
+    const head = gpuPod("stage-0", "", 8, {
+      labels: group,
+      selector: scenario,
+      affinity: { podAffinity: sameRack, nodeAffinity: inRackA },
+      tolerations: [{ key: crowded.key, operator: "Exists" }],
+    });
+    await core.createNamespacedPod({ namespace: ns, body: head });
+    await waitForPhase(ns, "stage-0", "Running");
+    await core.createNamespacedPod({
+      namespace: ns,
+      body: gpuPod("stage-1", "", 8, {
+        labels: group,
+        selector: scenario,
+        affinity: { podAffinity: sameRack, nodeAffinity: preferRackB },
+      }),
+    });
     const pods = await Promise.all(["stage-0", "stage-1"].map((name) => waitForPhase(ns, name, "Running")));
     const nodes = await Promise.all(pods.map((p) => core.readNode({ name: p.spec?.nodeName ?? "" })));
-    const racks = nodes.map((n) => n.metadata?.labels?.[NODE_LABELS.rack]);
-    expect(nodes[0]?.metadata?.name).not.toBe(nodes[1]?.metadata?.name);
-    expect(racks[0]).toBeDefined();
-    expect(racks[1]).toBe(racks[0]);
+    expect(nodes[1]?.metadata?.name).not.toBe(nodes[0]?.metadata?.name);
+    expect(nodes.map((n) => n.metadata?.labels?.[NODE_LABELS.rack])).toEqual(["rack-a", "rack-a"]);
   });
 
   it("removes a pod through the real controllers when its node is deleted", async () => {

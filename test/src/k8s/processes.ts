@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -110,10 +110,15 @@ export function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * True while the group's leader runs. A leader whose parent has exited (after
+ * `k8s:up`) stays a zombie until init reaps it, so /proc's state counts, not kill(pid, 0).
+ */
 function groupAlive(pid: number): boolean {
   try {
-    process.kill(-pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
   } catch {
     return false;
   }
