@@ -42,23 +42,32 @@ afterAll(async () => {
 
 describe("a traced request through 3 stages", () => {
   it("forms one span tree from the client to every stage", async () => {
+    const models = (await (await fetch(`${endpoint}/v1/models`)).json()) as { data: Array<{ id: string }> };
+    const model = models.data[0]?.id;
     const root = tracing.tracer.startSpan("test client", { kind: SpanKind.CLIENT });
     const headers: Record<string, string> = { "content-type": "application/json" };
     propagation.inject(trace.setSpan(context.active(), root), headers);
     const res = await fetch(`${endpoint}/v1/completions`, {
       method: "POST",
       headers,
-      body: JSON.stringify({ prompt: "Once upon a time", max_tokens: 4, temperature: 0 }),
+      body: JSON.stringify({ model, prompt: "Once upon a time", max_tokens: 4, temperature: 0 }),
     });
-    expect(res.status).toBe(200);
-    await res.json();
+    const body = await res.text();
+    expect(res.status, body).toBe(200);
     root.end();
     const traceId = root.spanContext().traceId;
     const inTrace = (): ReceivedSpan[] => receiver.spans.filter((s) => s.traceId === traceId);
 
-    await pollUntil("both stage spans exported", 30_000, async () =>
-      ["stage 1", "stage 2"].every((n) => inTrace().some((s) => s.name === n)),
-    );
+    const rootId = root.spanContext().spanId;
+    // Complete: both stage spans are in, and every span's parent is the root or another span we have.
+    await pollUntil("the whole tree exported", 30_000, async () => {
+      const spans = inTrace();
+      const ids = new Set(spans.map((s) => s.spanId));
+      return (
+        ["stage 1", "stage 2"].every((n) => spans.some((s) => s.name === n)) &&
+        spans.every((s) => s.parentSpanId === rootId || ids.has(s.parentSpanId))
+      );
+    });
     const spans = inTrace();
     const byId = new Map(spans.map((s) => [s.spanId, s]));
     const ancestors = (s: ReceivedSpan): string[] => {
@@ -73,9 +82,10 @@ describe("a traced request through 3 stages", () => {
     ).toBeDefined();
     if (!head) return;
     expect(head.attributes["http.response.status_code"]).toBe(200);
-    // The head's span descends from the test's root (through the gateway, when it records spans).
-    const rootId = root.spanContext().spanId;
-    expect(head.parentSpanId === rootId || spans.some((s) => s.spanId === head.parentSpanId)).toBe(true);
+    // The head's span descends from the test's root, through the gateway's spans.
+    const top = byId.get(ancestors(head).at(-1) ?? head.spanId) ?? head;
+    expect(top.parentSpanId).toBe(rootId);
+    expect(ancestors(head).map((id) => byId.get(id)?.service)).toContain("strata-gateway");
 
     for (const stage of [1, 2]) {
       const tunnel = spans.find((s) => s.name === `tunnel to stage ${stage}`);
