@@ -77,7 +77,7 @@ describe("gateway HTTP surface", () => {
     { name: "bad parameter type", body: chat({ max_tokens: "ten" }), status: 400, param: "max_tokens" },
     {
       name: "oversize body",
-      body: chat({ pad: "x".repeat(5000) }),
+      body: chat({ pad: "x".repeat(2 * 1024 * 1024) }),
       status: 413,
       param: null,
       code: "request_too_large",

@@ -34,6 +34,9 @@ export interface GatewayDeps {
   readonly nowMs?: () => number;
 }
 
+/** A refused request body up to this size is read and discarded rather than cut off. */
+const maxDrainBytes = 64 * 1024 * 1024;
+
 const completionPaths: Readonly<Record<string, CompletionKind>> = {
   "/v1/chat/completions": "chat",
   "/v1/completions": "text",
@@ -151,8 +154,13 @@ export class Gateway {
     } catch (err: unknown) {
       if (!(err instanceof OpenAIError)) throw err;
       code = err.status;
-      // A client still sending a body we refused: close rather than read the rest.
-      if (!req.complete) res.setHeader("connection", "close");
+      if (!req.complete) {
+        // A client still sending a body we refused: let a bounded one finish (discarded) so it
+        // reads our answer instead of failing on a closed socket; close on anything larger.
+        const declared = Number(req.headers["content-length"]);
+        if (Number.isFinite(declared) && declared <= maxDrainBytes) req.resume();
+        else res.setHeader("connection", "close");
+      }
       sendError(res, err);
     } finally {
       if (kind !== undefined) {

@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { InputError, type ModelSpec } from "@strata/core";
+import { type RunningGateway, startLocalGateway } from "@strata/gateway";
 import { resolveNatsUrl } from "@strata/runtime";
 import {
   ensureLlamaCppBinaries,
@@ -156,8 +157,9 @@ export function registerUpCommand(program: Command): void {
           controlPlane,
           modelPath,
           plan,
-          host: flags.host,
-          port: flags.port,
+          // The head stays on loopback; the gateway in front of it is the endpoint users see.
+          host: "127.0.0.1",
+          port: 0,
           contextSize: flags.ctxSize,
           binaries,
           log,
@@ -178,8 +180,16 @@ export function registerUpCommand(program: Command): void {
         await cluster.stop();
         throw err;
       }
-      const host = flags.host === "0.0.0.0" ? "127.0.0.1" : flags.host;
-      process.stdout.write(`OpenAI endpoint: http://${host}:${cluster.httpPort}/v1\n`);
+      const headUrl = `http://127.0.0.1:${cluster.httpPort}`;
+      let gateway: RunningGateway;
+      try {
+        gateway = await startLocalGateway({ headUrl, host: flags.host, port: flags.port });
+      } catch (err: unknown) {
+        await cluster.stop();
+        throw err;
+      }
+      process.stdout.write(`OpenAI endpoint: ${gateway.url.replace("0.0.0.0", "127.0.0.1")}/v1\n`);
+      progress(`gateway ${gateway.url} in front of the head at ${headUrl}`);
       progress("ready; Ctrl-C stops every process");
 
       const signalled = new Promise<string>((resolveSignal) => {
@@ -188,6 +198,7 @@ export function registerUpCommand(program: Command): void {
       });
       const reason = await Promise.race([signalled, cluster.broken.then((r) => `broken: ${r}`)]);
       progress(`stopping (${reason})`);
+      await gateway.stop();
       await cluster.stop();
       if (reason.startsWith("broken")) throw new Error(reason);
     });
