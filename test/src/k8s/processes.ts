@@ -36,9 +36,19 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on("exit", () => {
+  const killAll = (): void => {
     for (const pid of liveGroups) killGroup(pid, "SIGKILL");
-  });
+  };
+  process.on("exit", killAll);
+  // A signal ends Node without "exit": clean up, then die of the same signal as before.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    const onSignal = (): void => {
+      killAll();
+      process.removeListener(signal, onSignal);
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
 }
 
 export interface StartOptions {
