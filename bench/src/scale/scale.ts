@@ -51,6 +51,7 @@ const CRD_FILE = fileURLToPath(
   new URL("../../../deploy/helm/strata/crds/modeldeployments.yaml", import.meta.url),
 );
 const POOL = "scale";
+const NODE_BATCH = 100;
 
 export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures> {
   const cp = await startControlPlane({
@@ -60,13 +61,16 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures> {
     const kc = cp.kubeConfig();
     await installCrd(kc);
     o.log(`creating ${o.nodes} nodes (${o.nodesPerRack} per rack)`);
-    await createGpuNodePool(kc, {
-      name: POOL,
-      count: o.nodes,
-      gpusPerNode: 8,
-      gpuProduct: "NVIDIA-H100-80GB-HBM3",
-      labels: { rack: (i) => `rack-${Math.floor(i / o.nodesPerRack)}` },
-    });
+    // In batches: the harness waits for each batch's nodes to turn Ready within its own deadline.
+    for (let first = 0; first < o.nodes; first += NODE_BATCH) {
+      await createGpuNodePool(kc, {
+        name: `${POOL}-${first / NODE_BATCH}`,
+        count: Math.min(NODE_BATCH, o.nodes - first),
+        gpusPerNode: 8,
+        gpuProduct: "NVIDIA-H100-80GB-HBM3",
+        labels: { rack: (i) => `rack-${Math.floor((first + i) / o.nodesPerRack)}` },
+      });
+    }
     const podsTotal = o.deployments * o.replicas * o.stages;
 
     // Baseline: the same pods straight to the scheduler.
