@@ -38,8 +38,9 @@ describe("headsFromSlices", () => {
 
   it("skips slices without a ready address or without replica labels", () => {
     const unlabeled = slice("llama", "x", "10.0.0.9");
+    const empty = { ...slice("llama", "2", undefined), endpoints: null } as unknown as V1EndpointSlice;
     const heads = headsFromSlices(
-      [slice("llama", "0", undefined), slice("llama", "1", "10.0.0.2", false), unlabeled],
+      [slice("llama", "0", undefined), slice("llama", "1", "10.0.0.2", false), unlabeled, empty],
       new Map(),
     );
     expect(heads).toEqual([]);

@@ -41,7 +41,9 @@ export function headsFromSlices(
     const deployment = labels[LABELS.deployment];
     const replica = Number(labels[LABELS.replica]);
     if (!deployment || !Number.isInteger(replica)) continue;
-    const ready = slice.endpoints.find((e) => e.conditions?.ready !== false && e.addresses.length > 0);
+    // The API sends `endpoints: null` for a Service with no endpoints, whatever the typings say.
+    const endpoints = (slice.endpoints as V1EndpointSlice["endpoints"] | null) ?? [];
+    const ready = endpoints.find((e) => e.conditions?.ready !== false && (e.addresses ?? []).length > 0);
     const address = ready?.addresses[0];
     if (address === undefined) continue;
     const port =
