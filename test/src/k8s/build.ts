@@ -90,6 +90,9 @@ export async function ensureK8sBinaries(log: BuildLog = console.log): Promise<st
   return built;
 }
 
+/** Publication time of k8s.io/kubernetes v1.34.4 (https://proxy.golang.org/k8s.io/kubernetes/@v/v1.34.4.info). */
+const KUBERNETES_RELEASE_DATE = "2026-02-10T12:53:36Z";
+
 /** Version variables the Kubernetes release build sets (hack/lib/version.sh), so `--version` is real. */
 function kubernetesLdflags(): string {
   const [major, minor] = KUBERNETES_VERSION.replace(/^v/, "").split(".");
@@ -98,7 +101,7 @@ function kubernetesLdflags(): string {
     gitMajor: major ?? "",
     gitMinor: minor ?? "",
     gitTreeState: "clean",
-    buildDate: "1970-01-01T00:00:00Z",
+    buildDate: KUBERNETES_RELEASE_DATE,
   };
   const flags = ["-s", "-w"];
   for (const pkg of ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"]) {
