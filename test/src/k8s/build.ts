@@ -7,6 +7,7 @@ import {
   ETCD_VERSION,
   HELM_VERSION,
   helmBinDir,
+  KUBERNETES_RELEASE_DATE,
   KUBERNETES_VERSION,
   KWOK_VERSION,
   kubernetesBinDir,
@@ -89,9 +90,6 @@ export async function ensureK8sBinaries(log: BuildLog = console.log): Promise<st
   }
   return built;
 }
-
-/** Publication time of k8s.io/kubernetes v1.34.4 (https://proxy.golang.org/k8s.io/kubernetes/@v/v1.34.4.info). */
-const KUBERNETES_RELEASE_DATE = "2026-02-10T12:53:36Z";
 
 /** Version variables the Kubernetes release build sets (hack/lib/version.sh), so `--version` is real. */
 function kubernetesLdflags(): string {

@@ -8,6 +8,8 @@ import { join } from "node:path";
  * afresh instead of reusing a stale binary.
  */
 export const KUBERNETES_VERSION = "v1.34.4";
+/** Its publication time, stamped as the build date (https://proxy.golang.org/k8s.io/kubernetes/@v/v1.34.4.info). */
+export const KUBERNETES_RELEASE_DATE = "2026-02-10T12:53:36Z";
 /** etcd is built from the wrapper module, at the version k8s.io/kubernetes v1.34.4 requires. */
 export const ETCD_VERSION = "v3.6.4";
 export const KWOK_VERSION = "v0.8.0";
