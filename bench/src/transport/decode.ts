@@ -37,21 +37,30 @@ function median(values: readonly number[]): number {
 }
 
 /**
- * Greedy decode of `tokens` tokens, `repeats` times after one warm-up, using
- * the decode rate llama-server measures itself (timings.predicted_per_second),
- * so HTTP overhead is not counted.
+ * Greedy decode of `tokens` tokens on every setup, in `repeats` rounds after
+ * one warm-up each. Within a round the setups take turns, so a burst of load
+ * from elsewhere on this shared machine hits them alike. The rate is the one
+ * llama-server measures itself (timings.predicted_per_second), so HTTP
+ * overhead is not counted; the median over rounds is reported.
  */
-export async function measureDecode(
-  setup: ServingSetup,
+export async function measureDecodeInterleaved(
+  setups: readonly ServingSetup[],
   options: { prompt: string; tokens: number; repeats: number },
-): Promise<DecodeResult> {
-  await complete(setup.url, options.prompt, 8);
-  const runs: number[] = [];
-  let tokens: number[] = [];
-  for (let i = 0; i < options.repeats; i++) {
-    const body = await complete(setup.url, options.prompt, options.tokens);
-    if (i === 0) tokens = body.tokens;
-    runs.push(body.timings.predicted_per_second);
+): Promise<DecodeResult[]> {
+  for (const setup of setups) await complete(setup.url, options.prompt, 8);
+  const runs = setups.map(() => [] as number[]);
+  const tokens = setups.map(() => [] as number[]);
+  for (let round = 0; round < options.repeats; round++) {
+    for (const [i, setup] of setups.entries()) {
+      const body = await complete(setup.url, options.prompt, options.tokens);
+      if (round === 0) tokens[i] = body.tokens;
+      runs[i]?.push(body.timings.predicted_per_second);
+    }
   }
-  return { name: setup.name, tokensPerSecond: median(runs), runs, tokens };
+  return setups.map((setup, i) => ({
+    name: setup.name,
+    tokensPerSecond: median(runs[i] ?? []),
+    runs: runs[i] ?? [],
+    tokens: tokens[i] ?? [],
+  }));
 }

@@ -61,12 +61,31 @@ export async function startOneProcess(
   return { name: "one process", url: `http://127.0.0.1:${port}`, stop: () => server.stop() };
 }
 
-/** llama.cpp's own RPC: the head dials each stage's ggml-rpc-server over loopback TCP. */
+/**
+ * A plain TCP relay in its own Node process (TCP_NODELAY on both sides): the
+ * cost of one extra user-space hop, with no gRPC, for comparison.
+ */
+const RELAY_SCRIPT = `
+const net = require("node:net");
+const [listenPort, targetPort] = process.argv.slice(1).map(Number);
+net.createServer({ noDelay: true }, (inbound) => {
+  const outbound = net.connect({ host: "127.0.0.1", port: targetPort, noDelay: true });
+  inbound.pipe(outbound).pipe(inbound);
+  inbound.on("error", () => outbound.destroy());
+  outbound.on("error", () => inbound.destroy());
+}).listen(listenPort, "127.0.0.1");
+`;
+
+/**
+ * llama.cpp's own RPC: the head dials each stage's ggml-rpc-server over
+ * loopback TCP, directly or (`relayed`) through a plain TCP relay process.
+ */
 export async function startDirectRpc(
   binaries: LlamaCppBinaries,
   modelPath: string,
   plan: PipelinePlan,
   log: (line: string) => void,
+  relayed = false,
 ): Promise<ServingSetup> {
   const stages: EngineSupervisor[] = [];
   const endpoints: string[] = [];
@@ -88,13 +107,31 @@ export async function startDirectRpc(
       );
       stages.push(rpc);
       await rpc.start();
-      endpoints.push(`127.0.0.1:${port}`);
+      if (!relayed) {
+        endpoints.push(`127.0.0.1:${port}`);
+        continue;
+      }
+      const relayPort = await freeLoopbackPort();
+      const relay = new EngineSupervisor(
+        {
+          name: `stage-${stage} relay`,
+          command: process.execPath,
+          args: ["-e", RELAY_SCRIPT, String(relayPort), String(port)],
+          readiness: tcpProbe("127.0.0.1", relayPort),
+          readyTimeoutMs: READY_TIMEOUT_MS,
+        },
+        { log },
+      );
+      stages.push(relay);
+      await relay.start();
+      endpoints.push(`127.0.0.1:${relayPort}`);
     }
     const port = await freeLoopbackPort();
     const head = llamaServer(binaries, modelPath, port, plan, endpoints, log);
     stages.push(head);
     await head.start();
-    return { name: "llama.cpp RPC, direct TCP", url: `http://127.0.0.1:${port}`, stop: stopAll };
+    const name = relayed ? "llama.cpp RPC via a plain TCP relay process" : "llama.cpp RPC, direct TCP";
+    return { name, url: `http://127.0.0.1:${port}`, stop: stopAll };
   } catch (err: unknown) {
     await stopAll();
     throw err;

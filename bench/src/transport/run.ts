@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   ensureLlamaCppBinaries,
@@ -7,7 +7,7 @@ import {
   readModelSpec,
   writeTinyLlamaGguf,
 } from "@strata/shard-worker";
-import { type DecodeResult, measureDecode } from "./decode.js";
+import { type DecodeResult, measureDecodeInterleaved } from "./decode.js";
 import { type ServingSetup, startDirectRpc, startOneProcess, startTunnelled } from "./engines.js";
 import { type LatencyRow, measureThroughput, type ThroughputRow } from "./throughput.js";
 
@@ -29,39 +29,39 @@ export interface TransportBenchResult {
   readonly sameTokens: boolean;
   readonly throughput: readonly ThroughputRow[];
   readonly latency: LatencyRow;
-}
-
-async function measureSetup(
-  start: () => Promise<ServingSetup>,
-  options: TransportBenchOptions,
-): Promise<DecodeResult> {
-  const setup = await start();
-  try {
-    options.progress(`measuring decode: ${setup.name}`);
-    return await measureDecode(setup, {
-      prompt: "The quick brown fox",
-      tokens: options.tokens,
-      repeats: options.repeats,
-    });
-  } finally {
-    await setup.stop();
-  }
+  /** 1-minute load average before and after the run: the machine is shared, hops cost scheduling delay. */
+  readonly loadAverage: readonly [number, number];
+  readonly cpus: number;
 }
 
 /** Runs every measurement in one go, on this machine, and returns the figures. */
 export async function runTransportBench(options: TransportBenchOptions): Promise<TransportBenchResult> {
   const binaries = await ensureLlamaCppBinaries({ log: options.progress });
+  const loadBefore = loadavg()[0] ?? 0;
   const scratch = await mkdtemp(join(tmpdir(), "strata-bench-transport-"));
   try {
     const modelPath = options.modelPath ?? join(scratch, "tiny.gguf");
     if (!options.modelPath) await writeTinyLlamaGguf(modelPath);
     const plan = planEqualStages(await readModelSpec(modelPath), options.stages);
     const quiet = () => {};
-    const decode = [
-      await measureSetup(() => startOneProcess(binaries, modelPath, quiet), options),
-      await measureSetup(() => startDirectRpc(binaries, modelPath, plan, quiet), options),
-      await measureSetup(() => startTunnelled(binaries, modelPath, plan, quiet), options),
-    ];
+    // All setups stay up together (the model is small); only one decodes at a time.
+    const setups: ServingSetup[] = [];
+    let decode: DecodeResult[];
+    try {
+      options.progress("starting: one process, direct RPC, gRPC tunnel, plain relay");
+      setups.push(await startOneProcess(binaries, modelPath, quiet));
+      setups.push(await startDirectRpc(binaries, modelPath, plan, quiet));
+      setups.push(await startTunnelled(binaries, modelPath, plan, quiet));
+      setups.push(await startDirectRpc(binaries, modelPath, plan, quiet, true));
+      options.progress(`measuring decode: ${options.repeats} interleaved rounds of ${options.tokens} tokens`);
+      decode = await measureDecodeInterleaved(setups, {
+        prompt: "The quick brown fox",
+        tokens: options.tokens,
+        repeats: options.repeats,
+      });
+    } finally {
+      await Promise.all(setups.map((s) => s.stop()));
+    }
     const first = decode[0]?.tokens.join(",");
     options.progress("measuring message throughput");
     const { rows, latency } = await measureThroughput(options.messageSizes);
@@ -70,6 +70,8 @@ export async function runTransportBench(options: TransportBenchOptions): Promise
       sameTokens: decode.every((d) => d.tokens.join(",") === first),
       throughput: rows,
       latency,
+      loadAverage: [loadBefore, loadavg()[0] ?? 0],
+      cpus: cpus().length,
     };
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -85,6 +87,10 @@ export function formatTransportReport(result: TransportBenchResult, stages: numb
   const lines: string[] = [];
   const byName = new Map(result.decode.map((d) => [d.name, d]));
   const direct = result.decode[1]?.tokensPerSecond ?? Number.NaN;
+  lines.push(
+    `Machine: ${result.cpus} CPUs, 1-minute load average ${result.loadAverage[0].toFixed(1)} before, ${result.loadAverage[1].toFixed(1)} after`,
+  );
+  lines.push("");
   lines.push(`Decode, ${stages} pipeline stages on this machine (llama-server timings, median):`);
   lines.push("| setup | tok/s | runs | vs direct RPC |");
   lines.push("| --- | ---: | --- | ---: |");

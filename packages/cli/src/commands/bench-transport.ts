@@ -20,7 +20,12 @@ export function registerBenchTransport(bench: Command): void {
     .option("--model <path>", "GGUF model (default: a generated 12-layer tiny llama)")
     .option("--stages <n>", "pipeline stages for the split setups", positiveInt, 3)
     .option("--tokens <n>", "tokens generated per measured request", positiveInt, 128)
-    .option("--repeats <n>", "measured requests per setup (median reported)", positiveInt, 3)
+    .option(
+      "--repeats <n>",
+      "interleaved rounds, one request per setup each (median reported)",
+      positiveInt,
+      5,
+    )
     .action(async (flags: TransportFlags) => {
       const result = await runTransportBench({
         modelPath: flags.model ? resolve(flags.model) : undefined,

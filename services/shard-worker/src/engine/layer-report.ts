@@ -28,3 +28,14 @@ export function parseDeviceEndpoint(line: string): { device: string; port: numbe
   if (!match?.[1] || !match[2]) return undefined;
   return { device: match[1], port: Number(match[2]) };
 }
+
+/**
+ * llama.cpp's debug lines carry a " D " level marker after the timestamp
+ * ("0.01.002.231 D load_tensors: …"). At the verbosity the head needs for the
+ * placement lines, llama-server prints dozens of them per token; the head
+ * logs only the ones about placement.
+ */
+export function isPlacementOrNonDebugLine(line: string): boolean {
+  if (!/^\s*[\d.]+ D /.test(line)) return true;
+  return LAYER_LINE.test(line) || DEVICE_LINE.test(line);
+}

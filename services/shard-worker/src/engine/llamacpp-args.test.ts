@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseDeviceEndpoint, parseLayerAssignment } from "./layer-report.js";
+import { isPlacementOrNonDebugLine, parseDeviceEndpoint, parseLayerAssignment } from "./layer-report.js";
 import { offloadPlanFor, StageRangeError } from "./llamacpp-args.js";
 
 /**
@@ -96,5 +96,19 @@ describe("layer report", () => {
       ),
     ).toEqual({ device: "RPC0", port: 36743 });
     expect(parseDeviceEndpoint("load_tensors: offloaded 9/13 layers to GPU")).toBeUndefined();
+  });
+
+  it("keeps placement and non-debug lines, drops other debug chatter", () => {
+    expect(
+      isPlacementOrNonDebugLine("0.01.002.231 D load_tensors: layer   4 assigned to device RPC0, is_swa = 0"),
+    ).toBe(true);
+    expect(
+      isPlacementOrNonDebugLine(
+        "0.00.716.361 I llama_prepare_model_devices: using device RPC0 (127.0.0.1:1) - 1 MiB free",
+      ),
+    ).toBe(true);
+    expect(isPlacementOrNonDebugLine("0.02.100.000 D srv update_slots: posting NEXT_RESPONSE")).toBe(false);
+    expect(isPlacementOrNonDebugLine("0.02.100.000 W srv something odd")).toBe(true);
+    expect(isPlacementOrNonDebugLine("Starting RPC server v7.0.0")).toBe(true);
   });
 });

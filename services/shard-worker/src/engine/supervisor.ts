@@ -11,6 +11,11 @@ export interface EngineProcessSpec {
   readonly readiness: ReadinessProbe;
   /** Give up on a start (and report its log tail) after this long. */
   readonly readyTimeoutMs: number;
+  /**
+   * Which output lines go to the log (all by default). Every line still
+   * reaches `onLine` listeners and the start-up error tail.
+   */
+  readonly logLine?: (line: string) => boolean;
 }
 
 export interface RestartPolicy {
@@ -134,7 +139,7 @@ export class EngineSupervisor {
     const forward = (line: string) => {
       this.tail.push(line);
       if (this.tail.length > LOG_TAIL_LINES) this.tail.shift();
-      this.deps.log(`[${this.spec.name}] ${line}`);
+      if (this.spec.logLine?.(line) ?? true) this.deps.log(`[${this.spec.name}] ${line}`);
       for (const listener of this.lineListeners) listener(line);
     };
     if (child.stdout) createInterface({ input: child.stdout }).on("line", forward);

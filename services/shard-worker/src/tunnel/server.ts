@@ -1,8 +1,13 @@
 import type { EventEmitter } from "node:events";
+import type { ServerHttp2Session } from "node:http2";
 import { connect, type Socket } from "node:net";
 import { Server, ServerCredentials, type ServerDuplexStream, type ServiceError, status } from "@grpc/grpc-js";
 import { hasBearerToken } from "./auth.js";
-import { tunnelChannelOptions, tunnelServiceDefinition } from "./definition.js";
+import {
+  TUNNEL_FLOW_CONTROL_WINDOW_BYTES,
+  tunnelChannelOptions,
+  tunnelServiceDefinition,
+} from "./definition.js";
 import { type PipeTotals, pipeSocketAndCall } from "./pipe.js";
 
 /** Hooks for metrics and tracing; every member optional. */
@@ -40,15 +45,21 @@ type TunnelCall = ServerDuplexStream<Buffer, Buffer>;
 /**
  * grpc-js sets TCP_NODELAY on the sockets it dials but not on those its server
  * accepts (it offers no option for it), so replies would be subject to Nagle's
- * algorithm. It keeps its node:http2 servers in a private `http2Servers` map;
- * we add a `connection` listener to each. Returns how many servers were hooked
- * (0 means grpc-js changed its internals and the tunnel runs with Nagle on).
+ * algorithm; and its server keeps HTTP/2's 64 KiB receive windows, so a large
+ * upload (weights pushed to a stage) waits for a WINDOW_UPDATE round trip
+ * every 64 KiB. It keeps its node:http2 servers in a private `http2Servers`
+ * map; we hook each one's connections and sessions. Returns how many servers
+ * were hooked (0 means grpc-js changed its internals and the defaults apply).
  */
-function enableNoDelayOnAcceptedSockets(server: Server): number {
+function tuneAcceptedConnections(server: Server): number {
   const internals = server as unknown as { http2Servers?: Map<EventEmitter, unknown> };
   let hooked = 0;
   for (const http2Server of internals.http2Servers?.keys() ?? []) {
     http2Server.on("connection", (socket: Socket) => socket.setNoDelay(true));
+    http2Server.on("session", (session: ServerHttp2Session) => {
+      session.settings({ initialWindowSize: TUNNEL_FLOW_CONTROL_WINDOW_BYTES });
+      session.setLocalWindowSize(TUNNEL_FLOW_CONTROL_WINDOW_BYTES);
+    });
     hooked++;
   }
   return hooked;
@@ -83,7 +94,7 @@ export class TunnelServer {
         err ? reject(err) : resolve(port),
       );
     });
-    enableNoDelayOnAcceptedSockets(this.server);
+    tuneAcceptedConnections(this.server);
     return this.boundPort;
   }
 

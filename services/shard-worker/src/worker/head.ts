@@ -1,6 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { freeLoopbackPort } from "../engine/free-port.js";
-import { parseDeviceEndpoint, parseLayerAssignment } from "../engine/layer-report.js";
+import {
+  isPlacementOrNonDebugLine,
+  parseDeviceEndpoint,
+  parseLayerAssignment,
+} from "../engine/layer-report.js";
 import { llamaServerArgs, type OffloadPlan } from "../engine/llamacpp-args.js";
 import { httpProbe } from "../engine/probes.js";
 import { EngineSupervisor } from "../engine/supervisor.js";
@@ -117,6 +121,8 @@ export async function startHeadWorker(
       }),
       readiness: httpProbe(`http://127.0.0.1:${httpPort}/health`),
       readyTimeoutMs: LLAMA_SERVER_READY_TIMEOUT_MS,
+      // Per-token debug chatter would cost the tunnel's event loop; placement lines still pass.
+      logLine: isPlacementOrNonDebugLine,
     },
     { log: deps.log, policy: deps.restartPolicy },
   );
