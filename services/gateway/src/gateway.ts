@@ -146,10 +146,11 @@ export class Gateway {
         throw new OpenAIError(404, "invalid_request_error", `Invalid URL (${method} ${path})`);
       }
       const body = await readBody(req, this.deps.config.maxBodyBytes, this.deps.config.bodyTimeoutMs);
+      const receivedAt = performance.now();
       const valid = this.withModel(validateCompletionBody(kind, body));
       model = valid.model;
       code = await this.traced(req, path, model, (traceContext) =>
-        proxyCompletion(this.proxyDeps, { valid, path, body, arrivedAt, traceContext, res }),
+        proxyCompletion(this.proxyDeps, { valid, path, body, arrivedAt, receivedAt, traceContext, res }),
       );
     } catch (err: unknown) {
       if (!(err instanceof OpenAIError)) throw err;

@@ -33,6 +33,8 @@ export interface ProxyRequest {
   readonly body: Buffer;
   /** performance.now() when the request arrived. */
   readonly arrivedAt: number;
+  /** performance.now() when its body had been read. */
+  readonly receivedAt: number;
   /** Trace context of the gateway's span, injected into the head request. */
   readonly traceContext: Context;
   readonly res: ServerResponse;
@@ -168,7 +170,9 @@ async function attemptOn(
       if (err instanceof UpstreamAttemptError) return { kind: "failed", error: err };
       throw err;
     }
-    // The gateway's own time: before the request left for the head, and relaying the head's headers.
+    // The gateway's own time: from having the whole request to sending it on (choosing a head,
+    // earlier failed attempts included), plus relaying the head's headers. Receiving the body
+    // is not counted: a client sending to the head directly spends that time too.
     const headersAt = performance.now();
     const status = await relay(
       deps,
@@ -176,7 +180,7 @@ async function attemptOn(
       id,
       upstream,
       watch,
-      () => sentAt - pr.arrivedAt + performance.now() - headersAt,
+      () => sentAt - pr.receivedAt + performance.now() - headersAt,
     );
     return watch.gone ? { kind: "client-gone" } : { kind: "done", status };
   } finally {
