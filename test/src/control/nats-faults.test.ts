@@ -158,7 +158,7 @@ describe("control plane over a real nats-server", () => {
       controlReplySchema,
       (
         await nc.request(subjects.control({ deployment: "garbage", replica: 0, stage: 0 }), garbage[0], {
-          timeout: 5000,
+          timeout: 15_000,
         })
       ).data,
     );
@@ -236,7 +236,7 @@ describe("control plane over a real nats-server", () => {
         subjects.control(ref),
         { schema: controlRequestSchema, value: { v: 1, command } },
         controlReplySchema,
-        5000,
+        15_000,
       );
 
     expect(await ask("status")).toMatchObject({ ok: true, status: { state: "ready", requestsRunning: 1 } });

@@ -23,7 +23,7 @@ async function strata(...args: string[]): Promise<{ code: number; stdout: string
   // No local `strata up` state leaks in from the machine running the test.
   const env = { ...process.env, STRATA_STATE_DIR: stateDir, NATS_URL: "" };
   try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env, timeout: 30_000 });
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env, timeout: 90_000 });
     return { code: 0, stdout, stderr };
   } catch (err: unknown) {
     const e = err as { code?: number; stdout?: string; stderr?: string };

@@ -71,7 +71,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       servers: natsUrl,
       name: "strata up supervisor",
       logger,
-      firstConnectTimeoutMs: 5_000,
+      firstConnectTimeoutMs: 20_000,
     });
     const registry = createMetricsRegistry({ service: "supervisor" });
     const state = new ClusterStateService({

@@ -20,7 +20,7 @@ export interface NatsServerOptions {
   readonly startTimeoutMs?: number;
 }
 
-const defaultStartTimeoutMs = 15_000;
+const defaultStartTimeoutMs = 60_000;
 const liveServers = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
