@@ -51,20 +51,24 @@ describe("strata up rejects bad input with one line, exit 2 and no process left"
     ],
   ];
 
-  it.each(cases)("%s", async (_name, args, message) => {
-    writeFileSync(join(dir, "not.gguf"), "just text\n".repeat(100));
-    const extra = args().includes("--port") ? [] : ["--port", String(await freeLoopbackPort())];
-    const run = new StrataRun(["up", "--stages", "2", ...args(), ...extra]);
-    try {
-      const exit = await run.exited;
-      expect(exit.code).toBe(2);
-      const lines = run.stderr.trim().split("\n");
-      const last = lines.at(-1) ?? "";
-      expect(last).toMatch(message);
-      expect(run.stderr).not.toMatch(/^\s+at /m); // no stack trace
-      expect(run.leftovers()).toEqual([]);
-    } finally {
-      run.forceCleanup();
-    }
-  });
+  it.each(cases)(
+    "%s",
+    async (_name, args, message) => {
+      writeFileSync(join(dir, "not.gguf"), "just text\n".repeat(100));
+      const extra = args().includes("--port") ? [] : ["--port", String(await freeLoopbackPort())];
+      const run = new StrataRun(["up", "--stages", "2", ...args(), ...extra]);
+      try {
+        const exit = await run.exited;
+        expect(exit.code).toBe(2);
+        const lines = run.stderr.trim().split("\n");
+        const last = lines.at(-1) ?? "";
+        expect(last).toMatch(message);
+        expect(run.stderr).not.toMatch(/^\s+at /m); // no stack trace
+        expect(run.leftovers()).toEqual([]);
+      } finally {
+        run.forceCleanup();
+      }
+    },
+    240_000,
+  );
 });

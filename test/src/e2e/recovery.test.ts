@@ -78,5 +78,5 @@ describe("a stage engine killed mid-run", () => {
     } finally {
       run.forceCleanup();
     }
-  });
+  }, 480_000);
 });

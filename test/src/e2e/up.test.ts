@@ -96,5 +96,5 @@ describe("strata up (real llama.cpp processes, activations over the gRPC tunnel)
       expect([...new Set(held.get(stage))].sort((a, b) => a - b)).toEqual(expected);
     }
     expect(held.has(-1)).toBe(false);
-  });
+  }, 480_000);
 });
