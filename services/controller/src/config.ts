@@ -36,7 +36,7 @@ export const DEFAULTS = {
   gangBackoffMaxMs: 300_000,
   capacityRetryMs: 30_000,
   resyncMs: 300_000,
-  workers: 1,
+  workers: 4,
   podGroupScheduler: "scheduler-plugins-scheduler",
   leaseName: "strata-controller",
   leaseDurationMs: 15_000,

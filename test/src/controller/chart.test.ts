@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
-import { k8sBinaries, KUBERNETES_VERSION } from "../k8s/index.js";
+import { KUBERNETES_VERSION, k8sBinaries } from "../k8s/index.js";
 import { CHART_DIR, smallSpec } from "./fixture.js";
 
 // The chart through the real helm binary (built by `node test/dist/setup.js`):
@@ -22,7 +22,15 @@ function runHelm(args: readonly string[]) {
 }
 
 function render(values?: object) {
-  const args = ["template", "strata", CHART_DIR, "--namespace", "strata-system", "--kube-version", KUBERNETES_VERSION];
+  const args = [
+    "template",
+    "strata",
+    CHART_DIR,
+    "--namespace",
+    "strata-system",
+    "--kube-version",
+    KUBERNETES_VERSION,
+  ];
   if (values) {
     const file = join(mkdtempSync(join(tmpdir(), "strata-values-")), "values.yaml");
     writeFileSync(file, stringify(values));

@@ -10,6 +10,7 @@ import {
   type V1CustomResourceDefinition,
   type V1Pod,
   type V1PolicyRule,
+  Watch,
 } from "@kubernetes/client-node";
 import {
   Controller,
@@ -137,7 +138,7 @@ export class Deployments {
   private readonly core: CoreV1Api;
 
   constructor(
-    kc: KubeConfig,
+    private readonly kc: KubeConfig,
     readonly namespace: string,
   ) {
     this.custom = kc.makeApiClient(CustomObjectsApi);
@@ -213,6 +214,22 @@ export class Deployments {
       groups.set(replica, [...(groups.get(replica) ?? []), pod]);
     }
     return groups;
+  }
+
+  /**
+   * Records every status the API server sends for the deployment through a
+   * watch, so a condition that holds only briefly is still seen.
+   */
+  async watchStatuses(name: string): Promise<{ seen: ModelDeployment[]; stop: () => void }> {
+    const seen: ModelDeployment[] = [];
+    const path = `/apis/${CRD.group}/${CRD.version}/namespaces/${this.namespace}/${CRD.plural}`;
+    const req = await new Watch(this.kc).watch(
+      path,
+      { fieldSelector: `metadata.name=${name}` },
+      (_type, obj: ModelDeployment) => seen.push(obj),
+      () => {},
+    );
+    return { seen, stop: () => req.abort() };
   }
 
   condition(md: ModelDeployment, type: string) {

@@ -137,8 +137,6 @@ export class Reconciler {
     const unscheduled: Summary["unscheduled"][number][] = [];
     const failed: Summary["failed"][number][] = [];
     const requeue: number[] = [];
-    let capacity: CapacityModel | undefined;
-
     // Step: remove groups past the desired count (scale down, surge release).
     for (const [index, view] of views) {
       if (index < rollout.desiredGroups) continue;
@@ -187,11 +185,12 @@ export class Reconciler {
       switch (action.kind) {
         case "create":
         case "createMissing": {
-          capacity ??= this.capacityModel(spec);
+          // Admission and the bookkeeping of the pods it admits run without an await in
+          // between, so concurrent reconciles never hand the same free GPUs to two groups.
           const existingDomain = view ? domainOf(view) : undefined;
           const admission = existingDomain
             ? ({ fits: true, domain: existingDomain } as const)
-            : capacity.admit({
+            : this.capacityModel(spec).admit({
                 pods: plan.pp,
                 gpusPerPod: plan.tp,
                 resourceName: spec.gpu.resourceName,
@@ -356,7 +355,6 @@ export class Reconciler {
     view: GroupView | undefined,
   ): Promise<void> {
     const scheduler = this.deps.settings.podGroupScheduler;
-    if (scheduler) await this.owned.ensurePodGroup(md, plan, replica);
     const existing = new Set((view?.pods ?? []).map((p) => p.metadata?.name));
     const pods = groupPods(md, plan, {
       replica,
@@ -365,15 +363,12 @@ export class Reconciler {
       natsUrl: this.deps.settings.natsUrl,
       ...(scheduler ? { podGroupScheduler: scheduler } : {}),
     }).filter((p) => !existing.has(p.metadata?.name));
-    await Promise.all(
-      pods.map(async (pod) => {
-        await this.deps.api.createPod(pod);
-        this.recentCreates.set(`${pod.metadata?.namespace}/${pod.metadata?.name}`, {
-          pod,
-          atMs: this.deps.clock.now(),
-        });
-      }),
-    );
+    // Recorded before the first await: the next admission counts these GPUs as taken.
+    const atMs = this.deps.clock.now();
+    for (const pod of pods)
+      this.recentCreates.set(`${pod.metadata?.namespace}/${pod.metadata?.name}`, { pod, atMs });
+    if (scheduler) await this.owned.ensurePodGroup(md, plan, replica);
+    await Promise.all(pods.map((pod) => this.deps.api.createPod(pod)));
   }
 
   /** Deletes every pod of a group that is not already terminating; true if it deleted any. */
