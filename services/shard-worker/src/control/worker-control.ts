@@ -212,15 +212,13 @@ export class WorkerControl {
   #load(now = this.#now()) {
     const figures = this.#deps.engine.latest();
     if (figures !== undefined) {
+      const generated = figures.generatedTokensTotal + (figures.inFlightGeneratedTokens ?? 0);
       const last = this.#lastTokens;
       if (last === undefined || now - last.atMs >= this.#intervalMs / 2) {
         if (last !== undefined && now > last.atMs) {
-          this.#tokensPerSecond = Math.max(
-            0,
-            ((figures.generatedTokensTotal - last.total) * 1000) / (now - last.atMs),
-          );
+          this.#tokensPerSecond = Math.max(0, ((generated - last.total) * 1000) / (now - last.atMs));
         }
-        this.#lastTokens = { atMs: now, total: figures.generatedTokensTotal };
+        this.#lastTokens = { atMs: now, total: generated };
       }
     }
     return {

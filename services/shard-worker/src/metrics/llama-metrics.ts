@@ -14,6 +14,11 @@ export interface EngineFigures {
   readonly generatedTokensTotal: number;
   /** Tokens held by busy slots over the total context, 0..1. */
   readonly kvCacheUsage: number;
+  /**
+   * Tokens generated so far by requests still running (llama.cpp adds them to
+   * its counter only when a request ends); for a live tokens/s.
+   */
+  readonly inFlightGeneratedTokens?: number;
 }
 
 const LLAMA = {
@@ -41,6 +46,14 @@ interface SlotJson {
   is_processing?: boolean;
   n_prompt_tokens?: number;
   next_token?: Array<{ n_decoded?: number }>;
+}
+
+/** Tokens generated so far by the requests busy slots are running. */
+export function inFlightGeneratedFromSlots(slots: unknown): number {
+  if (!Array.isArray(slots)) return 0;
+  return (slots as SlotJson[])
+    .filter((s) => s.is_processing)
+    .reduce((sum, s) => sum + (s.next_token?.[0]?.n_decoded ?? 0), 0);
 }
 
 /** KV-cache occupancy from /slots: tokens of busy slots (prompt + generated) over all slots' context. */
@@ -72,5 +85,6 @@ export async function scrapeLlamaServer(baseUrl: string): Promise<EngineFigures>
     promptTokensTotal: samples.get(LLAMA.promptTokens) ?? 0,
     generatedTokensTotal: samples.get(LLAMA.generatedTokens) ?? 0,
     kvCacheUsage: kvUsageFromSlots(slots),
+    inFlightGeneratedTokens: inFlightGeneratedFromSlots(slots),
   };
 }
