@@ -8,6 +8,8 @@ export interface ProbeComparison {
   readonly gatewayMs: { readonly 50: number; readonly 99: number };
   readonly directMs: { readonly 50: number; readonly 99: number };
   readonly addedMs: { readonly 50: number; readonly 99: number };
+  /** Median of (gateway − head) over adjacent pairs: less sensitive to engine jitter than a difference of medians. */
+  readonly pairedMedianMs: number;
 }
 
 function timeOne(agent: Agent, base: URL, body: string, apiKey: string | undefined): Promise<number> {
@@ -74,7 +76,9 @@ export async function compareByProbes(
   }
   const gp = { 50: percentile(g, 50), 99: percentile(g, 99) };
   const dp = { 50: percentile(d, 50), 99: percentile(d, 99) };
+  const paired = g.map((x, i) => x - (d[i] ?? x));
   return {
+    pairedMedianMs: percentile(paired, 50),
     probes: count,
     gatewayMs: gp,
     directMs: dp,

@@ -74,6 +74,7 @@ export function loadTable(
         ms(probes.directMs[99]),
         ms(probes.addedMs[99]),
       ],
+      ["idle probes, median of paired differences (ms)", "", "", ms(probes.pairedMedianMs)],
     );
   }
   const widths = header.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
