@@ -122,6 +122,7 @@ export async function proxyCompletion(deps: ProxyDeps, pr: ProxyRequest): Promis
       model,
       replica: replica.endpoint.id,
       reason: err.reason,
+      error: err.message,
     });
   }
   if (watch.gone) return 499;

@@ -73,8 +73,16 @@ export function callUpstream(
       clearTimeout(timer);
       const status = res.statusCode ?? 502;
       if (status >= 500) {
-        res.resume();
-        reject(new UpstreamAttemptError("status_5xx", `head answered ${status}`));
+        // Keep the start of the head's answer for the log and the 502; drain the rest so the socket is reused.
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          if (text.length < 300) text += c;
+        });
+        res.on("end", () =>
+          reject(new UpstreamAttemptError("status_5xx", `head answered ${status}: ${text.slice(0, 300)}`)),
+        );
+        res.on("error", () => reject(new UpstreamAttemptError("status_5xx", `head answered ${status}`)));
         return;
       }
       resolve(res);
