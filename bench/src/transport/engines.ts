@@ -8,6 +8,7 @@ import {
   type PipelinePlan,
   rpcServerArgs,
   tcpProbe,
+  threadsPerStage,
   WorkerProcess,
 } from "@strata/shard-worker";
 
@@ -41,6 +42,8 @@ function llamaServer(
         contextSize: CONTEXT_TOKENS,
         rpcEndpoints,
         offload: plan?.offload ?? { nGpuLayers: 0, tensorSplit: [] },
+        // The same policy as `strata up`: each engine gets its share of the cores.
+        threads: threadsPerStage(plan?.ranges.length ?? 1),
       }),
       readiness: httpProbe(`http://127.0.0.1:${port}/health`),
       readyTimeoutMs: READY_TIMEOUT_MS,
@@ -99,7 +102,7 @@ export async function startDirectRpc(
         {
           name: `stage-${stage} rpc-server`,
           command: binaries.rpcServer,
-          args: rpcServerArgs(port),
+          args: rpcServerArgs(port, threadsPerStage(plan.ranges.length)),
           readiness: tcpProbe("127.0.0.1", port),
           readyTimeoutMs: READY_TIMEOUT_MS,
         },
@@ -156,7 +159,14 @@ export async function startTunnelled(
         const stage = i + 1;
         const worker = new WorkerProcess(
           `stage-${stage} worker`,
-          { role: "stage", stage, tunnelBind: "127.0.0.1:0", token, rpcServerPath: binaries.rpcServer },
+          {
+            role: "stage",
+            stage,
+            tunnelBind: "127.0.0.1:0",
+            token,
+            rpcServerPath: binaries.rpcServer,
+            threads: threadsPerStage(plan.ranges.length),
+          },
           log,
         );
         workers.push(worker);
@@ -176,6 +186,7 @@ export async function startTunnelled(
         remoteStages,
         offload: plan.offload,
         llamaServerPath: binaries.llamaServer,
+        threads: threadsPerStage(plan.ranges.length),
       },
       log,
     );

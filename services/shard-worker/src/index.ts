@@ -30,7 +30,7 @@ export {
   LlamaCppBuildError,
   llamaCppBinaryPaths,
 } from "./engine/llamacpp-build.js";
-export { type PipelinePlan, planEqualStages } from "./engine/pipeline-plan.js";
+export { type PipelinePlan, planEqualStages, threadsPerStage } from "./engine/pipeline-plan.js";
 export { httpProbe, type ReadinessProbe, tcpProbe } from "./engine/probes.js";
 export {
   DEFAULT_RESTART_POLICY,

@@ -1,6 +1,11 @@
 import { randomBytes } from "node:crypto";
-import type { LlamaCppBinaries, PipelinePlan, StageLayers } from "@strata/shard-worker";
-import { WorkerProcess } from "@strata/shard-worker";
+import {
+  type LlamaCppBinaries,
+  type PipelinePlan,
+  type StageLayers,
+  threadsPerStage,
+  WorkerProcess,
+} from "@strata/shard-worker";
 
 export interface LocalClusterOptions {
   readonly modelPath: string;
@@ -51,13 +56,21 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<R
     for (const w of workers) w.killNow();
   };
   process.once("exit", exitHandler);
+  const threads = threadsPerStage(plan.ranges.length);
 
   try {
     const stages = plan.ranges.slice(1).map((range, i) => {
       const stage = i + 1;
       const worker = new WorkerProcess(
         `stage-${stage} worker`,
-        { role: "stage", stage, tunnelBind: "127.0.0.1:0", token, rpcServerPath: options.binaries.rpcServer },
+        {
+          role: "stage",
+          stage,
+          tunnelBind: "127.0.0.1:0",
+          token,
+          rpcServerPath: options.binaries.rpcServer,
+          threads,
+        },
         options.log,
         options.controlPlane?.workerEnv(stage),
       );
@@ -85,6 +98,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<R
         remoteStages,
         offload: plan.offload,
         llamaServerPath: options.binaries.llamaServer,
+        threads,
       },
       options.log,
       options.controlPlane?.workerEnv(0),

@@ -80,6 +80,10 @@ export function llamaServerArgs(input: LlamaServerArgsInput): string[] {
     // The plan decides placement: no automatic fitting (it would also load the model twice).
     "--fit",
     "off",
+    // No busy-waiting for work: while a remote stage computes, the head's
+    // threads would spin on the CPU that the tunnel processes need.
+    "--poll",
+    "0",
     // Prometheus /metrics, re-exported by the worker under Strata's names (metrics/llama-metrics.ts).
     "--metrics",
   ];

@@ -1,3 +1,4 @@
+import { cpus } from "node:os";
 import { assignLayers, layerParams, type ModelSpec } from "@strata/core";
 import { type OffloadPlan, offloadPlanFor, type StageRange } from "./llamacpp-args.js";
 
@@ -23,4 +24,14 @@ export function planEqualStages(spec: ModelSpec, stages: number): PipelinePlan {
     headCost: (spec.hiddenSize * spec.vocabSize) / layerParams(spec),
   }).map(([first, last]) => ({ first, last }));
   return { numLayers: spec.numLayers, ranges, offload: offloadPlanFor(ranges, spec.numLayers) };
+}
+
+/**
+ * Threads per engine when every stage runs on this machine and shares its cores: each engine gets its share. More
+ * threads than that make ggml's spin barriers burn the CPU that the other
+ * stages and the tunnel processes need (on 2 cores and 3 stages, 2 threads
+ * per engine measured several times slower than 1).
+ */
+export function threadsPerStage(stages: number): number {
+  return Math.max(1, Math.floor(cpus().length / stages));
 }
