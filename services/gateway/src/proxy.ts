@@ -109,10 +109,11 @@ export async function proxyCompletion(deps: ProxyDeps, pr: ProxyRequest): Promis
     const err = outcome.error;
     lastFailure = `${replica.endpoint.id}: ${err.message}`;
     if (err.staleSocket && staleRetries < maxStaleSocketRetries) {
-      // The head closed a keep-alive socket just as we reused it (llama-server closes
-      // connections after a few requests): nothing reached it, so the same head may
-      // be asked again; the agent drops the dead socket and may hand out another.
+      // The head closed a kept-alive connection as we reused it, before answering. A
+      // completion has no side effects, so the same head is asked again on another
+      // connection (the agent drops the dead one) rather than counted as failed.
       staleRetries += 1;
+      metrics.retries.inc({ model, reason: "stale_socket" });
       continue;
     }
     tried.add(replica.endpoint.id);
