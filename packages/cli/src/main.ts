@@ -5,10 +5,15 @@ import { reportFatal } from "./report.js";
 const program = new Command("strata")
   .description("Plan, run and serve frontier-size open models sharded across GPUs")
   .version("0.1.0")
-  .showHelpAfterError("(run with --help for usage)")
   .exitOverride()
   .allowExcessArguments(false);
-registerCommands(program);
+await registerCommands(program, process.argv.slice(2));
+
+// `strata plan | head` closes our stdout early; that is the reader's choice, not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
 
 try {
   await program.parseAsync(process.argv);
