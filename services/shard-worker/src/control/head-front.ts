@@ -6,7 +6,13 @@
  * stage drains or stops it refuses new requests with 503 and Retry-After, and
  * lets in-flight ones finish: that is what `drain` means at the head.
  */
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  Agent,
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 import { context, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
 import type { StageState } from "@strata/core";
@@ -35,9 +41,16 @@ export interface HeadFront {
 /** Paths that carry inference work (and get a request mark on the stages). */
 const INFERENCE_PATHS = /^\/(v1\/(chat\/)?completions|completion|v1\/embeddings|embedding|infill)\b/;
 const drainRetryAfterSeconds = 1;
+/**
+ * Idle keep-alive sockets to llama-server close after this long: below its own
+ * 5 s keep-alive timeout, so the front never reuses a socket the engine has just
+ * closed (which surfaced as a 502 "socket hang up" on an otherwise healthy head).
+ */
+const engineSocketIdleMs = 4_000;
 
 export async function startHeadFront(options: HeadFrontOptions): Promise<HeadFront> {
   let inFlight = 0;
+  const agent = new Agent({ keepAlive: true, timeout: engineSocketIdleMs });
   const server = createServer((req, res) => {
     const state = options.state();
     if (state === "draining" || state === "stopped") {
@@ -52,7 +65,7 @@ export async function startHeadFront(options: HeadFrontOptions): Promise<HeadFro
     }
     inFlight++;
     res.once("close", () => inFlight--);
-    proxy(options, req, res);
+    proxy(options, agent, req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -64,12 +77,13 @@ export async function startHeadFront(options: HeadFrontOptions): Promise<HeadFro
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
+        agent.destroy();
         server.close(() => resolve());
       }),
   };
 }
 
-function proxy(options: HeadFrontOptions, req: IncomingMessage, res: ServerResponse): void {
+function proxy(options: HeadFrontOptions, agent: Agent, req: IncomingMessage, res: ServerResponse): void {
   const path = req.url ?? "/";
   const inference = INFERENCE_PATHS.test(path);
   const parent = extractHttpHeaders(req.headers);
@@ -97,6 +111,7 @@ function proxy(options: HeadFrontOptions, req: IncomingMessage, res: ServerRespo
   delete headers.tracestate;
   const upstream = httpRequest(
     {
+      agent,
       host: "127.0.0.1",
       port: options.enginePort,
       method: req.method,
