@@ -78,6 +78,9 @@ export async function startWorker(
     },
   });
   worker.control.start();
+  // The control subscription reaches the server asynchronously; a round trip
+  // makes sure it is registered before a test sends the first request to it.
+  await nc.flush();
   return worker;
 }
 

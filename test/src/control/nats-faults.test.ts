@@ -32,8 +32,23 @@ beforeAll(async () => {
   server = await NatsServerProcess.start();
 });
 
+const closeWithinMs = 30_000;
 afterEach(async () => {
-  for (const r of running.splice(0)) await r.close().catch(() => {});
+  // Closing must not hang: a close that outlives closeWithinMs fails the test.
+  for (const r of running.splice(0)) {
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`close did not finish in ${closeWithinMs} ms`)),
+        closeWithinMs,
+      );
+    });
+    try {
+      await Promise.race([r.close().catch(() => {}), hung]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 });
 
 afterAll(async () => {
