@@ -9,8 +9,9 @@ import {
   type V1CustomResourceDefinition,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { Controller, RECONCILER_METRICS, resolveControllerConfig, silentLogger } from "@strata/controller";
+import { Controller, RECONCILER_METRICS, resolveControllerConfig } from "@strata/controller";
 import { CONDITION_TYPES, LABELS, MODEL_DEPLOYMENT_API_VERSION, type ModelDeployment } from "@strata/core";
+import { silentLogger } from "@strata/runtime";
 import { createGpuNodePool, createTestNamespace, pollUntil, startControlPlane } from "@strata/test/k8s";
 import { histogramQuantile } from "./figures.js";
 

@@ -28,7 +28,6 @@ export {
   encodeMessage,
   HEARTBEAT_INTERVAL_MS,
   heartbeatSchema,
-  isDeploymentName,
   LIFECYCLE_CONSUMERS,
   LIFECYCLE_KINDS,
   LIFECYCLE_STREAM,
@@ -51,8 +50,6 @@ export type {
   CatalogModelShape,
   Condition,
   ConditionType,
-  Dtype,
-  Engine,
   GroupPhase,
   GroupStatus,
   ModelDeployment,
@@ -69,8 +66,6 @@ export {
   conditionSchema,
   DEFAULT_GPU_RESOURCE,
   DEFAULT_TOPOLOGY_KEY,
-  DTYPES,
-  ENGINES,
   GROUP_PHASES,
   groupStatusSchema,
   LABELS,
@@ -93,10 +88,9 @@ export {
   specRules,
   TUNNEL_TOKEN_SECRET_KEY,
   toStructuralSchema,
-  WORKER_ENV,
-  WORKER_PORTS,
   WORKER_ROLES,
 } from "./crd/index.js";
+export { ENGINES, type Engine, engineSchema } from "./engines.js";
 export { DoesNotFitError, InputError } from "./errors.js";
 export {
   findGpu,
@@ -150,6 +144,7 @@ export {
   type WeightDtype,
   weightBytes,
 } from "./model/model-spec.js";
+export { DEPLOYMENT_NAME_PATTERN, deploymentNameSchema, isDeploymentName } from "./names.js";
 export { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./perf/efficiency.js";
 export { type GoodputPoint, goodputPoint, type LatencySlo } from "./perf/goodput.js";
 export {
@@ -227,3 +222,14 @@ export {
   planContext,
   planDeployment,
 } from "./planner/search.js";
+export {
+  DEFAULT_WORKER_BIND_HOST,
+  parseWorkerEnv,
+  WORKER_ENV,
+  WORKER_PORTS,
+  type WorkerConfig,
+  type WorkerConfigInput,
+  type WorkerEnvName,
+  type WorkerRole,
+  workerEnv,
+} from "./worker/config.js";

@@ -9,13 +9,13 @@ import {
   type PlanStatus,
   REASONS,
 } from "@strata/core";
+import type { Logger } from "@strata/runtime";
 import { groupPods } from "../groups/desired.js";
 import { decideGroup, type GroupView, gangBackoffMs, viewGroups } from "../groups/observe.js";
 import { revisionHash } from "../groups/revision.js";
 import type { KubeApi } from "../kube/api.js";
 import type { Caches } from "../kube/caches.js";
 import type { Clock } from "../kube/workqueue.js";
-import type { Logger } from "../log.js";
 import { type AutoPlanner, PlanError, resolvePlan } from "../plan/resolve-plan.js";
 import { planRollout } from "../rollout/rollout.js";
 import { CapacityModel } from "../scheduling/capacity.js";

@@ -1,5 +1,5 @@
+import { freeLoopbackPort } from "@strata/runtime";
 import { describe, expect, it } from "vitest";
-import { freeLoopbackPort } from "./free-port.js";
 import { tcpProbe } from "./probes.js";
 import { type EngineEvent, EngineStartError, EngineSupervisor } from "./supervisor.js";
 
