@@ -54,7 +54,6 @@ export type {
   Condition,
   ConditionType,
   Dtype,
-  Engine,
   GroupPhase,
   GroupStatus,
   ModelDeployment,
@@ -72,7 +71,6 @@ export {
   DEFAULT_GPU_RESOURCE,
   DEFAULT_TOPOLOGY_KEY,
   DTYPES,
-  ENGINES,
   GROUP_PHASES,
   groupStatusSchema,
   LABELS,
@@ -99,12 +97,23 @@ export {
   WORKER_PORTS,
   WORKER_ROLES,
 } from "./crd/index.js";
+export {
+  DEFAULT_PLANNING_ENGINE,
+  ENGINES,
+  type Engine,
+  isDeployableEngine,
+  isPlanningEngine,
+  PLANNING_ENGINES,
+  type PlanningEngine,
+} from "./engines.js";
 export { DoesNotFitError, InputError } from "./errors.js";
 export {
   findGpu,
   GPU_CATALOG,
+  type GpuFamily,
   type GpuFigure,
   type GpuSpec,
+  type GpuVendor,
 } from "./hardware/gpu-catalog.js";
 export { findModel, MODEL_CATALOG } from "./model/catalog.js";
 export {
@@ -153,6 +162,20 @@ export {
   weightBytes,
 } from "./model/model-spec.js";
 export { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./perf/efficiency.js";
+export {
+  CELL_FACTORS,
+  type CellFactorName,
+  type CellFactors,
+  describeResolved,
+  FACTOR_SCOPES,
+  type FactorCell,
+  type FactorScope,
+  type FactorTable,
+  type FactorTarget,
+  factorChain,
+  type ResolvedEfficiency,
+  resolveEfficiency,
+} from "./perf/efficiency-table.js";
 export { type GoodputPoint, goodputPoint, type LatencySlo } from "./perf/goodput.js";
 export {
   GOODPUT_OBJECTIVE_NAME,
@@ -160,6 +183,7 @@ export {
   goodputObjective,
 } from "./perf/goodput-objective.js";
 export { kvCapacityTokensPerReplica, predictPerformance } from "./perf/predict.js";
+export { SHIPPED_FACTORS } from "./perf/shipped-factors.js";
 export type {
   DecodeStageBreakdown,
   PerfBottleneck,

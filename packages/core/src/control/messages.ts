@@ -5,6 +5,7 @@
  * Every payload carries `v`, the schema version; a breaking change bumps it.
  */
 import { z } from "zod";
+import { ENGINES } from "../engines.js";
 
 export const MESSAGE_VERSION = 1;
 
@@ -18,7 +19,6 @@ export const STAGE_STATES = ["starting", "ready", "draining", "failed", "stopped
 export const stageStateSchema = z.enum(STAGE_STATES);
 export type StageState = z.infer<typeof stageStateSchema>;
 
-export const ENGINES = ["llamacpp", "vllm"] as const;
 export const engineSchema = z.enum(ENGINES);
 
 /** Contiguous decoder layers [start, end) that a stage holds. */

@@ -30,7 +30,6 @@ export {
 export type {
   Condition,
   Dtype,
-  Engine,
   GroupPhase,
   GroupStatus,
   ModelDeployment,
@@ -43,7 +42,6 @@ export type {
 export {
   conditionSchema,
   DTYPES,
-  ENGINES,
   GROUP_PHASES,
   groupStatusSchema,
   MAX_DEPLOYMENT_NAME_LENGTH,

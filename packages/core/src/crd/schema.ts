@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ENGINES } from "../engines.js";
 import { DEFAULT_GPU_RESOURCE, DEFAULT_TOPOLOGY_KEY } from "./constants.js";
 
 /**
@@ -67,7 +68,6 @@ export const modelSchema = z
     }),
   );
 
-export const ENGINES = ["llamacpp", "vllm"] as const;
 // The planner's weight dtypes (packages/core/src/model/model-spec.ts); GGUF files carry their own quantization.
 export const DTYPES = ["bf16", "fp16", "fp8", "int8", "int4"] as const;
 
@@ -226,7 +226,6 @@ export type PlanStatus = z.output<typeof planStatusSchema>;
 export type StagePlan = z.output<typeof stagePlanSchema>;
 export type GroupStatus = z.output<typeof groupStatusSchema>;
 export type GroupPhase = (typeof GROUP_PHASES)[number];
-export type Engine = (typeof ENGINES)[number];
 export type Dtype = (typeof DTYPES)[number];
 
 export interface ModelDeployment {
