@@ -1,7 +1,8 @@
 import type { GpuSpec } from "../hardware/gpu-catalog.js";
 import type { ModelSpec, WeightBreakdown, WeightDtype } from "../model/model-spec.js";
-import { assignLayers, type LayerRange } from "./assign-layers.js";
+import { assignLayers, headCostInLayers } from "./assign-layers.js";
 import type { Cluster, ClusterNode } from "./cluster.js";
+import type { LayerRange } from "./layer-range.js";
 import {
   activationBytesPerGpu,
   budgetBytes,
@@ -115,7 +116,7 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number): Candid
   };
 
   let ranges: LayerRange[];
-  const headCost = (weights.headBytes + (pp > 1 ? weights.tiedHeadCopyBytes : 0)) / layerBytesMean;
+  const headCost = headCostInLayers(weights, pp);
   if (feasible(0)) {
     let lo = 0;
     let hi = 1;
@@ -143,7 +144,8 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number): Candid
   }
 
   const stages: CandidateStage[] = positions.map((p, s) => {
-    const [first, last] = ranges[s] as LayerRange;
+    const range = ranges[s] as LayerRange;
+    const { first, last } = range;
     let stageLayerBytes = 0;
     for (let i = first; i <= last; i++) stageLayerBytes += weights.layerBytes[i] ?? 0;
     const weightsBytes = Math.ceil(stageLayerBytes / tp + p.extraPerGpu);
@@ -153,7 +155,7 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number): Candid
     const layers = last - first + 1;
     return {
       index: s,
-      layers: ranges[s] as LayerRange,
+      layers: range,
       nodes: p.hosts.map((h) => h.name),
       gpus: tp,
       gpu: p.gpu,
