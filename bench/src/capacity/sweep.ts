@@ -5,12 +5,16 @@
  * per GPU against tokens per second per user.
  */
 import {
+  DEFAULT_PLANNING_ENGINE,
   DoesNotFitError,
   type EfficiencyFactors,
   type GpuSpec,
   type PerfDtype,
   type PerfPrediction,
+  type PlanningEngine,
   predictPerformance,
+  resolveEfficiency,
+  SHIPPED_FACTORS,
 } from "@strata/core";
 import type { NamedModel } from "./inputs.js";
 
@@ -30,6 +34,9 @@ export interface SweepOptions {
   readonly outputTokens: number;
   /** Largest per-replica concurrency tried (powers of two up to it). */
   readonly maxConcurrencyPerReplica: number;
+  /** Picks each fleet's factors from the shipped table (default vllm)… */
+  readonly engine?: PlanningEngine | undefined;
+  /** …unless the factors are given outright, for every fleet. */
   readonly efficiency?: EfficiencyFactors | undefined;
 }
 
@@ -100,6 +107,13 @@ function pointOf(fleet: Fleet, tp: number, pp: number, replicas: number, p: Perf
 
 function sweepFleet(options: SweepOptions, fleet: Fleet): SweepPoint[] {
   const points: SweepPoint[] = [];
+  const efficiency =
+    options.efficiency ??
+    resolveEfficiency(SHIPPED_FACTORS, {
+      vendor: fleet.gpu.vendor,
+      family: fleet.gpu.family,
+      engine: options.engine ?? DEFAULT_PLANNING_ENGINE,
+    }).factors;
   for (const { tp, pp } of splits(options.model, fleet.count, options.gpusPerNode)) {
     const replicas = fleet.count / (tp * pp);
     const layout = { tp, pp, replicas, gpusPerNode: options.gpusPerNode, weightDtype: options.dtype };
@@ -109,7 +123,7 @@ function sweepFleet(options: SweepOptions, fleet: Fleet): SweepPoint[] {
         fleet.gpu,
         layout,
         { inputTokens: options.inputTokens, outputTokens: options.outputTokens, concurrency },
-        options.efficiency,
+        efficiency,
       );
     for (const perReplica of powersOfTwoUpTo(options.maxConcurrencyPerReplica)) {
       let p: PerfPrediction;

@@ -90,13 +90,24 @@ export {
   toStructuralSchema,
   WORKER_ROLES,
 } from "./crd/index.js";
-export { ENGINES, type Engine, engineSchema } from "./engines.js";
+export {
+  DEFAULT_PLANNING_ENGINE,
+  ENGINES,
+  type Engine,
+  engineSchema,
+  isDeployableEngine,
+  isPlanningEngine,
+  PLANNING_ENGINES,
+  type PlanningEngine,
+} from "./engines.js";
 export { DoesNotFitError, InputError } from "./errors.js";
 export {
   findGpu,
   GPU_CATALOG,
+  type GpuFamily,
   type GpuFigure,
   type GpuSpec,
+  type GpuVendor,
 } from "./hardware/gpu-catalog.js";
 export { findModel, MODEL_CATALOG } from "./model/catalog.js";
 export {
@@ -146,6 +157,20 @@ export {
 } from "./model/model-spec.js";
 export { DEPLOYMENT_NAME_PATTERN, deploymentNameSchema, isDeploymentName } from "./names.js";
 export { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./perf/efficiency.js";
+export {
+  CELL_FACTORS,
+  type CellFactorName,
+  type CellFactors,
+  describeResolved,
+  FACTOR_SCOPES,
+  type FactorCell,
+  type FactorScope,
+  type FactorTable,
+  type FactorTarget,
+  factorChain,
+  type ResolvedEfficiency,
+  resolveEfficiency,
+} from "./perf/efficiency-table.js";
 export { type GoodputPoint, goodputPoint, type LatencySlo } from "./perf/goodput.js";
 export {
   GOODPUT_OBJECTIVE_NAME,
@@ -153,6 +178,7 @@ export {
   goodputObjective,
 } from "./perf/goodput-objective.js";
 export { kvCapacityTokensPerReplica, predictPerformance } from "./perf/predict.js";
+export { SHIPPED_FACTORS } from "./perf/shipped-factors.js";
 export type {
   DecodeStageBreakdown,
   PerfBottleneck,
