@@ -32,6 +32,6 @@ export {
 } from "./local/worker-process.js";
 export type { ControllerMetrics } from "./metrics/metrics.js";
 export { CONTROLLER_METRICS, controllerMetrics } from "./metrics/metrics.js";
-export { RECONCILE_RESULTS, RECONCILER_METRICS, ReconcilerMetrics } from "./metrics/reconciler-metrics.js";
+export { RECONCILE_RESULTS, ReconcilerMetrics } from "./metrics/reconciler-metrics.js";
 export { planOneReplica } from "./plan/auto.js";
 export { type AutoPlanner, PlanError, resolvePlan } from "./plan/resolve-plan.js";
