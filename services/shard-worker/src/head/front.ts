@@ -100,7 +100,13 @@ function proxy(options: HeadFrontOptions, agent: Agent, req: IncomingMessage, re
       res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
       upstreamRes.pipe(res);
       upstreamRes.once("end", () => finish(upstreamRes.statusCode ?? 502));
-      upstreamRes.once("error", (err) => finish(502, err.message));
+      // The engine died mid-response (e.g. restarted after a stage was lost):
+      // end the client's response with an error too, or it would wait forever.
+      upstreamRes.once("close", () => {
+        if (upstreamRes.complete) return;
+        finish(502, "engine closed the response");
+        res.destroy(new Error("engine closed the response"));
+      });
     },
   );
   upstream.once("error", (err) => {
