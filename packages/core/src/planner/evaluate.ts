@@ -26,20 +26,27 @@ export interface CandidateStage {
   readonly layers: LayerRange;
   /** The node hosting this stage in each replica, replica order. */
   readonly nodes: readonly string[];
-  /** GPUs per replica in this stage (= tp). */
+  /** GPUs per replica in this stage: tp, or ep under expert parallelism. */
   readonly gpus: number;
   /** The tightest GPU kind among the replicas' copies of this stage. */
   readonly gpu: GpuSpec;
   readonly memoryPerGpu: MemoryPerGpu;
-  /** KV-cache tokens this stage can hold (each token needs a slot in every stage). */
+  /** KV-cache tokens one attention rank of this stage holds (each token needs a slot in every stage). */
   readonly kvCacheTokens: number;
 }
 
-/** One evaluated TP × PP × DP layout. */
+/** One evaluated TP × EP × PP × DP layout. */
 export interface Candidate {
   readonly tp: number;
   readonly pp: number;
   readonly dp: number;
+  /**
+   * Expert parallelism: 1 keeps every expert split by tensor parallelism; above
+   * 1 the routed experts are spread whole over `ep` GPUs per stage, which run
+   * attention as ep/tp data-parallel ranks of tp GPUs each (vLLM's
+   * `--enable-expert-parallel` with `--data-parallel-size ep/tp`).
+   */
+  readonly ep: number;
   readonly gpusUsed: number;
   readonly fits: boolean;
   /** Why it does not fit, when it does not. */
@@ -54,33 +61,48 @@ export interface Candidate {
   readonly context: PlanContext;
 }
 
-/** A group of tp GPUs inside one node that can host one pipeline stage of one replica. */
-function stageSlots(nodes: readonly ClusterNode[], tp: number): ClusterNode[] {
+/** GPUs one pipeline stage of one replica takes: tp, or the expert-parallel group. */
+export function stageWidth(tp: number, ep: number): number {
+  return ep > 1 ? ep : tp;
+}
+
+/** A group of `width` GPUs inside one node that can host one pipeline stage of one replica. */
+function stageSlots(nodes: readonly ClusterNode[], width: number): ClusterNode[] {
   const slots: ClusterNode[] = [];
   for (const node of nodes) {
-    for (let i = 0; i < Math.floor(node.gpusPerNode / tp); i++) slots.push(node);
+    for (let i = 0; i < Math.floor(node.gpusPerNode / width); i++) slots.push(node);
   }
   return slots;
 }
 
 /**
- * Evaluates tp × pp with as many replicas as the cluster holds, or returns
- * undefined when the cluster has fewer than pp stage slots of tp GPUs.
+ * Evaluates tp × pp (× ep) with as many replicas as the cluster holds, or returns
+ * undefined when the cluster has fewer than pp stage slots.
  *
  * Replica r's stage s takes slot r·pp + s in node order, so a pipeline's stages
  * sit on neighbouring nodes. All replicas share one layer split, sized for the
  * tightest GPU at each stage position.
  *
- * Layers: memory decides how many each stage may take (the most KV-cache tokens
- * T for which per-stage caps still cover every layer, found by bisection); within
- * those caps layers go in proportion to memory bandwidth × tp (decode is
+ * Per GPU a stage holds 1/tp of its layers' attention, dense MLPs and shared
+ * experts (replicated on each attention rank), and 1/ep of their routed experts
+ * (1/tp without expert parallelism); layers may differ in size (DeepSeek's
+ * dense leading layers, Llama 4's interleaving).
+ *
+ * Layers: memory decides how many KV-cache tokens T every stage can hold (the
+ * most for which the layers still fit, found by bisection; a greedy fill in
+ * layer order decides whether T fits); within the per-stage layer caps that T
+ * allows, layers go in proportion to memory bandwidth × tp (decode is
  * bandwidth-bound), with the output head counted as its bytes in layer units.
+ * When uneven layers make that split miss T, the greedy fill is used instead.
  */
-export function evaluateLayout(ctx: PlanContext, tp: number, pp: number): Candidate | undefined {
+export function evaluateLayout(ctx: PlanContext, tp: number, pp: number, ep = 1): Candidate | undefined {
   const { model, weights, workload } = ctx;
-  const slots = stageSlots(ctx.nodes, tp);
+  const width = stageWidth(tp, ep);
+  const slots = stageSlots(ctx.nodes, width);
   if (slots.length < pp || pp > model.numLayers) return undefined;
   const dp = Math.floor(slots.length / pp);
+  /** Attention ranks per stage: each holds its own sequences' KV cache. */
+  const attentionRanks = width / tp;
 
   const positions = Array.from({ length: pp }, (_, s) => {
     const hosts = Array.from({ length: dp }, (_, r) => slots[r * pp + s] as ClusterNode);
@@ -102,19 +124,19 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number): Candid
     };
   });
 
-  const layerBytesMean = weights.layerBytes.reduce((a, b) => a + b, 0) / model.numLayers;
-  const layerPerGpu = layerBytesMean / tp;
+  const expertShards = width;
+  const expertPerGpu = weights.expertBytes.map((b) => b / expertShards);
+  const layerPerGpu = weights.layerBytes.map(
+    (b, i) => (b - (weights.expertBytes[i] ?? 0)) / tp + (expertPerGpu[i] ?? 0),
+  );
+  const layerPerGpuMean = layerPerGpu.reduce((a, b) => a + b, 0) / model.numLayers;
   const kvLayer = kvBytesPerTokenPerLayerPerGpu(model, tp);
-  const capsFor = (tokens: number) =>
-    positions.map((p) =>
-      Math.max(0, Math.floor((p.free - p.extraPerGpu) / (layerPerGpu + tokens * kvLayer))),
-    );
-  const feasible = (tokens: number) => {
-    const caps = capsFor(tokens);
-    return caps.every((c) => c >= 1) && caps.reduce((a, b) => a + b, 0) >= model.numLayers;
-  };
+  const budgets = positions.map((p) => p.free - p.extraPerGpu);
+  const fill = (tokens: number) => greedyFill(layerPerGpu, budgets, tokens * kvLayer);
+  const feasible = (tokens: number) => fill(tokens) !== undefined;
 
   let ranges: LayerRange[];
+  const layerBytesMean = weights.layerBytes.reduce((a, b) => a + b, 0) / model.numLayers;
   const headCost = (weights.headBytes + (pp > 1 ? weights.tiedHeadCopyBytes : 0)) / layerBytesMean;
   if (feasible(0)) {
     let lo = 0;
@@ -125,28 +147,38 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number): Candid
       if (feasible(mid)) lo = mid;
       else hi = mid;
     }
-    ranges = assignLayers({
+    const balanced = assignLayers({
       numLayers: model.numLayers,
       stageCapacities: positions.map((p) => p.slowest * tp),
       embeddingCost: 0,
       headCost,
-      maxLayersPerStage: capsFor(lo),
+      maxLayersPerStage: budgets.map((b) => Math.max(0, Math.floor(b / (layerPerGpuMean + lo * kvLayer)))),
     });
+    // Float sums of equal layers may differ from the cap's product in the last bit.
+    const holds = balanced.every(
+      ([first, last], s) =>
+        rangeBytes(layerPerGpu, first, last, lo * kvLayer) <= (budgets[s] ?? 0) * (1 + 1e-12) + 1,
+    );
+    ranges = holds ? balanced : (fill(lo) as LayerRange[]);
   } else {
     // Does not fit: split by free memory so the report shows the least-bad layout.
     ranges = assignLayers({
       numLayers: model.numLayers,
       stageCapacities: positions.map((p) => Math.max(p.free, 1)),
-      embeddingCost: positions[0] ? positions[0].extraPerGpu / layerPerGpu : 0,
+      embeddingCost: positions[0] ? positions[0].extraPerGpu / layerPerGpuMean : 0,
       headCost,
     });
   }
 
   const stages: CandidateStage[] = positions.map((p, s) => {
     const [first, last] = ranges[s] as LayerRange;
-    let stageLayerBytes = 0;
-    for (let i = first; i <= last; i++) stageLayerBytes += weights.layerBytes[i] ?? 0;
-    const weightsBytes = Math.ceil(stageLayerBytes / tp + p.extraPerGpu);
+    let stageBytes = 0;
+    let stageExperts = 0;
+    for (let i = first; i <= last; i++) {
+      stageBytes += layerPerGpu[i] ?? 0;
+      stageExperts += expertPerGpu[i] ?? 0;
+    }
+    const weightsBytes = Math.ceil(stageBytes + p.extraPerGpu);
     const budget = budgetBytes(p.gpu, workload);
     const activation = activationBytesPerGpu(model, p.gpu, tp, p.last);
     const kvCacheBytes = budget - p.gpu.runtimeOverheadBytes - activation - weightsBytes;
@@ -155,10 +187,11 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number): Candid
       index: s,
       layers: ranges[s] as LayerRange,
       nodes: p.hosts.map((h) => h.name),
-      gpus: tp,
+      gpus: width,
       gpu: p.gpu,
       memoryPerGpu: {
         weightsBytes,
+        expertWeightsBytes: Math.ceil(stageExperts),
         kvCacheBytes,
         activationBytes: activation,
         overheadBytes: p.gpu.runtimeOverheadBytes,
@@ -169,8 +202,9 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number): Candid
   });
 
   const weightsFit = stages.every((s) => s.memoryPerGpu.kvCacheBytes >= 0);
-  const kvCacheTokensPerReplica = Math.min(...stages.map((s) => s.kvCacheTokens));
-  const maxConcurrentSequences = dp * Math.floor(kvCacheTokensPerReplica / workload.maxModelLen);
+  const tokensPerRank = Math.min(...stages.map((s) => s.kvCacheTokens));
+  const kvCacheTokensPerReplica = tokensPerRank * attentionRanks;
+  const maxConcurrentSequences = dp * attentionRanks * Math.floor(tokensPerRank / workload.maxModelLen);
   const fits = weightsFit && maxConcurrentSequences >= workload.concurrency;
   const binding = weightsFit
     ? stages.reduce((a, b) => (b.kvCacheTokens < a.kvCacheTokens ? b : a))
@@ -179,7 +213,8 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number): Candid
     tp,
     pp,
     dp,
-    gpusUsed: tp * pp * dp,
+    ep,
+    gpusUsed: width * pp * dp,
     fits,
     ...(fits ? {} : { shortfall: weightsFit ? ("kv-cache" as const) : ("weights" as const) }),
     stages,
@@ -189,4 +224,40 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number): Candid
     binding,
     context: ctx,
   };
+}
+
+/** Bytes per GPU of layers first..last with `kvPerLayer` bytes of KV cache each. */
+function rangeBytes(layerPerGpu: readonly number[], first: number, last: number, kvPerLayer: number): number {
+  let t = 0;
+  for (let i = first; i <= last; i++) t += (layerPerGpu[i] ?? 0) + kvPerLayer;
+  return t;
+}
+
+/**
+ * Contiguous layer ranges, one per stage in order, each filled as far as its
+ * budget allows while leaving one layer for every later stage; undefined when
+ * the layers do not all fit. Filling each stage to the brim is the best any
+ * contiguous split can do, so this decides feasibility exactly.
+ */
+function greedyFill(
+  layerPerGpu: readonly number[],
+  budgets: readonly number[],
+  kvPerLayer: number,
+): LayerRange[] | undefined {
+  const ranges: LayerRange[] = [];
+  let next = 0;
+  for (let s = 0; s < budgets.length; s++) {
+    const laterStages = budgets.length - 1 - s;
+    const lastAllowed = layerPerGpu.length - 1 - laterStages;
+    let used = 0;
+    let end = next - 1;
+    while (end < lastAllowed && used + (layerPerGpu[end + 1] ?? 0) + kvPerLayer <= (budgets[s] ?? 0)) {
+      end++;
+      used += (layerPerGpu[end] ?? 0) + kvPerLayer;
+    }
+    if (end < next) return undefined;
+    ranges.push([next, end]);
+    next = end + 1;
+  }
+  return next === layerPerGpu.length ? ranges : undefined;
 }
