@@ -9,6 +9,7 @@ export default defineConfig({
       "packages/*/src/**/*.test.ts",
       "services/*/src/**/*.test.ts",
       "bench/src/**/*.test.ts",
+      "cli/src/**/*.test.ts",
       "test/src/**/*.test.ts",
     ],
     exclude: ["**/node_modules/**", "**/dist/**"],

@@ -10,7 +10,6 @@ export type {
   LifecycleEvent,
   LifecycleKind,
   ReplicaView,
-  StageLayers,
   StageLoad,
   StageRef,
   StageState,
@@ -40,7 +39,6 @@ export {
   replicaViewSchema,
   STAGE_STATES,
   SUBJECT_ROOT,
-  stageLayersSchema,
   stageLoadSchema,
   stageRefOf,
   stageStateSchema,
@@ -170,7 +168,12 @@ export type {
   PerfPrediction,
   PerfWorkload,
 } from "./perf/types.js";
-export { type AssignLayersInput, assignLayers, type LayerRange } from "./planner/assign-layers.js";
+export {
+  type AssignLayersInput,
+  assignLayers,
+  equalStageRanges,
+  headCostInLayers,
+} from "./planner/assign-layers.js";
 export {
   type Cluster,
   type ClusterNode,
@@ -186,6 +189,14 @@ export {
 } from "./planner/cluster.js";
 export { type DoesNotFitOptions, whyItDoesNotFit } from "./planner/does-not-fit.js";
 export { type Candidate, type CandidateStage, evaluateLayout, type PlanContext } from "./planner/evaluate.js";
+export {
+  checkStageRanges,
+  formatLayerRange,
+  type LayerRange,
+  layerCount,
+  layerRangeSchema,
+  parseLayerRange,
+} from "./planner/layer-range.js";
 export {
   activationBytesPerGpu,
   CPU_BATCH_TOKENS,

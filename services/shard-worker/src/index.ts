@@ -21,8 +21,6 @@ export {
   type OffloadPlan,
   offloadPlanFor,
   rpcServerArgs,
-  type StageRange,
-  StageRangeError,
 } from "./engine/llamacpp-args.js";
 export {
   ensureLlamaCppBinaries,
@@ -58,6 +56,6 @@ export type { PipeTotals } from "./tunnel/pipe.js";
 export { TunnelServer, type TunnelServerObserver, type TunnelServerOptions } from "./tunnel/server.js";
 export { WORKER_CONFIG_ENV, type WorkerConfig } from "./worker/config.js";
 export { type HeadWorkerConfig, type RemoteStage, startHeadWorker } from "./worker/head.js";
-export type { StageLayers, WorkerMessage } from "./worker/messages.js";
+export type { DevicePlacement, WorkerMessage } from "./worker/messages.js";
 export { WorkerProcess, WorkerStartError, workerMainPath } from "./worker/process.js";
 export { type StageWorkerConfig, startStageWorker, type WorkerDeps } from "./worker/stage.js";

@@ -2,7 +2,6 @@ import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   encodeGgufHeader,
   GGML_TYPE,
@@ -11,8 +10,9 @@ import {
   type GgufTensorToWrite,
 } from "@strata/core";
 
-/** The built CLI, run as a user runs it. */
-export const STRATA_BIN = fileURLToPath(new URL("../../../packages/cli/bin/strata.js", import.meta.url));
+import { STRATA_BIN } from "../strata-bin.js";
+
+export { STRATA_BIN };
 
 export interface CliResult {
   readonly status: number | null;

@@ -53,14 +53,14 @@ describe("strata plan", () => {
     const { status, plan } = await planJson(...args);
     expect(status).toBe(0);
     expect(plan).toMatchObject({
-      version: 1,
+      version: 2,
       fits: true,
       tp: 8,
       pp: 2,
       dp: 1,
       stages: [
-        { index: 0, layers: [0, 62], nodes: ["node-0"], gpus: 8 },
-        { index: 1, layers: [63, 125], nodes: ["node-1"], gpus: 8 },
+        { index: 0, layers: { first: 0, last: 62 }, nodes: ["node-0"], gpus: 8 },
+        { index: 1, layers: { first: 63, last: 125 }, nodes: ["node-1"], gpus: 8 },
       ],
     });
     for (const key of ["weightsBytes", "kvCacheBytes", "activationBytes", "overheadBytes", "budgetBytes"]) {
@@ -116,7 +116,10 @@ describe("strata plan", () => {
     const fromGguf = await planJson("--model", gguf, "--gpu", "cpu", "--nodes", "3");
     expect(fromGguf.status).toBe(0);
     expect(fromGguf.plan).toMatchObject({ model: "tiny", dtype: "gguf:Q8_0", tp: 1, fits: true });
-    const covered = fromGguf.plan.stages.flatMap((s: { layers: [number, number] }) => s.layers);
+    const covered = fromGguf.plan.stages.flatMap((s: { layers: { first: number; last: number } }) => [
+      s.layers.first,
+      s.layers.last,
+    ]);
     expect(covered[0]).toBe(0);
     expect(covered.at(-1)).toBe(TINY_CONFIG.num_hidden_layers - 1);
   });

@@ -6,7 +6,7 @@
  */
 
 import { ClusterStateService } from "@strata/controller";
-import type { StageLayers } from "@strata/core";
+import type { LayerRange } from "@strata/core";
 import { connectNats, createMetricsRegistry, type Logger, type NatsConnection } from "@strata/runtime";
 import { type EngineFiguresSource, WorkerControl, workerMetrics } from "@strata/shard-worker";
 import type { Registry } from "prom-client";
@@ -48,7 +48,7 @@ export interface TestWorker {
 
 export async function startWorker(
   url: string,
-  ref: { deployment: string; replica: number; stage: number; stageCount: number; layers: StageLayers },
+  ref: { deployment: string; replica: number; stage: number; stageCount: number; layers: LayerRange },
 ): Promise<TestWorker> {
   const logger = memoryLogger();
   const nc = await connectNats({ servers: url, name: `test-worker ${ref.stage}`, logger });
@@ -93,7 +93,7 @@ export async function startReplica(url: string, deployment: string, stageCount =
       replica: 0,
       stage,
       stageCount,
-      layers: { start: stage * 4, end: stage * 4 + 4 },
+      layers: { first: stage * 4, last: stage * 4 + 3 },
     });
     w.control.setState("ready");
     workers.push(w);

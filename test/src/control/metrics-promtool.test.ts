@@ -68,7 +68,7 @@ describe("promtool check metrics", () => {
         replica: 0,
         stage: 1,
         stageCount: 2,
-        layers: { start: 4, end: 8 },
+        layers: { first: 4, last: 7 },
         metricsPort,
       }),
     );

@@ -7,16 +7,15 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { LIFECYCLE_CONSUMERS } from "@strata/core";
 import { NatsServerProcess } from "@strata/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pollUntil } from "../k8s/poll.js";
+import { STRATA_BIN as cli } from "../strata-bin.js";
 import { startController, startReplica, type TestController, type TestWorker } from "./fixtures.js";
 
 const run = promisify(execFile);
-const cli = fileURLToPath(new URL("../../../packages/cli/bin/strata.js", import.meta.url));
 let stateDir: string;
 
 async function strata(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -104,8 +104,8 @@ describe("ModelDeployment controller", () => {
       (m) => s.mds.condition(m, CONDITION_TYPES.available)?.status === "True",
     );
     expect(md.status?.plan).toMatchObject({ tp: 8, pp: 2, gpusPerGroup: 16 });
-    expect(md.status?.plan?.stages.flatMap((st) => [st.firstLayer, st.lastLayer])[0]).toBe(0);
-    expect(md.status?.plan?.stages[1]?.lastLayer).toBe(125);
+    expect(md.status?.plan?.stages[0]?.layers.first).toBe(0);
+    expect(md.status?.plan?.stages[1]?.layers.last).toBe(125);
     expect(md.status?.readyReplicas).toBe(1);
     const pods = (await s.mds.groups("llama")).get(0) ?? [];
     expect(pods.map((p) => p.metadata?.labels?.[LABELS.stage]).sort()).toEqual(["0", "1"]);

@@ -1,8 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { STRATA_BIN } from "../strata-bin.js";
 import { descendants, isAlive, waitFor } from "./processes.js";
-
-const STRATA_BIN = fileURLToPath(new URL("../../../packages/cli/bin/strata.js", import.meta.url));
 
 /** A `strata` CLI run as a user runs it, with its output captured. */
 export class StrataRun {

@@ -29,7 +29,7 @@ describe("gateway discovery from NATS heartbeats", () => {
     stageCount: 3,
     engine: "llamacpp",
     state: "ready",
-    layers: { start: 0, end: 4 },
+    layers: { first: 0, last: 3 },
     requestsRunning: 1,
     requestsWaiting: 2,
     kvCacheUsage: 0.25,

@@ -12,7 +12,7 @@ const heartbeat: Heartbeat = {
   stageCount: 3,
   engine: "llamacpp",
   state: "ready",
-  layers: { start: 84, end: 126 },
+  layers: { first: 84, last: 125 },
   requestsRunning: 1,
   requestsWaiting: 0,
   kvCacheUsage: 0.25,

@@ -5,6 +5,7 @@
  * Every payload carries `v`, the schema version; a breaking change bumps it.
  */
 import { z } from "zod";
+import { layerRangeSchema } from "../planner/layer-range.js";
 
 export const MESSAGE_VERSION = 1;
 
@@ -20,12 +21,6 @@ export type StageState = z.infer<typeof stageStateSchema>;
 
 export const ENGINES = ["llamacpp", "vllm"] as const;
 export const engineSchema = z.enum(ENGINES);
-
-/** Contiguous decoder layers [start, end) that a stage holds. */
-export const stageLayersSchema = z
-  .object({ start: count, end: count })
-  .refine((r) => r.end >= r.start, { message: "end must not be less than start" });
-export type StageLayers = z.infer<typeof stageLayersSchema>;
 
 const stageIdentity = {
   deployment: deploymentName,
@@ -53,7 +48,7 @@ export const heartbeatSchema = z.object({
   stageCount: z.number().int().positive(),
   engine: engineSchema,
   state: stageStateSchema,
-  layers: stageLayersSchema,
+  layers: layerRangeSchema,
   ...stageLoadSchema.shape,
   /** The OpenAI endpoint of the head (stage 0); absent on other stages. */
   endpoint: z.string().url().optional(),
@@ -81,7 +76,7 @@ export const lifecycleEventSchema = z.object({
   atMs: epochMs,
   /** Why, for failed/draining/stopped: a short human-readable line. */
   reason: z.string().max(1024).optional(),
-  layers: stageLayersSchema.optional(),
+  layers: layerRangeSchema.optional(),
   endpoint: z.string().url().optional(),
 });
 export type LifecycleEvent = z.infer<typeof lifecycleEventSchema>;
@@ -103,7 +98,7 @@ export const stageStatusSchema = z.object({
   ...stageIdentity,
   stageCount: z.number().int().positive(),
   state: stageStateSchema,
-  layers: stageLayersSchema,
+  layers: layerRangeSchema,
   ...stageLoadSchema.shape,
   /** True once a draining stage has no request left in flight. */
   drained: z.boolean(),
@@ -123,7 +118,7 @@ export const stageViewSchema = z.object({
   state: stageStateSchema,
   /** Heartbeats stopped for LOST_AFTER_INTERVALS intervals. */
   lost: z.boolean(),
-  layers: stageLayersSchema.optional(),
+  layers: layerRangeSchema.optional(),
   load: stageLoadSchema.optional(),
   endpoint: z.string().optional(),
   lastHeartbeatAtMs: epochMs.optional(),

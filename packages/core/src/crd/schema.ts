@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { layerRangeSchema } from "../planner/layer-range.js";
 import { DEFAULT_GPU_RESOURCE, DEFAULT_TOPOLOGY_KEY } from "./constants.js";
 
 /**
@@ -173,8 +174,7 @@ export const conditionSchema = z.object({
 
 export const stagePlanSchema = z.object({
   stage: z.int().min(0),
-  firstLayer: z.int().min(0),
-  lastLayer: z.int().min(0),
+  layers: layerRangeSchema,
 });
 
 export const planStatusSchema = z.object({

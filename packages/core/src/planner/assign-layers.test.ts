@@ -1,10 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { assignLayers, type LayerRange } from "./assign-layers.js";
+import { assignLayers } from "./assign-layers.js";
+import type { LayerRange } from "./layer-range.js";
 
 function expectCoversInOrder(ranges: readonly LayerRange[], numLayers: number): void {
   let next = 0;
-  for (const [first, last] of ranges) {
+  for (const { first, last } of ranges) {
     expect(first).toBe(next);
     expect(last).toBeGreaterThanOrEqual(first);
     next = last + 1;
@@ -17,41 +18,44 @@ describe("assignLayers", () => {
     expect(
       assignLayers({ numLayers: 126, stageCapacities: [1, 1], embeddingCost: 0.5, headCost: 0.5 }),
     ).toEqual([
-      [0, 62],
-      [63, 125],
+      { first: 0, last: 62 },
+      { first: 63, last: 125 },
     ]);
   });
 
-  it("gives the middle stage more layers when the ends carry embedding and head", () => {
+  it("evens out the load when the ends carry embedding and head: 11 + 1, 11, 10 + 1", () => {
     expect(
       assignLayers({ numLayers: 32, stageCapacities: [1, 1, 1], embeddingCost: 1, headCost: 1 }),
     ).toEqual([
-      [0, 10],
-      [11, 21],
-      [22, 31],
+      { first: 0, last: 10 },
+      { first: 11, last: 21 },
+      { first: 22, last: 31 },
     ]);
+  });
+
+  it("gives the middle stage more layers when the ends carry heavy embedding and head: 9, 12, 9", () => {
     expect(
       assignLayers({ numLayers: 30, stageCapacities: [1, 1, 1], embeddingCost: 3, headCost: 3 }),
     ).toEqual([
-      [0, 8],
-      [9, 20],
-      [21, 29],
+      { first: 0, last: 8 },
+      { first: 9, last: 20 },
+      { first: 21, last: 29 },
     ]);
   });
 
   it("puts layers in proportion to capacity on heterogeneous stages", () => {
     const ranges = assignLayers({ numLayers: 90, stageCapacities: [2, 1] });
     expect(ranges).toEqual([
-      [0, 59],
-      [60, 89],
+      { first: 0, last: 59 },
+      { first: 60, last: 89 },
     ]);
   });
 
   it("honours per-stage caps while any stage has room", () => {
     const ranges = assignLayers({ numLayers: 20, stageCapacities: [1, 1], maxLayersPerStage: [5, 100] });
     expect(ranges).toEqual([
-      [0, 4],
-      [5, 19],
+      { first: 0, last: 4 },
+      { first: 5, last: 19 },
     ]);
   });
 
@@ -77,8 +81,8 @@ describe("assignLayers", () => {
           const total = numLayers + embeddingCost + headCost;
           const capSum = caps.reduce((a, b) => a + b, 0);
           const loads = ranges.map(
-            ([f, l], s) =>
-              (l - f + 1 + (s === 0 ? embeddingCost : 0) + (s === caps.length - 1 ? headCost : 0)) /
+            ({ first, last }, s) =>
+              (last - first + 1 + (s === 0 ? embeddingCost : 0) + (s === caps.length - 1 ? headCost : 0)) /
               (caps[s] ?? 1),
           );
           const worst = Math.max(...loads);

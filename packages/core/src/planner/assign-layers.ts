@@ -1,7 +1,6 @@
 import { InputError } from "../errors.js";
-
-/** An inclusive range [first, last] of transformer block indices. */
-export type LayerRange = readonly [first: number, last: number];
+import { type ModelSpec, type WeightBreakdown, type WeightDtype, weightBytes } from "../model/model-spec.js";
+import type { LayerRange } from "./layer-range.js";
 
 export interface AssignLayersInput {
   /** Transformer blocks to place; at least one per stage. */
@@ -35,7 +34,7 @@ export interface AssignLayersInput {
  *
  * Example (local mode, three equal CPU stages):
  *   assignLayers({ numLayers: 32, stageCapacities: [1, 1, 1], embeddingCost: 1, headCost: 1 })
- *   → [[0, 10], [11, 21], [22, 31]]
+ *   → [{first: 0, last: 10}, {first: 11, last: 21}, {first: 22, last: 31}]
  * @throws InputError("stages") when there are more stages than layers or a capacity is not positive
  */
 export function assignLayers(input: AssignLayersInput): LayerRange[] {
@@ -79,8 +78,36 @@ export function assignLayers(input: AssignLayersInput): LayerRange[] {
   const ranges: LayerRange[] = [];
   let first = 0;
   for (const n of counts) {
-    ranges.push([first, first + n - 1]);
+    ranges.push({ first, last: first + n - 1 });
     first += n;
   }
   return ranges;
+}
+
+/**
+ * The output head's load on the last stage, in units of one mean decoder
+ * layer: the bytes a decode step streams for it (the head and final norm, plus
+ * a copy of a tied embedding when the last stage is not also the first). The
+ * one head-cost formula for every caller of `assignLayers`: the planner, the
+ * controller and local mode.
+ */
+export function headCostInLayers(weights: WeightBreakdown, stages: number): number {
+  const layers = weights.layerBytes;
+  const meanLayerBytes = layers.reduce((a, b) => a + b, 0) / Math.max(1, layers.length);
+  if (!(meanLayerBytes > 0)) return 0;
+  return (weights.headBytes + (stages > 1 ? weights.tiedHeadCopyBytes : 0)) / meanLayerBytes;
+}
+
+/**
+ * Ranges for `stages` stages of equal capacity (one machine's CPU stages, or
+ * a ModelDeployment's identical GPU groups), with the head's cost from its
+ * weights. `dtype` is required for checkpoint models and absent for GGUF.
+ * @throws InputError("stages") when there are more stages than layers
+ */
+export function equalStageRanges(model: ModelSpec, stages: number, dtype?: WeightDtype): LayerRange[] {
+  return assignLayers({
+    numLayers: model.numLayers,
+    stageCapacities: new Array<number>(stages).fill(1),
+    headCost: headCostInLayers(weightBytes(model, dtype), stages),
+  });
 }

@@ -1,7 +1,8 @@
 import type { GpuSpec } from "../hardware/gpu-catalog.js";
 import type { ModelSpec, WeightBreakdown, WeightDtype } from "../model/model-spec.js";
-import { assignLayers, type LayerRange } from "./assign-layers.js";
+import { assignLayers, headCostInLayers } from "./assign-layers.js";
 import type { Cluster, ClusterNode } from "./cluster.js";
+import type { LayerRange } from "./layer-range.js";
 import {
   activationBytesPerGpu,
   budgetBytes,
@@ -136,8 +137,7 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number, ep = 1)
   const feasible = (tokens: number) => fill(tokens) !== undefined;
 
   let ranges: LayerRange[];
-  const layerBytesMean = weights.layerBytes.reduce((a, b) => a + b, 0) / model.numLayers;
-  const headCost = (weights.headBytes + (pp > 1 ? weights.tiedHeadCopyBytes : 0)) / layerBytesMean;
+  const headCost = headCostInLayers(weights, pp);
   if (feasible(0)) {
     let lo = 0;
     let hi = 1;
@@ -156,7 +156,7 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number, ep = 1)
     });
     // Float sums of equal layers may differ from the cap's product in the last bit.
     const holds = balanced.every(
-      ([first, last], s) =>
+      ({ first, last }, s) =>
         rangeBytes(layerPerGpu, first, last, lo * kvLayer) <= (budgets[s] ?? 0) * (1 + 1e-12) + 1,
     );
     ranges = holds ? balanced : (fill(lo) as LayerRange[]);
@@ -171,7 +171,8 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number, ep = 1)
   }
 
   const stages: CandidateStage[] = positions.map((p, s) => {
-    const [first, last] = ranges[s] as LayerRange;
+    const range = ranges[s] as LayerRange;
+    const { first, last } = range;
     let stageBytes = 0;
     let stageExperts = 0;
     for (let i = first; i <= last; i++) {
@@ -185,7 +186,7 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number, ep = 1)
     const layers = last - first + 1;
     return {
       index: s,
-      layers: ranges[s] as LayerRange,
+      layers: range,
       nodes: p.hosts.map((h) => h.name),
       gpus: width,
       gpu: p.gpu,
@@ -256,7 +257,7 @@ function greedyFill(
       used += (layerPerGpu[end] ?? 0) + kvPerLayer;
     }
     if (end < next) return undefined;
-    ranges.push([next, end]);
+    ranges.push({ first: next, last: end });
     next = end + 1;
   }
   return next === layerPerGpu.length ? ranges : undefined;

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { GPU_CATALOG, type GpuSpec } from "../hardware/gpu-catalog.js";
 import { type ModelSpec, WEIGHT_DTYPES } from "../model/model-spec.js";
 import { makePool } from "./cluster.js";
+import { layerCount } from "./layer-range.js";
 import { kvBytesPerTokenPerLayerPerGpu } from "./memory.js";
 import { type PlanRequest, planDeployment } from "./search.js";
 
@@ -100,9 +101,9 @@ describe("planner properties", () => {
         for (const c of planDeployment(req).ranked) {
           let next = 0;
           for (const s of c.stages) {
-            expect(s.layers[0]).toBe(next);
-            expect(s.layers[1]).toBeGreaterThanOrEqual(s.layers[0]);
-            next = s.layers[1] + 1;
+            expect(s.layers.first).toBe(next);
+            expect(s.layers.last).toBeGreaterThanOrEqual(s.layers.first);
+            next = s.layers.last + 1;
           }
           expect(next).toBe(req.model.numLayers);
           expect(c.stages).toHaveLength(c.pp);
@@ -120,7 +121,7 @@ describe("planner properties", () => {
         const kvPerLayer = kvBytesPerTokenPerLayerPerGpu(req.model, plan.tp);
         for (const s of plan.stages) {
           const m = s.memoryPerGpu;
-          const layers = s.layers[1] - s.layers[0] + 1;
+          const layers = layerCount(s.layers);
           // Each GPU holds the KV cache of its own attention rank: one of gpus/tp per stage.
           const kvUsed = (plan.kvCacheTokensPerReplica / (s.gpus / plan.tp)) * layers * kvPerLayer;
           expect(m.weightsBytes + m.activationBytes + m.overheadBytes + kvUsed).toBeLessThanOrEqual(

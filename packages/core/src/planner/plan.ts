@@ -1,3 +1,4 @@
+import type { LayerRange } from "./layer-range.js";
 import type { MemoryPerGpu } from "./memory.js";
 
 /** A layout the planner also considered, ranked after the chosen one. */
@@ -13,8 +14,8 @@ export interface PlanCandidate {
 
 export interface PlanStage {
   readonly index: number;
-  /** Inclusive [first, last] over the model's transformer blocks. */
-  readonly layers: readonly [number, number];
+  /** The transformer blocks this stage holds. */
+  readonly layers: LayerRange;
   /** Node of this stage in each replica. */
   readonly nodes: readonly string[];
   /** GPUs of this stage in one replica: tp, or ep with expert parallelism. */
@@ -31,7 +32,8 @@ export interface PlanStage {
  * when a field changes meaning; new fields may be added within a version.
  */
 export interface Plan {
-  readonly version: 1;
+  /** 2: `stages[].layers` is `{first, last}` (inclusive); 1 had a `[first, last]` pair. */
+  readonly version: 2;
   readonly model: string;
   /** Weight precision, or `gguf:<main tensor type>` for GGUF files. */
   readonly dtype: string;

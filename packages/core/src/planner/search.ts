@@ -184,7 +184,7 @@ function toPlan(c: Candidate, objective: string, why: string, next: readonly Can
   const ctx = c.context;
   const stages: PlanStage[] = c.stages.map((s) => ({
     index: s.index,
-    layers: [s.layers[0], s.layers[1]],
+    layers: s.layers,
     nodes: s.nodes,
     gpus: s.gpus,
     gpu: s.gpu.name,
@@ -193,7 +193,7 @@ function toPlan(c: Candidate, objective: string, why: string, next: readonly Can
   }));
   const memoryPerGpu: MemoryPerGpu = c.binding.memoryPerGpu;
   return {
-    version: 1,
+    version: 2,
     model: ctx.model.name,
     dtype: ctx.dtype ?? `gguf:${ctx.model.weights.kind === "gguf" ? ctx.model.weights.mainType : "?"}`,
     objective,

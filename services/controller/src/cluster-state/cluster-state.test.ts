@@ -11,7 +11,7 @@ function heartbeat(stage: number, overrides: Partial<Heartbeat> = {}): Heartbeat
     stageCount: 3,
     engine: "llamacpp",
     state: "ready",
-    layers: { start: stage * 4, end: stage * 4 + 4 },
+    layers: { first: stage * 4, last: stage * 4 + 3 },
     requestsRunning: 0,
     requestsWaiting: 0,
     kvCacheUsage: 0,

@@ -18,12 +18,12 @@ import {
   type ClusterSnapshot,
   HEARTBEAT_INTERVAL_MS,
   type Heartbeat,
+  type LayerRange,
   type LifecycleEvent,
   type LifecycleKind,
   LOST_AFTER_INTERVALS,
   MESSAGE_VERSION,
   type ReplicaView,
-  type StageLayers,
   type StageLoad,
   type StageRef,
   type StageState,
@@ -39,7 +39,7 @@ interface StageRecord {
   lastSeenAtMs: number;
   intervalMs: number;
   stageCount?: number;
-  layers?: StageLayers;
+  layers?: LayerRange;
   load?: StageLoad;
   endpoint?: string;
   lastHeartbeatAtMs?: number;

@@ -47,11 +47,11 @@ describe("groupPods", () => {
   });
 
   it("covers every layer once across stages and tells each worker its range", () => {
-    expect(plan.stages.map((s) => [s.firstLayer, s.lastLayer])).toEqual([
-      [0, plan.stages[0]?.lastLayer],
-      [(plan.stages[0]?.lastLayer ?? 0) + 1, 125],
+    expect(plan.stages.map((s) => s.layers)).toEqual([
+      { first: 0, last: plan.stages[0]?.layers.last },
+      { first: (plan.stages[0]?.layers.last ?? 0) + 1, last: 125 },
     ]);
-    expect(env(1, WORKER_ENV.firstLayer)?.value).toBe(String(plan.stages[1]?.firstLayer));
+    expect(env(1, WORKER_ENV.firstLayer)?.value).toBe(String(plan.stages[1]?.layers.first));
     expect(env(1, WORKER_ENV.headAddress)?.value).toBe("llama-1-0.llama-1.prod.svc:7070");
     expect(env(0, WORKER_ENV.tunnelToken)?.valueFrom?.secretKeyRef).toEqual({
       name: "llama-tunnel",

@@ -9,6 +9,7 @@ import type {
 } from "@kubernetes/client-node";
 import {
   ANNOTATIONS,
+  formatLayerRange,
   LABELS,
   MANAGED_BY_VALUE,
   MODEL_DEPLOYMENT_API_VERSION,
@@ -88,8 +89,8 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
     { name: WORKER_ENV.stage, value: String(stage) },
     { name: WORKER_ENV.stages, value: String(plan.pp) },
     { name: WORKER_ENV.tensorParallel, value: String(plan.tp) },
-    { name: WORKER_ENV.firstLayer, value: String(layers.firstLayer) },
-    { name: WORKER_ENV.lastLayer, value: String(layers.lastLayer) },
+    { name: WORKER_ENV.firstLayer, value: String(layers.layers.first) },
+    { name: WORKER_ENV.lastLayer, value: String(layers.layers.last) },
     { name: WORKER_ENV.headAddress, value: host(0) },
     { name: WORKER_ENV.stageAddresses, value: plan.stages.map((s) => host(s.stage)).join(",") },
     { name: WORKER_ENV.natsUrl, value: ctx.natsUrl },
@@ -121,7 +122,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
       namespace,
       labels,
       annotations: {
-        [ANNOTATIONS.layers]: `${layers.firstLayer}-${layers.lastLayer}`,
+        [ANNOTATIONS.layers]: formatLayerRange(layers.layers),
         [ANNOTATIONS.revision]: ctx.revision,
       },
       ownerReferences: [ownerReference(md)],

@@ -1,7 +1,7 @@
 import {
   assignLayers,
+  equalStageRanges,
   findModel,
-  layerParams,
   type ModelDeploymentSpec,
   type ModelShape,
   type PlanStatus,
@@ -76,16 +76,16 @@ export function resolvePlan(spec: ModelDeploymentSpec, autoPlanner: AutoPlanner)
   }
   if (pp > facts.layers)
     throw new PlanError("spec.parallelism.pp", `${pp} stages exceed the model's ${facts.layers} layers`);
-  // The output head weighs about vocab × hidden parameters; give the last stage that much less.
-  const headCost = facts.shape
-    ? (facts.shape.vocabSize * facts.shape.hiddenSize) / layerParams(facts.shape)
-    : 0;
-  const ranges = assignLayers({ numLayers: facts.layers, stageCapacities: Array(pp).fill(1), headCost });
+  // With the catalog shape, the planner's split (the head's cost from its bytes);
+  // with only the layer count, equal stages.
+  const ranges = facts.shape
+    ? equalStageRanges({ ...facts.shape, weights: { kind: "dtype" } }, pp, spec.dtype)
+    : assignLayers({ numLayers: facts.layers, stageCapacities: new Array<number>(pp).fill(1) });
   return {
     tp,
     pp,
     gpusPerGroup: tp * pp,
-    stages: ranges.map(([firstLayer, lastLayer], stage) => ({ stage, firstLayer, lastLayer })),
+    stages: ranges.map((layers, stage) => ({ stage, layers })),
     ...(summary ? { summary } : {}),
   };
 }

@@ -8,7 +8,7 @@ const config = {
   replica: 0,
   stage: 2,
   stageCount: 3,
-  layers: { start: 8, end: 12 },
+  layers: { first: 8, last: 11 },
 };
 
 describe("control config", () => {
@@ -41,7 +41,7 @@ describe("control config", () => {
       deployment: "llama-405b",
       replica: 1,
       stageCount: 4,
-      layers: { start: 0, end: 32 },
+      layers: { first: 0, last: 31 },
       advertiseHost: "10.0.0.7",
       metricsHost: "0.0.0.0",
       metricsPort: WORKER_METRICS_PORT,

@@ -7,7 +7,7 @@
  * OTEL_EXPORTER_OTLP_ENDPOINT is set.
  */
 import { hostname } from "node:os";
-import { HEARTBEAT_INTERVAL_MS, InputError, stageLayersSchema, WORKER_ENV } from "@strata/core";
+import { HEARTBEAT_INTERVAL_MS, InputError, layerRangeSchema, WORKER_ENV } from "@strata/core";
 import {
   connectNats,
   createMetricsRegistry,
@@ -38,7 +38,7 @@ export const controlConfigSchema = z.object({
   replica: z.number().int().nonnegative(),
   stage: z.number().int().nonnegative(),
   stageCount: z.number().int().positive(),
-  layers: stageLayersSchema,
+  layers: layerRangeSchema,
   engine: z.enum(["llamacpp", "vllm"]).default("llamacpp"),
   /** The address other processes reach this worker at (pod IP in Kubernetes). */
   advertiseHost: z.string().default("127.0.0.1"),
@@ -65,7 +65,7 @@ function controlConfigFromPodEnv(env: NodeJS.ProcessEnv): unknown {
     replica: Number(env[WORKER_ENV.replica]),
     stage: Number(env[WORKER_ENV.stage]),
     stageCount: Number(env[WORKER_ENV.stages]),
-    layers: { start: Number(env[WORKER_ENV.firstLayer]), end: Number(env[WORKER_ENV.lastLayer]) + 1 },
+    layers: { first: Number(env[WORKER_ENV.firstLayer]), last: Number(env[WORKER_ENV.lastLayer]) },
     engine: env[WORKER_ENV.engine] ?? "llamacpp",
     advertiseHost: env.POD_IP ?? hostname(),
     metricsHost: "0.0.0.0",

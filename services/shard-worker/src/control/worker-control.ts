@@ -21,8 +21,8 @@ import {
   HEARTBEAT_INTERVAL_MS,
   type Heartbeat,
   heartbeatSchema,
+  type LayerRange,
   MESSAGE_VERSION,
-  type StageLayers,
   type StageRef,
   type StageState,
   type StageStatus,
@@ -41,7 +41,7 @@ import type { EngineFiguresSource, WorkerMetrics } from "../metrics/worker-metri
 export interface WorkerIdentity extends StageRef {
   readonly stageCount: number;
   readonly engine: "llamacpp" | "vllm";
-  readonly layers: StageLayers;
+  readonly layers: LayerRange;
 }
 
 export interface WorkerControlDeps {

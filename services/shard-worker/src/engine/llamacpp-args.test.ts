@@ -1,7 +1,8 @@
+import { InputError } from "@strata/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isPlacementOrNonDebugLine, parseDeviceEndpoint, parseLayerAssignment } from "./layer-report.js";
-import { offloadPlanFor, StageRangeError } from "./llamacpp-args.js";
+import { offloadPlanFor } from "./llamacpp-args.js";
 
 /**
  * llama.cpp's placement rule (src/llama-model.cpp, load_tensors), restated to
@@ -74,8 +75,8 @@ describe("offloadPlanFor", () => {
         ],
         12,
       ),
-    ).toThrow(StageRangeError);
-    expect(() => offloadPlanFor([{ first: 0, last: 10 }], 12)).toThrow(StageRangeError);
+    ).toThrow(InputError);
+    expect(() => offloadPlanFor([{ first: 0, last: 10 }], 12)).toThrow(InputError);
   });
 });
 

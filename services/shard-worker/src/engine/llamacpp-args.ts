@@ -1,3 +1,5 @@
+import { checkStageRanges, type LayerRange, layerCount } from "@strata/core";
+
 /**
  * Command lines for the two llama.cpp roles, and the translation from a
  * pipeline plan (inclusive layer ranges per stage) to `-ngl` and `--tensor-split`.
@@ -13,35 +15,21 @@
  * exactly its planned layers on it.
  */
 
-export interface StageRange {
-  /** First layer, inclusive. */
-  readonly first: number;
-  /** Last layer, inclusive. */
-  readonly last: number;
-}
-
 export interface OffloadPlan {
   readonly nGpuLayers: number;
   /** One share per remote stage, in stage order. */
   readonly tensorSplit: readonly number[];
 }
 
-/** Thrown when ranges are not contiguous from 0 to numLayers-1. */
-export class StageRangeError extends Error {
-  override readonly name = "StageRangeError";
-}
-
-export function offloadPlanFor(ranges: readonly StageRange[], numLayers: number): OffloadPlan {
-  let next = 0;
-  for (const [i, r] of ranges.entries()) {
-    if (r.first !== next || r.last < r.first)
-      throw new StageRangeError(`stage ${i}: range ${r.first}-${r.last}`);
-    next = r.last + 1;
-  }
-  if (next !== numLayers) throw new StageRangeError(`ranges cover ${next} of ${numLayers} layers`);
+/**
+ * The `-ngl` and `--tensor-split` that put exactly each stage's layers on it.
+ * @throws InputError("layers") when the ranges do not cover 0..numLayers-1 in order
+ */
+export function offloadPlanFor(ranges: readonly LayerRange[], numLayers: number): OffloadPlan {
+  checkStageRanges(ranges, numLayers, "layers");
   const [, ...remote] = ranges;
   if (remote.length === 0) return { nGpuLayers: 0, tensorSplit: [] };
-  const counts = remote.map((r, i) => r.last - r.first + 1 + (i === remote.length - 1 ? 1 : 0));
+  const counts = remote.map((r, i) => layerCount(r) + (i === remote.length - 1 ? 1 : 0));
   return { nGpuLayers: counts.reduce((a, b) => a + b, 0), tensorSplit: counts };
 }
 

@@ -1,28 +1,22 @@
 import { cpus } from "node:os";
-import { assignLayers, layerParams, type ModelSpec } from "@strata/core";
-import { type OffloadPlan, offloadPlanFor, type StageRange } from "./llamacpp-args.js";
+import { equalStageRanges, type LayerRange, type ModelSpec } from "@strata/core";
+import { type OffloadPlan, offloadPlanFor } from "./llamacpp-args.js";
 
 export interface PipelinePlan {
   readonly numLayers: number;
   /** Inclusive layer range per stage; stage 0 is the head. */
-  readonly ranges: readonly StageRange[];
+  readonly ranges: readonly LayerRange[];
   /** The llama-server flags that realise `ranges`. */
   readonly offload: OffloadPlan;
 }
 
 /**
- * Splits the model over `stages` equal CPU stages with the planner. On CPU a
- * stage's cost is its compute: the embedding is a lookup (no cost), the output
- * head a hidden×vocab matmul, counted in units of one layer's weights.
+ * Splits a GGUF model over `stages` equal CPU stages with the planner's one
+ * split function (the head's cost from its bytes, like every other caller).
  * @throws InputError("stages") when there are more stages than layers
  */
 export function planEqualStages(spec: ModelSpec, stages: number): PipelinePlan {
-  const ranges = assignLayers({
-    numLayers: spec.numLayers,
-    stageCapacities: new Array<number>(stages).fill(1),
-    embeddingCost: 0,
-    headCost: (spec.hiddenSize * spec.vocabSize) / layerParams(spec),
-  }).map(([first, last]) => ({ first, last }));
+  const ranges = equalStageRanges(spec, stages);
   return { numLayers: spec.numLayers, ranges, offload: offloadPlanFor(ranges, spec.numLayers) };
 }
 

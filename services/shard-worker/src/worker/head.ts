@@ -10,7 +10,7 @@ import { httpProbe } from "../engine/probes.js";
 import { EngineSupervisor } from "../engine/supervisor.js";
 import { TunnelListener, type TunnelListenerObserver } from "../tunnel/client.js";
 import type { PipeTotals } from "../tunnel/pipe.js";
-import type { StageLayers } from "./messages.js";
+import type { DevicePlacement } from "./messages.js";
 import type { WorkerDeps } from "./stage.js";
 
 export interface RemoteStage {
@@ -47,7 +47,7 @@ export interface HeadWorker {
   readonly httpPort: number;
   readonly engine: EngineSupervisor;
   /** Layers per stage as llama.cpp placed them during the latest load. */
-  readonly placement: () => readonly StageLayers[];
+  readonly placement: () => readonly DevicePlacement[];
   stop(): Promise<void>;
 }
 
@@ -141,7 +141,7 @@ export async function startHeadWorker(
     list.push(assignment.layer);
     layers.set(assignment.device, list);
   });
-  const placement = (): StageLayers[] =>
+  const placement = (): DevicePlacement[] =>
     [...layers.entries()].map(([device, list]) => {
       const port = devicePorts.get(device);
       const stage = device === "CPU" ? 0 : port === undefined ? -1 : (stageByPort.get(port) ?? -1);

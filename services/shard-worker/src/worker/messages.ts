@@ -4,8 +4,8 @@
  */
 import type { EngineEvent } from "../engine/supervisor.js";
 
-/** Which layers one stage's device holds, as llama.cpp reported them. */
-export interface StageLayers {
+/** Which layers one stage's device holds, as llama.cpp reported them while loading. */
+export interface DevicePlacement {
   readonly stage: number;
   readonly device: string;
   readonly layers: readonly number[];
@@ -13,6 +13,12 @@ export interface StageLayers {
 
 export type WorkerMessage =
   | { type: "ready"; role: "stage"; stage: number; tunnelPort: number; enginePort: number; enginePid: number }
-  | { type: "ready"; role: "head"; httpPort: number; enginePid: number; placement: readonly StageLayers[] }
+  | {
+      type: "ready";
+      role: "head";
+      httpPort: number;
+      enginePid: number;
+      placement: readonly DevicePlacement[];
+    }
   | { type: "engine"; event: EngineEvent }
   | { type: "failed"; message: string; logTail: readonly string[] };

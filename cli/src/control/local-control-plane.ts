@@ -7,7 +7,7 @@
  */
 
 import { ClusterStateService, type ClusterTransition } from "@strata/controller";
-import type { StageLayers } from "@strata/core";
+import type { LayerRange } from "@strata/core";
 import { InputError, LIFECYCLE_CONSUMERS } from "@strata/core";
 import {
   connectNats,
@@ -32,7 +32,7 @@ export interface LocalControlPlane {
   readonly metricsUrl: string;
   readonly state: ClusterStateService;
   /** STRATA_CONTROL_CONFIG for one worker. */
-  workerEnv(stage: number, stageCount: number, layers: StageLayers): Record<string, string>;
+  workerEnv(stage: number, stageCount: number, layers: LayerRange): Record<string, string>;
   stop(): Promise<void>;
 }
 

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import {
+  type DevicePlacement,
   type LlamaCppBinaries,
   type PipelinePlan,
-  type StageLayers,
   threadsPerStage,
   WorkerProcess,
 } from "@strata/shard-worker";
@@ -30,7 +30,7 @@ export interface LocalClusterControl {
 
 export interface RunningCluster {
   readonly httpPort: number;
-  readonly placement: readonly StageLayers[];
+  readonly placement: readonly DevicePlacement[];
   readonly workers: readonly WorkerProcess[];
   /** Resolves when any worker process exits unexpectedly (the cluster is broken). */
   readonly broken: Promise<string>;

@@ -1,4 +1,4 @@
-import type { MemoryPerGpu, Plan } from "@strata/core";
+import { formatLayerRange, type MemoryPerGpu, type Plan } from "@strata/core";
 
 /** A plan as a readable table for a terminal. */
 export function formatPlan(plan: Plan, clusterLabel: string): string {
@@ -26,7 +26,7 @@ export function formatPlan(plan: Plan, clusterLabel: string): string {
   ];
   const rows = plan.stages.map((s) => [
     String(s.index),
-    `${s.layers[0]}-${s.layers[1]}`,
+    formatLayerRange(s.layers),
     nodeList(s.nodes),
     String(s.gpus),
     s.gpu,

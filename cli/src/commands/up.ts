@@ -7,11 +7,11 @@ import { InputError, type ModelSpec } from "@strata/core";
 import { type RunningGateway, startLocalGateway } from "@strata/gateway";
 import { resolveNatsUrl } from "@strata/runtime";
 import {
+  type DevicePlacement,
   ensureLlamaCppBinaries,
   type PipelinePlan,
   planEqualStages,
   readModelSpec,
-  type StageLayers,
   TINY_LLAMA_DEFAULTS,
   WorkerStartError,
   writeTinyLlamaGguf,
@@ -82,7 +82,7 @@ function describeRange(layers: readonly number[]): string {
  * Compares what llama.cpp placed with the plan. Returns one line per stage,
  * or throws when any stage holds other layers than planned.
  */
-export function checkPlacement(plan: PipelinePlan, placement: readonly StageLayers[]): string[] {
+export function checkPlacement(plan: PipelinePlan, placement: readonly DevicePlacement[]): string[] {
   const lines: string[] = [];
   for (const [stage, range] of plan.ranges.entries()) {
     const held = placement
@@ -147,7 +147,7 @@ export function registerUpCommand(program: Command): void {
       const controlPlane = {
         workerEnv: (stage: number) => {
           const range = plan.ranges[stage] ?? { first: 0, last: -1 };
-          return local.workerEnv(stage, plan.ranges.length, { start: range.first, end: range.last + 1 });
+          return local.workerEnv(stage, plan.ranges.length, range);
         },
         stop: () => local.stop(),
       };

@@ -2,7 +2,7 @@
  * Rendering a cluster snapshot for `strata status`: a table for people, JSON
  * (the snapshot plus each stage's heartbeat age) for scripts.
  */
-import type { ClusterSnapshot, StageView } from "@strata/core";
+import { type ClusterSnapshot, formatLayerRange, type StageView } from "@strata/core";
 
 export interface StatusJson extends ClusterSnapshot {
   readonly deployments: Array<
@@ -37,7 +37,7 @@ export function statusJson(snapshot: ClusterSnapshot): StatusJson {
 
 function layers(s: StageView): string {
   if (!s.layers) return "-";
-  return s.layers.end > s.layers.start ? `${s.layers.start}-${s.layers.end - 1}` : "none";
+  return formatLayerRange(s.layers);
 }
 
 function load(s: StageView): string {
