@@ -135,14 +135,24 @@ export {
 } from "./model/gguf-write.js";
 export { type HfConfigOptions, modelSpecFromHfConfig } from "./model/hf-config.js";
 export {
+  activeParams,
+  attentionParams,
   BYTES_PER_PARAM,
+  type DtypeWeights,
   type GgufWeights,
+  isMoeLayer,
   kvBytesPerTokenPerLayer,
+  kvElementsPerTokenPerLayer,
   layerParams,
+  layerParamsAt,
+  type MlaShape,
   type ModelShape,
   type ModelSpec,
   type ModelWeights,
+  type MoeShape,
   modelShape,
+  moeLayerCount,
+  routedExpertParams,
   totalParams,
   validateModelShape,
   WEIGHT_DTYPES,
@@ -157,7 +167,9 @@ export {
   type GoodputObjectiveOptions,
   goodputObjective,
 } from "./perf/goodput-objective.js";
+export { perfModelShape } from "./perf/model-shape.js";
 export { kvCapacityTokensPerReplica, predictPerformance } from "./perf/predict.js";
+export { expectedDistinctExperts } from "./perf/roofline.js";
 export type {
   DecodeStageBreakdown,
   PerfBottleneck,
@@ -165,6 +177,7 @@ export type {
   PerfGpu,
   PerfLayout,
   PerfModelShape,
+  PerfMoe,
   PerfPrediction,
   PerfWorkload,
 } from "./perf/types.js";
@@ -188,7 +201,13 @@ export {
   totalGpus,
 } from "./planner/cluster.js";
 export { type DoesNotFitOptions, whyItDoesNotFit } from "./planner/does-not-fit.js";
-export { type Candidate, type CandidateStage, evaluateLayout, type PlanContext } from "./planner/evaluate.js";
+export {
+  type Candidate,
+  type CandidateStage,
+  evaluateLayout,
+  type PlanContext,
+  stageWidth,
+} from "./planner/evaluate.js";
 export {
   checkStageRanges,
   formatLayerRange,
@@ -227,3 +246,4 @@ export {
   planContext,
   planDeployment,
 } from "./planner/search.js";
+export { type ParallelLayout, vllmParallelArgs } from "./planner/vllm-args.js";

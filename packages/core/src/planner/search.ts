@@ -270,8 +270,10 @@ function moeNotes(c: Candidate): string[] {
         `attention runs as ${c.ep / c.tp} data-parallel ranks of tp=${c.tp} ` +
         `(vLLM: ${vllmParallelArgs({ tp: c.tp, pp: c.pp, ep: c.ep }).join(" ")})`,
     );
-  } else {
+  } else if (c.tp > 1) {
     notes.push(`experts split by tensor parallelism: each of the ${moe.numExperts} experts over tp=${c.tp}`);
+  } else {
+    notes.push(`no expert parallelism: each GPU holds all ${moe.numExperts} experts of its layers`);
   }
   return notes;
 }
