@@ -81,6 +81,8 @@ export const WORKER_ENV = {
   stage: "STRATA_STAGE",
   stages: "STRATA_STAGES",
   tensorParallel: "STRATA_TENSOR_PARALLEL",
+  /** Expert-parallel degree (1: none); vllmParallelArgs turns tp, pp and ep into vLLM's flags. */
+  expertParallel: "STRATA_EXPERT_PARALLEL",
   firstLayer: "STRATA_FIRST_LAYER",
   lastLayer: "STRATA_LAST_LAYER",
   headAddress: "STRATA_HEAD_ADDRESS",

@@ -18,6 +18,7 @@ import {
   type ModelDeploymentSpec,
   type PlanStatus,
   POD_GROUP_LABEL,
+  stageWidth,
   TUNNEL_TOKEN_SECRET_KEY,
   WORKER_ENV,
   WORKER_PORTS,
@@ -80,7 +81,8 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
     [LABELS.role]: role,
     ...(ctx.podGroupScheduler ? { [POD_GROUP_LABEL]: podGroupName(name, ctx.replica) } : {}),
   };
-  const gpus = String(plan.tp);
+  // Under expert parallelism a pod holds the whole ep group: ep/tp attention ranks of tp GPUs.
+  const gpus = String(stageWidth(plan.tp, plan.ep));
   const host = (s: number) => `${stageHost(name, namespace, ctx.replica, s)}:${WORKER_PORTS.tunnel}`;
   const env: V1EnvVar[] = [
     { name: WORKER_ENV.role, value: role },
@@ -89,6 +91,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
     { name: WORKER_ENV.stage, value: String(stage) },
     { name: WORKER_ENV.stages, value: String(plan.pp) },
     { name: WORKER_ENV.tensorParallel, value: String(plan.tp) },
+    { name: WORKER_ENV.expertParallel, value: String(plan.ep) },
     { name: WORKER_ENV.firstLayer, value: String(layers.layers.first) },
     { name: WORKER_ENV.lastLayer, value: String(layers.layers.last) },
     { name: WORKER_ENV.headAddress, value: host(0) },

@@ -8,6 +8,7 @@ import {
   modelDeploymentSpecSchema,
   type PlanStatus,
   REASONS,
+  stageWidth,
 } from "@strata/core";
 import { groupPods } from "../groups/desired.js";
 import { decideGroup, type GroupView, gangBackoffMs, viewGroups } from "../groups/observe.js";
@@ -192,7 +193,7 @@ export class Reconciler {
             ? ({ fits: true, domain: existingDomain } as const)
             : this.capacityModel(spec).admit({
                 pods: plan.pp,
-                gpusPerPod: plan.tp,
+                gpusPerPod: stageWidth(plan.tp, plan.ep),
                 resourceName: spec.gpu.resourceName,
                 topologyKey: spec.topologyKey,
                 nodeSelector: spec.gpu.nodeSelector,
