@@ -1,6 +1,7 @@
 /**
  * Reads a CSV of published measurements, one per row:
  * model,gpu,nodes,gpus_per_node,dtype,tp,pp,isl,osl,scenario,concurrency,metric,value,source
+ * (further columns are allowed; `ep`, when present, is read: see PublishedRow.ep).
  * Strict: any bad cell fails the whole file with an InputError naming the file,
  * the row (line number, header = 1) and the column.
  */
@@ -28,7 +29,7 @@ export const METRICS = ["output_tokens_per_s", "tpot_ms", "ttft_ms"] as const;
 export type Metric = (typeof METRICS)[number];
 export const SCENARIOS = ["offline", "server"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
-const DTYPES: readonly PerfDtype[] = ["bf16", "fp16", "fp8", "int8", "int4"];
+const DTYPES: readonly PerfDtype[] = ["bf16", "fp16", "fp8", "int8", "mxfp4", "int4"];
 
 export interface PublishedRow {
   /** Line in the file (header is line 1). */
@@ -48,6 +49,11 @@ export interface PublishedRow {
   readonly metric: Metric;
   readonly value: number;
   readonly source: string;
+  /**
+   * Expert parallelism of a mixture-of-experts row (optional column `ep`, default 1):
+   * the GPUs of a stage that share the routed experts, attention on ep/tp data-parallel ranks.
+   */
+  readonly ep: number;
 }
 
 /** Splits one CSV line; fields may be double-quoted with "" as an escaped quote. */
@@ -134,6 +140,11 @@ function parseRow(
   }
   const source = text("source");
   if (!/^https?:\/\/\S+$/.test(source)) fail("source", `must be an http(s) URL, got "${source}"`);
+  const epText = index.has("ep") ? (cells[index.get("ep") ?? -1] ?? "") : "";
+  const ep = epText === "" ? 1 : Number(epText);
+  if (!/^\d*$/.test(epText) || !Number.isSafeInteger(ep) || ep < 1) {
+    throw new InputError(`${where}, column ep`, `must be empty or a positive integer, got "${epText}"`);
+  }
 
   const row: PublishedRow = {
     line,
@@ -151,10 +162,17 @@ function parseRow(
     metric: oneOf("metric", METRICS),
     value,
     source,
+    ep,
   };
   const gpus = row.nodes * row.gpusPerNode;
   if (gpus % (row.tp * row.pp) !== 0) {
     fail("tp", `tp × pp = ${row.tp * row.pp} does not divide the ${gpus} GPUs (nodes × gpus_per_node)`);
+  }
+  if (ep > 1 && (ep % row.tp !== 0 || gpus % (ep * row.pp) !== 0)) {
+    throw new InputError(
+      `${where}, column ep`,
+      `${ep} must be a multiple of tp ${row.tp} whose stages (ep × pp) divide the ${gpus} GPUs`,
+    );
   }
   return row;
 }

@@ -105,7 +105,30 @@ export async function validatePublishedFile(file: string): Promise<ValidationRep
   return validateRows(parsePublishedCsv(text, file), file);
 }
 
-export async function runCapacityValidation(file: string, json: boolean, write: Sink): Promise<void> {
-  const report = await validatePublishedFile(file);
-  write(json ? `${JSON.stringify(report, null, 2)}\n` : `${validationMarkdown(report)}\n`);
+/**
+ * `--validate a.csv[,b.csv…]`: one report per file, each with its own median error, in
+ * one output (published.csv for dense models, published-moe.csv for mixtures of experts).
+ * JSON: the report for one file; `{reports: [{file, rows, medianAbsErrorPct}…]}` for several.
+ */
+export async function runCapacityValidation(files: string, json: boolean, write: Sink): Promise<void> {
+  const list = files
+    .split(",")
+    .map((f) => f.trim())
+    .filter((f) => f !== "");
+  if (list.length === 0) throw new InputError("--validate", "needs a CSV file");
+  const reports: Array<{ file: string } & ValidationReport> = [];
+  for (const file of list) reports.push({ file, ...(await validatePublishedFile(file)) });
+  if (json) {
+    const [only] = reports;
+    const out =
+      reports.length === 1 && only
+        ? { rows: only.rows, medianAbsErrorPct: only.medianAbsErrorPct }
+        : { reports };
+    write(`${JSON.stringify(out, null, 2)}\n`);
+    return;
+  }
+  const sections = reports.map((r) =>
+    reports.length === 1 ? validationMarkdown(r) : `## ${r.file}\n\n${validationMarkdown(r)}`,
+  );
+  write(`${sections.join("\n\n")}\n`);
 }

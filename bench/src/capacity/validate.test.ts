@@ -5,6 +5,7 @@ import { parsePublishedCsv } from "./published.js";
 import { validatePublishedFile } from "./run.js";
 
 const PUBLISHED = fileURLToPath(new URL("../../data/published.csv", import.meta.url));
+const PUBLISHED_MOE = fileURLToPath(new URL("../../data/published-moe.csv", import.meta.url));
 const HEADER = "model,gpu,nodes,gpus_per_node,dtype,tp,pp,isl,osl,scenario,concurrency,metric,value,source";
 const GOOD =
   "llama-3.1-8b,h100,1,1,fp8,1,1,128,2048,offline,,output_tokens_per_s,22714,https://example.org/x";
@@ -26,6 +27,28 @@ describe("the performance model against published measurements", () => {
   });
 });
 
+describe("the performance model against published mixture-of-experts measurements", () => {
+  it("predicts every row of bench/data/published-moe.csv and reports its error on its own", async () => {
+    const report = await validatePublishedFile(PUBLISHED_MOE);
+    expect(report.rows.length).toBeGreaterThanOrEqual(20);
+    expect(new Set(report.rows.map((r) => r.model))).toEqual(
+      new Set(["gpt-oss-120b", "deepseek-r1", "qwen3-235b-a22b", "llama-4-maverick"]),
+    );
+    expect(new Set(report.rows.map((r) => r.gpu)).size).toBeGreaterThanOrEqual(2);
+    expect(report.rows.some((r) => r.ep > 1)).toBe(true);
+    for (const row of report.rows) {
+      expect(row.source).toMatch(/^https:\/\//);
+      expect(Number.isFinite(row.predicted) && row.predicted > 0).toBe(true);
+    }
+    console.log(
+      `mixture of experts: median absolute error ${report.medianAbsErrorPct.toFixed(1)}% over ${report.rows.length} rows`,
+    );
+    // A tracking bound, not an accuracy claim: MoE errors are large (README, "Checked
+    // against published results"); this fails if a change makes them larger still.
+    expect(report.medianAbsErrorPct).toBeLessThan(100);
+  });
+});
+
 describe("parsePublishedCsv", () => {
   it("reads a row and its offline scenario", () => {
     const [row] = parsePublishedCsv(`${HEADER}\n${GOOD}\n`, "f.csv");
@@ -36,6 +59,21 @@ describe("parsePublishedCsv", () => {
       concurrency: undefined,
       value: 22714,
     });
+  });
+
+  it("reads an optional ep column, checking it against tp and the GPUs", () => {
+    const header = `${HEADER},engine,ep`;
+    const [row] = parsePublishedCsv(
+      `${header}\n${GOOD.replace(",1,1,fp8,1,", ",1,8,fp8,1,")},vllm,8\n`,
+      "f.csv",
+    );
+    expect(row).toMatchObject({ ep: 8, tp: 1, gpusPerNode: 8 });
+    const [dense] = parsePublishedCsv(`${header}\n${GOOD},vllm,\n`, "f.csv");
+    expect(dense?.ep).toBe(1);
+    expect(() => parsePublishedCsv(`${header}\n${GOOD},vllm,8\n`, "f.csv")).toThrow(
+      "f.csv: row 2, column ep: 8 must be a multiple of tp 1 whose stages (ep × pp) divide the 1 GPUs",
+    );
+    expect(() => parsePublishedCsv(`${header}\n${GOOD},vllm,x\n`, "f.csv")).toThrow("column ep:");
   });
 
   it.each([

@@ -19,6 +19,8 @@ export interface ValidationRow {
   readonly gpu: string;
   readonly tp: number;
   readonly pp: number;
+  /** Expert parallelism (1: none). */
+  readonly ep: number;
   readonly replicas: number;
   readonly isl: number;
   readonly osl: number;
@@ -66,13 +68,21 @@ export function validateRows(
     const where = `${file}: row ${row.line}`;
     const model = resolveModel(row.model, row.dtype, `${where}, column model`);
     const gpu = resolveGpu(row.gpu, `${where}, column gpu`);
-    const replicas = (row.nodes * row.gpusPerNode) / (row.tp * row.pp);
+    const width = row.ep > 1 ? row.ep : row.tp;
+    const replicas = (row.nodes * row.gpusPerNode) / (width * row.pp);
     let prediction: PerfPrediction;
     try {
       prediction = predictPerformance(
         model,
         gpu,
-        { tp: row.tp, pp: row.pp, replicas, gpusPerNode: row.gpusPerNode, weightDtype: row.dtype },
+        {
+          tp: row.tp,
+          pp: row.pp,
+          ep: row.ep,
+          replicas,
+          gpusPerNode: row.gpusPerNode,
+          weightDtype: row.dtype,
+        },
         { inputTokens: row.isl, outputTokens: row.osl, concurrency: row.concurrency },
         eff,
       );
@@ -88,6 +98,7 @@ export function validateRows(
       gpu: gpu.name,
       tp: row.tp,
       pp: row.pp,
+      ep: row.ep,
       replicas,
       isl: row.isl,
       osl: row.osl,

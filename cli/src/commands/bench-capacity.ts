@@ -3,7 +3,7 @@ import { InputError, type PerfDtype } from "@strata/core";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { positiveInt } from "../flags.js";
 
-const DTYPES: readonly PerfDtype[] = ["bf16", "fp16", "fp8", "int8", "int4"];
+const DTYPES: readonly PerfDtype[] = ["bf16", "fp16", "fp8", "int8", "mxfp4", "int4"];
 const DEFAULT_TOKENS = 1000;
 const DEFAULT_MAX_CONCURRENCY_PER_REPLICA = 1024;
 const DEFAULT_GPUS_PER_NODE = 8;
@@ -70,7 +70,10 @@ export function registerBenchCapacity(bench: Command): void {
       new Option("--format <format>", "table printed on stdout").choices(["md", "csv"]).default("md"),
     )
     .option("--out <dir>", "also write capacity.md, capacity.csv, pareto.svg and pareto.png here")
-    .option("--validate <file>", "CSV of published measurements to check the model against")
+    .option(
+      "--validate <files>",
+      "CSV of published measurements to check the model against; comma-separated files are reported one by one",
+    )
     .option("--json", "with --validate: print {rows, medianAbsErrorPct} as JSON")
     .action(async (flags: CapacityFlags) => {
       if (flags.validate !== undefined) {

@@ -147,19 +147,27 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number, ep = 1)
       if (feasible(mid)) lo = mid;
       else hi = mid;
     }
-    const balanced = assignLayers({
-      numLayers: model.numLayers,
-      stageCapacities: positions.map((p) => p.slowest * tp),
-      embeddingCost: 0,
-      headCost,
-      maxLayersPerStage: budgets.map((b) => Math.max(0, Math.floor(b / (layerPerGpuMean + lo * kvLayer)))),
-    });
-    // Float sums of equal layers may differ from the cap's product in the last bit.
-    const holds = balanced.every(
-      ({ first, last }, s) =>
-        rangeBytes(layerPerGpu, first, last, lo * kvLayer) <= (budgets[s] ?? 0) * (1 + 1e-12) + 1,
-    );
-    ranges = holds ? balanced : (fill(lo) as LayerRange[]);
+    const uniform = layerPerGpu.every((b) => Math.abs(b - layerPerGpuMean) <= layerPerGpuMean * 1e-9);
+    if (uniform) {
+      ranges = assignLayers({
+        numLayers: model.numLayers,
+        stageCapacities: positions.map((p) => p.slowest * tp),
+        embeddingCost: 0,
+        headCost,
+        maxLayersPerStage: budgets.map((b) => Math.max(0, Math.floor(b / (layerPerGpuMean + lo * kvLayer)))),
+      });
+    } else {
+      // Uneven layers (dense leading layers, interleaved MoE): balance the bytes each
+      // stage streams per step over its bandwidth, within what holds lo tokens.
+      const heads = positions.map((p) => (p.last ? headCost * layerPerGpuMean : 0));
+      ranges = balancedFill(
+        layerPerGpu,
+        budgets,
+        lo * kvLayer,
+        positions.map((p) => p.slowest),
+        heads,
+      );
+    }
   } else {
     // Does not fit: split by free memory so the report shows the least-bad layout.
     ranges = assignLayers({
@@ -227,23 +235,18 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number, ep = 1)
   };
 }
 
-/** Bytes per GPU of layers first..last with `kvPerLayer` bytes of KV cache each. */
-function rangeBytes(layerPerGpu: readonly number[], first: number, last: number, kvPerLayer: number): number {
-  let t = 0;
-  for (let i = first; i <= last; i++) t += (layerPerGpu[i] ?? 0) + kvPerLayer;
-  return t;
-}
-
 /**
  * Contiguous layer ranges, one per stage in order, each filled as far as its
- * budget allows while leaving one layer for every later stage; undefined when
- * the layers do not all fit. Filling each stage to the brim is the best any
- * contiguous split can do, so this decides feasibility exactly.
+ * budget (and, when given, its load limit) allows while leaving one layer for
+ * every later stage; undefined when the layers do not all fit. Filling each
+ * stage to the brim is the best any contiguous split can do, so this decides
+ * feasibility exactly.
  */
 function greedyFill(
   layerPerGpu: readonly number[],
   budgets: readonly number[],
   kvPerLayer: number,
+  loadLimits?: readonly number[],
 ): LayerRange[] | undefined {
   const ranges: LayerRange[] = [];
   let next = 0;
@@ -251,14 +254,51 @@ function greedyFill(
     const laterStages = budgets.length - 1 - s;
     const lastAllowed = layerPerGpu.length - 1 - laterStages;
     let used = 0;
+    let load = 0;
     let end = next - 1;
-    while (end < lastAllowed && used + (layerPerGpu[end + 1] ?? 0) + kvPerLayer <= (budgets[s] ?? 0)) {
+    const limit = loadLimits?.[s] ?? Number.POSITIVE_INFINITY;
+    while (
+      end < lastAllowed &&
+      used + (layerPerGpu[end + 1] ?? 0) + kvPerLayer <= (budgets[s] ?? 0) &&
+      load + (layerPerGpu[end + 1] ?? 0) <= limit
+    ) {
       end++;
       used += (layerPerGpu[end] ?? 0) + kvPerLayer;
+      load += layerPerGpu[end] ?? 0;
     }
     if (end < next) return undefined;
     ranges.push({ first: next, last: end });
     next = end + 1;
   }
   return next === layerPerGpu.length ? ranges : undefined;
+}
+
+/**
+ * The contiguous split that minimises the largest (bytes streamed per step) /
+ * (memory bandwidth) over the stages while every stage holds `kvPerLayer` of KV
+ * cache per layer within its budget: bisection on that ratio, each step a
+ * greedy fill (optimal for a fixed ratio). `headLoads` adds the output head's
+ * bytes to the last stage. Callers ensure the budgets alone are feasible.
+ */
+function balancedFill(
+  layerPerGpu: readonly number[],
+  budgets: readonly number[],
+  kvPerLayer: number,
+  bandwidths: readonly number[],
+  headLoads: readonly number[],
+): LayerRange[] {
+  const total = layerPerGpu.reduce((a, b) => a + b, 0) + headLoads.reduce((a, b) => a + b, 0);
+  const limitsAt = (ratio: number) => bandwidths.map((bw, s) => ratio * bw - (headLoads[s] ?? 0));
+  let lo = 0;
+  let hi = total / Math.min(...bandwidths);
+  let best = greedyFill(layerPerGpu, budgets, kvPerLayer, limitsAt(hi));
+  for (let i = 0; i < 60 && best; i++) {
+    const mid = (lo + hi) / 2;
+    const ranges = greedyFill(layerPerGpu, budgets, kvPerLayer, limitsAt(mid));
+    if (ranges) {
+      best = ranges;
+      hi = mid;
+    } else lo = mid;
+  }
+  return best ?? (greedyFill(layerPerGpu, budgets, kvPerLayer) as LayerRange[]);
 }
