@@ -7,12 +7,16 @@
  * per GPU against tokens per second per user.
  */
 import {
+  DEFAULT_PLANNING_ENGINE,
   DoesNotFitError,
   type EfficiencyFactors,
   type GpuSpec,
   type PerfDtype,
   type PerfPrediction,
+  type PlanningEngine,
   predictPerformance,
+  resolveEfficiency,
+  SHIPPED_FACTORS,
 } from "@strata/core";
 import type { NamedModel } from "./inputs.js";
 
@@ -32,6 +36,9 @@ export interface SweepOptions {
   readonly outputTokens: number;
   /** Largest per-replica concurrency tried (powers of two up to it). */
   readonly maxConcurrencyPerReplica: number;
+  /** Picks each fleet's factors from the shipped table (default vllm)… */
+  readonly engine?: PlanningEngine | undefined;
+  /** …unless the factors are given outright, for every fleet. */
   readonly efficiency?: EfficiencyFactors | undefined;
 }
 
@@ -120,6 +127,13 @@ function pointOf(fleet: Fleet, split: Split, replicas: number, p: PerfPrediction
 
 function sweepFleet(options: SweepOptions, fleet: Fleet): SweepPoint[] {
   const points: SweepPoint[] = [];
+  const efficiency =
+    options.efficiency ??
+    resolveEfficiency(SHIPPED_FACTORS, {
+      vendor: fleet.gpu.vendor,
+      family: fleet.gpu.family,
+      engine: options.engine ?? DEFAULT_PLANNING_ENGINE,
+    }).factors;
   for (const split of splits(options.model, fleet.count, options.gpusPerNode)) {
     const { tp, pp, ep } = split;
     const replicas = fleet.count / ((ep > 1 ? ep : tp) * pp);
@@ -130,7 +144,7 @@ function sweepFleet(options: SweepOptions, fleet: Fleet): SweepPoint[] {
         fleet.gpu,
         layout,
         { inputTokens: options.inputTokens, outputTokens: options.outputTokens, concurrency },
-        options.efficiency,
+        efficiency,
       );
     for (const perReplica of powersOfTwoUpTo(options.maxConcurrencyPerReplica)) {
       let p: PerfPrediction;

@@ -67,7 +67,7 @@ describe("strata plan, mixture of experts", () => {
     expect(table.stdout).toMatch(/^stage\s+layers\s+nodes\s+gpus\s+gpu\s+weights\s+experts\s+kv cache/m);
   });
 
-  it("DeepSeek-V3 on 1×8 H200 with one pipeline stage spreads the experts: ep=8, a sixth of the bf16 budget per GPU", async () => {
+  it("DeepSeek-V3 on 1×8 H200 in one stage (latency objective): tp=8, each GPU an eighth of the routed experts", async () => {
     const r = await strata(
       "plan",
       "--model",
@@ -80,7 +80,7 @@ describe("strata plan, mixture of experts", () => {
     );
     expect(r.status, r.stderr).toBe(0);
     const plan = JSON.parse(r.stdout);
-    expect(plan).toMatchObject({ fits: true, pp: 1 });
+    expect(plan).toMatchObject({ fits: true, pp: 1, tp: 8, ep: 1 });
     const [stage] = plan.stages as JsonStage[];
     if (!stage) throw new Error("no stage");
     // The routed experts: 58 layers × 256 experts × 3 × 7168 × 2048 fp8 bytes over 8 GPUs.

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { engineSchema } from "../engines.js";
+import { WEIGHT_DTYPES } from "../model/model-spec.js";
 import { layerRangeSchema } from "../planner/layer-range.js";
 import { DEFAULT_GPU_RESOURCE, DEFAULT_TOPOLOGY_KEY } from "./constants.js";
 
@@ -73,10 +75,6 @@ export const modelSchema = z
       message: "one of catalog or architecture must be set so the controller knows the model's shape",
     }),
   );
-
-export const ENGINES = ["llamacpp", "vllm"] as const;
-// The planner's weight dtypes (packages/core/src/model/model-spec.ts); GGUF files carry their own quantization.
-export const DTYPES = ["bf16", "fp16", "fp8", "int8", "mxfp4", "int4"] as const;
 
 export const parallelismSchema = z
   .object({
@@ -169,8 +167,8 @@ export const rolloutSchema = z
 
 export const modelDeploymentSpecSchema = z.object({
   model: modelSchema,
-  engine: z.enum(ENGINES),
-  dtype: z.enum(DTYPES).default("bf16"),
+  engine: engineSchema,
+  dtype: z.enum(WEIGHT_DTYPES).default("bf16"),
   parallelism: parallelismSchema.default({ mode: "auto" }),
   replicas: z.int().min(0).max(1000).default(1),
   gpu: gpuSchema,
@@ -258,8 +256,6 @@ export type PlanStatus = z.output<typeof planStatusSchema>;
 export type StagePlan = z.output<typeof stagePlanSchema>;
 export type GroupStatus = z.output<typeof groupStatusSchema>;
 export type GroupPhase = (typeof GROUP_PHASES)[number];
-export type Engine = (typeof ENGINES)[number];
-export type Dtype = (typeof DTYPES)[number];
 
 export interface ModelDeployment {
   apiVersion: string;

@@ -46,7 +46,7 @@ describe("mixture-of-experts decode", () => {
     expect(many).toBeLessThanOrEqual(all);
   });
 
-  it("makes a batch-1 decode step of DeepSeek-V3 several times faster than streaming all 671B parameters", () => {
+  it("reads over 5× fewer bytes in a batch-1 decode step of DeepSeek-V3 than streaming all 671B parameters", () => {
     const moe = predictPerformance(V3, H200, TP8, { inputTokens: 1000, outputTokens: 1000, concurrency: 1 });
     const dense = predictPerformance({ ...V3, moe: undefined, activeParameterCount: undefined }, H200, TP8, {
       inputTokens: 1000,
@@ -69,7 +69,7 @@ describe("mixture-of-experts decode", () => {
     expect(p.decodeStage.tensorParallelCommS).toBe(0);
   });
 
-  it("holds eight times the sequences with attention on 8 data-parallel ranks, MLA's latent not split by TP", () => {
+  it("holds over 4× the KV tokens with attention on 8 data-parallel ranks (MLA's latent is whole on every TP rank)", () => {
     const tp8 = predictPerformance(V3, H200, TP8, { inputTokens: 1000, outputTokens: 1000 });
     const ep8 = predictPerformance(V3, H200, EP8, { inputTokens: 1000, outputTokens: 1000 });
     expect(ep8.kvCapacityTokensPerReplica).toBeGreaterThan(4 * tp8.kvCapacityTokensPerReplica);

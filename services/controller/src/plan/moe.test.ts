@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import { type ModelDeployment, modelDeploymentSpecSchema, vllmParallelArgs, WORKER_ENV } from "@strata/core";
 import { describe, expect, it } from "vitest";
 import { groupPods } from "../groups/desired.js";
-import { revisionHash } from "../groups/revision.js";
+import { canonicalJson, revisionHash } from "../groups/revision.js";
 import { planOneReplica } from "./auto.js";
 import { PlanError, resolvePlan } from "./resolve-plan.js";
 
@@ -62,9 +63,16 @@ describe("a mixture-of-experts ModelDeployment", () => {
     const s = spec({ parallelism: { mode: "explicit", tp: 8, pp: 1 } });
     const plan = resolvePlan(s, planOneReplica);
     expect(plan.ep).toBe(1);
-    const { ep: _ep, ...withoutEp } = plan;
-    expect(revisionHash(s, plan)).toBe(revisionHash(s, { ...withoutEp, ep: 1 }));
-    expect(revisionHash(s, { ...plan, ep: 8 })).not.toBe(revisionHash(s, plan));
+    // The hash as revisionHash computed it before plans had ep: spec without replicas and
+    // rollout, plan without summary.
+    const { replicas: _r, rollout: _o, ...podFacing } = s;
+    const { summary: _s, ep: _ep, ...planFacts } = plan;
+    const before = createHash("sha256")
+      .update(canonicalJson({ spec: podFacing, plan: planFacts }))
+      .digest("hex")
+      .slice(0, 10);
+    expect(revisionHash(s, plan)).toBe(before);
+    expect(revisionHash(s, { ...plan, ep: 8 })).not.toBe(before);
   });
 
   it.each([

@@ -7,6 +7,8 @@ import { TUNNEL_OPEN_PATH, tunnelChannelOptions } from "./definition.js";
 import { type PipeTotals, pipeSocketAndCall } from "./pipe.js";
 
 const TRACEPARENT = "traceparent";
+/** How long one connection attempt may take before the next. */
+const REACHABLE_POLL_MS = 2_000;
 
 export interface TunnelTarget {
   /** host:port of the stage's TunnelServer. */
@@ -67,6 +69,25 @@ export class TunnelListener {
       decodeDataMessage,
       metadata,
     );
+  }
+
+  /** Engine connections being tunnelled now. */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
+  /**
+   * Resolves once the stage's tunnel server accepts a channel (it may start
+   * after the head); retries until `signal` aborts.
+   */
+  async waitUntilReachable(signal?: AbortSignal): Promise<void> {
+    while (!signal?.aborted) {
+      const ok = await new Promise<boolean>((resolve) =>
+        this.client.waitForReady(Date.now() + REACHABLE_POLL_MS, (err) => resolve(err === undefined)),
+      );
+      if (ok) return;
+    }
+    throw new Error(`gave up waiting for the tunnel at ${this.target.address}`);
   }
 
   async close(): Promise<void> {

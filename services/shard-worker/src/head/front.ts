@@ -1,28 +1,18 @@
 /**
- * The head's HTTP front: the replica's public endpoint, in front of
- * llama-server on a private loopback port. Per request it continues the
+ * The head's request path: the replica's API, served on the worker's HTTP port
+ * in front of llama-server on a private loopback port. Per request it continues the
  * caller's W3C trace (a server span), marks the request on every stage (see
  * request-trace.ts) and passes the trace context on to llama-server. While the
  * stage drains or stops it refuses new requests with 503 and Retry-After, and
  * lets in-flight ones finish: that is what `drain` means at the head.
  */
-import {
-  Agent,
-  createServer,
-  request as httpRequest,
-  type IncomingMessage,
-  type ServerResponse,
-} from "node:http";
-import type { AddressInfo } from "node:net";
+import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { context, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
 import type { StageState } from "@strata/core";
 import { extractHttpHeaders, injectHttpHeaders } from "@strata/runtime";
 import { type MarkedTunnel, markRequestOnStages } from "./request-trace.js";
 
 export interface HeadFrontOptions {
-  readonly host: string;
-  /** 0 picks a free port. */
-  readonly port: number;
   /** llama-server's private loopback port. */
   readonly enginePort: number;
   readonly tracer: Tracer;
@@ -32,10 +22,11 @@ export interface HeadFrontOptions {
 }
 
 export interface HeadFront {
-  readonly port: number;
+  /** Serves one request of the replica's API (mounted into the worker's HTTP port). */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** Requests being proxied now. */
   readonly inFlight: () => number;
-  close(): Promise<void>;
+  close(): void;
 }
 
 /** Paths that carry inference work (and get a request mark on the stages). */
@@ -48,10 +39,10 @@ const drainRetryAfterSeconds = 1;
  */
 const engineSocketIdleMs = 4_000;
 
-export async function startHeadFront(options: HeadFrontOptions): Promise<HeadFront> {
+export function createHeadFront(options: HeadFrontOptions): HeadFront {
   let inFlight = 0;
   const agent = new Agent({ keepAlive: true, timeout: engineSocketIdleMs });
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const state = options.state();
     if (state === "draining" || state === "stopped") {
       res.writeHead(503, {
@@ -66,21 +57,8 @@ export async function startHeadFront(options: HeadFrontOptions): Promise<HeadFro
     inFlight++;
     res.once("close", () => inFlight--);
     proxy(options, agent, req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    inFlight: () => inFlight,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        agent.destroy();
-        server.close(() => resolve());
-      }),
   };
+  return { handle, inFlight: () => inFlight, close: () => agent.destroy() };
 }
 
 function proxy(options: HeadFrontOptions, agent: Agent, req: IncomingMessage, res: ServerResponse): void {

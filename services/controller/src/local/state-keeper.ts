@@ -1,13 +1,10 @@
 /**
- * The control plane of `strata up`: a nats-server with JetStream on a free
- * loopback port (or the user's NATS with --nats-url / NATS_URL), the
- * supervisor's cluster state fed by heartbeats and lifecycle events (it
- * answers `strata status`), the supervisor's /metrics, and the environment
- * that joins each worker to it.
+ * What keeps the state of a local cluster (`strata up`): a nats-server with
+ * JetStream on a free loopback port (or the user's NATS with --nats-url /
+ * NATS_URL), the supervisor's cluster state fed by heartbeats and lifecycle
+ * events (it answers `strata status`), and the supervisor's /metrics.
  */
 
-import { ClusterStateService, type ClusterTransition } from "@strata/controller";
-import type { LayerRange } from "@strata/core";
 import { InputError, LIFECYCLE_CONSUMERS } from "@strata/core";
 import {
   connectNats,
@@ -23,30 +20,26 @@ import {
   startMetricsServer,
   writeLocalEndpoint,
 } from "@strata/runtime";
-import { controlConfigEnv } from "@strata/shard-worker";
+import { ClusterStateService, type ClusterTransition } from "../cluster-state/index.js";
 
-export interface LocalControlPlane {
+export interface LocalStateKeeper {
   readonly natsUrl: string;
   /** True when Strata started the nats-server (no --nats-url). */
   readonly ownsServer: boolean;
   readonly metricsUrl: string;
   readonly state: ClusterStateService;
-  /** STRATA_CONTROL_CONFIG for one worker. */
-  workerEnv(stage: number, stageCount: number, layers: LayerRange): Record<string, string>;
   stop(): Promise<void>;
 }
 
-export interface LocalControlPlaneOptions {
+export interface LocalStateKeeperOptions {
   /** The user's NATS (from --nats-url or NATS_URL); a local server is started when undefined. */
   readonly natsUrl?: string;
-  /** Deployment name the local replica reports under. */
-  readonly deployment: string;
   readonly progress: (line: string) => void;
   readonly logger?: Logger;
   readonly onTransition?: (t: ClusterTransition) => void;
 }
 
-export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
+export async function startLocalStateKeeper(options: LocalStateKeeperOptions): Promise<LocalStateKeeper> {
   const logger = options.logger ?? jsonLogger("supervisor", () => {});
   let server: NatsServerProcess | undefined;
   if (options.natsUrl === undefined) {
@@ -93,8 +86,6 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       ownsServer: server !== undefined,
       metricsUrl: metrics.url,
       state,
-      workerEnv: (stage, stageCount, layers) =>
-        controlConfigEnv({ natsUrl, deployment: options.deployment, replica: 0, stage, stageCount, layers }),
       async stop() {
         await removeLocalEndpoint(process.pid);
         await state.stop();

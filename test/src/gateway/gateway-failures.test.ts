@@ -1,13 +1,11 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Gateway, type GatewayOptions, resolveGatewayConfig, StaticReplicaSource } from "@strata/gateway";
 import { silentLogger } from "@strata/runtime";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { type GatewayOptions, resolveGatewayConfig } from "./config.js";
-import { StaticReplicaSource } from "./discovery/static.js";
-import { Gateway } from "./gateway.js";
-import { ScriptedHead } from "./testing/scripted-head.js";
+import { ScriptedHead } from "./scripted-head.js";
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {

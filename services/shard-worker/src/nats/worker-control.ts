@@ -134,9 +134,9 @@ export class WorkerControl {
     this.heartbeat();
   }
 
+  /** Counts an engine restart for heartbeats (the worker's own metrics count it too). */
   engineRestarted(): void {
     this.#restarts++;
-    this.#deps.metrics.engineRestarts.inc();
   }
 
   /** Accept no new requests; resolves once none is running or waiting. */
