@@ -32,12 +32,21 @@ export function prepareRows(rows: readonly PublishedRow[], file: string): Prepar
     const where = `${file}: row ${row.line}`;
     const model = resolveModel(row.model, row.dtype, `${where}, column model`);
     const gpu = resolveGpu(row.gpu, `${where}, column gpu`);
-    const replicas = (row.nodes * row.gpusPerNode) / (row.tp * row.pp);
+    // Under expert parallelism a stage is the ep group (ep/tp attention ranks of tp GPUs).
+    const width = row.ep > 1 ? row.ep : row.tp;
+    const replicas = (row.nodes * row.gpusPerNode) / (width * row.pp);
     return {
       row,
       model,
       gpu,
-      layout: { tp: row.tp, pp: row.pp, replicas, gpusPerNode: row.gpusPerNode, weightDtype: row.dtype },
+      layout: {
+        tp: row.tp,
+        pp: row.pp,
+        ep: row.ep,
+        replicas,
+        gpusPerNode: row.gpusPerNode,
+        weightDtype: row.dtype,
+      },
       workload: { inputTokens: row.isl, outputTokens: row.osl, concurrency: row.concurrency },
       target: { vendor: gpu.vendor, family: gpu.family, engine: row.engine },
       sourceKey: sourceKeyOf(row.source),

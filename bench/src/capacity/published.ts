@@ -2,7 +2,8 @@
  * Reads a CSV of published measurements, one per row:
  * model,gpu,nodes,gpus_per_node,dtype,tp,pp,isl,osl,scenario,concurrency,metric,value,source,engine
  * The last column, `engine`, is optional (files without it still load) and may be
- * empty where the source does not say which engine ran.
+ * empty where the source does not say which engine ran. So is `ep`, the expert
+ * parallelism of a mixture-of-experts row (empty or absent: 1).
  * Strict: any bad cell fails the whole file with an InputError naming the file,
  * the row (line number, header = 1) and the column.
  */
@@ -31,14 +32,14 @@ export const PUBLISHED_COLUMNS = [
   "source",
 ] as const;
 /** Columns a file may leave out. */
-export const OPTIONAL_COLUMNS = ["engine"] as const;
+export const OPTIONAL_COLUMNS = ["engine", "ep"] as const;
 type Column = (typeof PUBLISHED_COLUMNS)[number] | (typeof OPTIONAL_COLUMNS)[number];
 
 export const METRICS = ["output_tokens_per_s", "tpot_ms", "ttft_ms"] as const;
 export type Metric = (typeof METRICS)[number];
 export const SCENARIOS = ["offline", "server"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
-const DTYPES: readonly PerfDtype[] = ["bf16", "fp16", "fp8", "int8", "int4"];
+const DTYPES: readonly PerfDtype[] = ["bf16", "fp16", "fp8", "int8", "mxfp4", "int4"];
 
 export interface PublishedRow {
   /** Line in the file (header is line 1). */
@@ -60,6 +61,11 @@ export interface PublishedRow {
   readonly source: string;
   /** Undefined where the file has no engine column or the cell is empty. */
   readonly engine: PlanningEngine | undefined;
+  /**
+   * Expert parallelism of a mixture-of-experts row (1 without it): the GPUs of a
+   * stage that share the routed experts, attention on ep/tp data-parallel ranks.
+   */
+  readonly ep: number;
 }
 
 /** Splits one CSV line; fields may be double-quoted with "" as an escaped quote. */
@@ -154,6 +160,7 @@ function parseRow(
   if (engineText !== "" && !isPlanningEngine(engineText))
     fail("engine", `must be one of ${PLANNING_ENGINES.join(", ")} or empty, got "${engineText}"`);
   const engine = engineText === "" ? undefined : (engineText as PlanningEngine);
+  const ep = cell("ep") === "" ? 1 : int("ep");
 
   const row: PublishedRow = {
     line,
@@ -172,10 +179,14 @@ function parseRow(
     value,
     source,
     engine,
+    ep,
   };
   const gpus = row.nodes * row.gpusPerNode;
   if (gpus % (row.tp * row.pp) !== 0) {
     fail("tp", `tp × pp = ${row.tp * row.pp} does not divide the ${gpus} GPUs (nodes × gpus_per_node)`);
+  }
+  if (ep > 1 && (ep % row.tp !== 0 || gpus % (ep * row.pp) !== 0)) {
+    fail("ep", `${ep} must be a multiple of tp ${row.tp} whose stages (ep × pp) divide the ${gpus} GPUs`);
   }
   return row;
 }

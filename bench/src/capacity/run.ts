@@ -125,12 +125,37 @@ export async function validatePublishedFile(file: string, cv?: CvMode): Promise<
   return cv === "source" ? crossValidateBySource(rows, file) : validateRows(rows, file);
 }
 
+/**
+ * `--validate a.csv[,b.csv…]`: one report per file, each with its own median error, in
+ * one output (published.csv for dense models, published-moe.csv for mixtures of experts).
+ * JSON: the report for one file; `{reports: [{file, …report}…]}` for several.
+ */
 export async function runCapacityValidation(
-  file: string,
+  files: string,
   options: { readonly json: boolean; readonly cv?: CvMode | undefined },
   write: Sink,
 ): Promise<void> {
-  const report = await validatePublishedFile(file, options.cv);
+  const list = files
+    .split(",")
+    .map((f) => f.trim())
+    .filter((f) => f !== "");
+  if (list.length === 0) throw new InputError("--validate", "needs a CSV file");
+  const reports: Array<{ file: string } & ValidationReport> = [];
+  for (const file of list) reports.push({ file, ...(await validatePublishedFile(file, options.cv)) });
+  const [only] = reports;
+  if (options.json) {
+    const out = reports.length === 1 && only ? validationJson(only) : { reports };
+    write(`${JSON.stringify(out, null, 2)}\n`);
+    return;
+  }
   const title = options.cv === "source" ? "leave-one-source-out" : "shipped factors";
-  write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${validationMarkdown(report, title)}\n`);
+  const sections = reports.map((r) =>
+    reports.length === 1 ? validationMarkdown(r, title) : `## ${r.file}\n\n${validationMarkdown(r, title)}`,
+  );
+  write(`${sections.join("\n\n")}\n`);
+}
+
+/** One file's report as before files could be several: without the file name. */
+function validationJson({ file: _file, ...report }: { file: string } & ValidationReport): ValidationReport {
+  return report;
 }

@@ -57,12 +57,21 @@ function sweepCells(p: SweepPoint): string[] {
   ];
 }
 
+/** Header and rows; an `ep` column after `pp` only when some point uses expert parallelism. */
+function sweepTable(points: readonly SweepPoint[]): [string[], string[][]] {
+  const rows = points.map(sweepCells);
+  if (!points.some((p) => p.ep > 1)) return [[...SWEEP_HEADER], rows];
+  const at = SWEEP_HEADER.indexOf("pp") + 1;
+  const header: string[] = [...SWEEP_HEADER.slice(0, at), "ep", ...SWEEP_HEADER.slice(at)];
+  return [header, rows.map((r, i) => [...r.slice(0, at), String(points[i]?.ep ?? 1), ...r.slice(at)])];
+}
+
 export function sweepMarkdown(points: readonly SweepPoint[]): string {
-  return markdown(SWEEP_HEADER, points.map(sweepCells));
+  return markdown(...sweepTable(points));
 }
 
 export function sweepCsv(points: readonly SweepPoint[]): string {
-  return `${csv(SWEEP_HEADER, points.map(sweepCells))}\n`;
+  return `${csv(...sweepTable(points))}\n`;
 }
 
 const VALIDATION_HEADER = [
@@ -95,7 +104,7 @@ export function validationMarkdown(report: ValidationReport, title: string): str
     r.model,
     r.gpu,
     r.engine ?? "",
-    `${r.tp}×${r.pp}×${r.replicas}`,
+    `${r.tp}×${r.pp}×${r.replicas}${r.ep > 1 ? ` ep${r.ep}` : ""}`,
     `${r.isl}/${r.osl}`,
     r.scenario === "server" ? `server c=${r.concurrency}` : r.scenario,
     r.metric,

@@ -6,6 +6,7 @@ import { validatePublishedFile } from "./run.js";
 import { GROUPINGS } from "./validate.js";
 
 const PUBLISHED = fileURLToPath(new URL("../../data/published.csv", import.meta.url));
+const PUBLISHED_MOE = fileURLToPath(new URL("../../data/published-moe.csv", import.meta.url));
 const HEADER = "model,gpu,nodes,gpus_per_node,dtype,tp,pp,isl,osl,scenario,concurrency,metric,value,source";
 const HEADER_ENGINE = `${HEADER},engine`;
 const GOOD =
@@ -79,6 +80,28 @@ describe("sourceKeyOf", () => {
   });
 });
 
+describe("the performance model against published mixture-of-experts measurements", () => {
+  it("predicts every row of bench/data/published-moe.csv and reports its error on its own", async () => {
+    const report = await validatePublishedFile(PUBLISHED_MOE);
+    expect(report.rows.length).toBeGreaterThanOrEqual(20);
+    expect(new Set(report.rows.map((r) => r.model))).toEqual(
+      new Set(["gpt-oss-120b", "deepseek-r1", "qwen3-235b-a22b", "llama-4-maverick"]),
+    );
+    expect(new Set(report.rows.map((r) => r.gpu)).size).toBeGreaterThanOrEqual(2);
+    expect(report.rows.some((r) => r.ep > 1)).toBe(true);
+    for (const row of report.rows) {
+      expect(row.source).toMatch(/^https:\/\//);
+      expect(Number.isFinite(row.predicted) && row.predicted > 0).toBe(true);
+    }
+    console.log(
+      `mixture of experts: median absolute error ${report.medianAbsErrorPct.toFixed(1)}% over ${report.rows.length} rows`,
+    );
+    // A tracking bound, not an accuracy claim: MoE errors are large (README, "Checked
+    // against published results"); this fails if a change makes them larger still.
+    expect(report.medianAbsErrorPct).toBeLessThan(100);
+  });
+});
+
 describe("parsePublishedCsv", () => {
   it("reads a row and its offline scenario", () => {
     const [row] = parsePublishedCsv(`${HEADER}\n${GOOD}\n`, "f.csv");
@@ -97,6 +120,21 @@ describe("parsePublishedCsv", () => {
     expect(without?.engine).toBeUndefined();
     expect(empty?.engine).toBeUndefined();
     expect(named?.engine).toBe("trtllm");
+  });
+
+  it("reads an optional ep column, checking it against tp and the GPUs", () => {
+    const header = `${HEADER},engine,ep`;
+    const [row] = parsePublishedCsv(
+      `${header}\n${GOOD.replace(",1,1,fp8,1,", ",1,8,fp8,1,")},vllm,8\n`,
+      "f.csv",
+    );
+    expect(row).toMatchObject({ ep: 8, tp: 1, gpusPerNode: 8 });
+    const [dense] = parsePublishedCsv(`${header}\n${GOOD},vllm,\n`, "f.csv");
+    expect(dense?.ep).toBe(1);
+    expect(() => parsePublishedCsv(`${header}\n${GOOD},vllm,8\n`, "f.csv")).toThrow(
+      "f.csv: row 2, column ep: 8 must be a multiple of tp 1 whose stages (ep × pp) divide the 1 GPUs",
+    );
+    expect(() => parsePublishedCsv(`${header}\n${GOOD},vllm,x\n`, "f.csv")).toThrow("column ep:");
   });
 
   it.each([

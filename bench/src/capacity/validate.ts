@@ -31,6 +31,8 @@ export interface ValidationRow {
   readonly engine: string | null;
   readonly tp: number;
   readonly pp: number;
+  /** Expert parallelism (1: none). */
+  readonly ep: number;
   readonly replicas: number;
   readonly isl: number;
   readonly osl: number;
@@ -102,6 +104,7 @@ function validationRow(p: PreparedRow, table: FactorTable): ValidationRow {
     engine: row.engine ?? null,
     tp: row.tp,
     pp: row.pp,
+    ep: row.ep,
     replicas: p.layout.replicas,
     isl: row.isl,
     osl: row.osl,

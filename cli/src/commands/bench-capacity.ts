@@ -3,7 +3,7 @@ import { DEFAULT_PLANNING_ENGINE, InputError, type PerfDtype, type PlanningEngin
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { planningEngine, positiveInt } from "../flags.js";
 
-const DTYPES: readonly PerfDtype[] = ["bf16", "fp16", "fp8", "int8", "int4"];
+const DTYPES: readonly PerfDtype[] = ["bf16", "fp16", "fp8", "int8", "mxfp4", "int4"];
 const DEFAULT_TOKENS = 1000;
 const DEFAULT_MAX_CONCURRENCY_PER_REPLICA = 1024;
 const DEFAULT_GPUS_PER_NODE = 8;
@@ -78,7 +78,10 @@ export function registerBenchCapacity(bench: Command): void {
       planningEngine,
       DEFAULT_PLANNING_ENGINE,
     )
-    .option("--validate <file>", "CSV of published measurements to check the model against")
+    .option(
+      "--validate <files>",
+      "CSV of published measurements to check the model against; comma-separated files are reported one by one",
+    )
     .addOption(
       new Option(
         "--cv <mode>",

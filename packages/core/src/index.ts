@@ -140,14 +140,24 @@ export {
 } from "./model/gguf-write.js";
 export { type HfConfigOptions, modelSpecFromHfConfig } from "./model/hf-config.js";
 export {
+  activeParams,
+  attentionParams,
   BYTES_PER_PARAM,
+  type DtypeWeights,
   type GgufWeights,
+  isMoeLayer,
   kvBytesPerTokenPerLayer,
+  kvElementsPerTokenPerLayer,
   layerParams,
+  layerParamsAt,
+  type MlaShape,
   type ModelShape,
   type ModelSpec,
   type ModelWeights,
+  type MoeShape,
   modelShape,
+  moeLayerCount,
+  routedExpertParams,
   totalParams,
   validateModelShape,
   WEIGHT_DTYPES,
@@ -177,7 +187,9 @@ export {
   type GoodputObjectiveOptions,
   goodputObjective,
 } from "./perf/goodput-objective.js";
+export { perfModelShape } from "./perf/model-shape.js";
 export { kvCapacityTokensPerReplica, predictPerformance } from "./perf/predict.js";
+export { expectedDistinctExperts } from "./perf/roofline.js";
 export { SHIPPED_FACTORS } from "./perf/shipped-factors.js";
 export type {
   DecodeStageBreakdown,
@@ -186,6 +198,7 @@ export type {
   PerfGpu,
   PerfLayout,
   PerfModelShape,
+  PerfMoe,
   PerfPrediction,
   PerfWorkload,
 } from "./perf/types.js";
@@ -209,7 +222,13 @@ export {
   totalGpus,
 } from "./planner/cluster.js";
 export { type DoesNotFitOptions, whyItDoesNotFit } from "./planner/does-not-fit.js";
-export { type Candidate, type CandidateStage, evaluateLayout, type PlanContext } from "./planner/evaluate.js";
+export {
+  type Candidate,
+  type CandidateStage,
+  evaluateLayout,
+  type PlanContext,
+  stageWidth,
+} from "./planner/evaluate.js";
 export {
   checkStageRanges,
   formatLayerRange,
@@ -248,6 +267,7 @@ export {
   planContext,
   planDeployment,
 } from "./planner/search.js";
+export { type ParallelLayout, vllmParallelArgs } from "./planner/vllm-args.js";
 export {
   DEFAULT_WORKER_BIND_HOST,
   parseWorkerEnv,

@@ -47,6 +47,12 @@ export const modelArchitectureSchema = z.object({
   layers: z.int().min(1).max(1024),
   attentionHeads: z.int().min(1).max(1024),
   kvHeads: z.int().min(1).max(1024),
+  experts: z
+    .int()
+    .min(1)
+    .max(4096)
+    .optional()
+    .describe("Routed experts per MoE layer, for a mixture-of-experts model (parallelism.ep must divide it)"),
 });
 
 export const modelSchema = z
@@ -75,6 +81,15 @@ export const parallelismSchema = z
     mode: z.enum(["auto", "explicit"]).default("auto"),
     tp: z.int().min(1).max(64).optional().describe("Tensor-parallel degree: GPUs per pod"),
     pp: z.int().min(1).max(256).optional().describe("Pipeline-parallel degree: pods per group"),
+    ep: z
+      .int()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe(
+        "Expert-parallel degree (vllm engine, mixture-of-experts models): GPUs per pod that share the routed " +
+          "experts, a multiple of tp; attention runs as ep/tp data-parallel ranks. 1 or unset splits every expert by tp",
+      ),
   })
   .meta(
     cel(
@@ -84,9 +99,19 @@ export const parallelismSchema = z
         fieldPath: ".mode",
       },
       {
-        rule: "self.mode == 'explicit' || (!has(self.tp) && !has(self.pp))",
-        message: "tp and pp are chosen by the planner when mode is auto; set mode: explicit",
+        rule: "self.mode == 'explicit' || (!has(self.tp) && !has(self.pp) && !has(self.ep))",
+        message: "tp, pp and ep are chosen by the planner when mode is auto; set mode: explicit",
         fieldPath: ".mode",
+      },
+      {
+        rule: "!has(self.ep) || self.ep == 1 || (has(self.tp) && self.ep % self.tp == 0)",
+        message: "ep must be a multiple of tp (vLLM sizes expert parallelism as tp × data-parallel ranks)",
+        fieldPath: ".ep",
+      },
+      {
+        rule: "!has(self.ep) || self.ep == 1 || (has(self.pp) && self.pp == 1)",
+        message: "expert parallelism (ep > 1) runs as one pipeline stage: set pp to 1",
+        fieldPath: ".ep",
       },
     ),
   );
@@ -178,6 +203,13 @@ export const stagePlanSchema = z.object({
 export const planStatusSchema = z.object({
   tp: z.int().min(1),
   pp: z.int().min(1),
+  ep: z
+    .int()
+    .min(1)
+    .default(1)
+    .describe(
+      "Expert parallelism: 1 splits experts by tp; above 1, experts over ep GPUs per pod (vLLM --enable-expert-parallel)",
+    ),
   gpusPerGroup: z.int().min(1),
   stages: z.array(stagePlanSchema),
   summary: z.string().optional(),

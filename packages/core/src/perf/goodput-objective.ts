@@ -7,13 +7,13 @@
  */
 
 import { DEFAULT_PLANNING_ENGINE, type PlanningEngine } from "../engines.js";
-import { totalParams } from "../model/model-spec.js";
 import type { Candidate } from "../planner/evaluate.js";
 import { KV_CACHE_BYTES_PER_ELEMENT } from "../planner/memory.js";
 import { layoutName, type PlanObjective } from "../planner/objectives.js";
 import type { EfficiencyFactors } from "./efficiency.js";
 import { resolveEfficiency } from "./efficiency-table.js";
 import { type GoodputPoint, goodputPoint, type LatencySlo } from "./goodput.js";
+import { perfModelShape } from "./model-shape.js";
 import { SHIPPED_FACTORS } from "./shipped-factors.js";
 import type { PerfDtype, PerfLayout, PerfModelShape } from "./types.js";
 
@@ -34,18 +34,11 @@ function perfInputs(c: Candidate): { model: PerfModelShape; layout: PerfLayout }
   const { model, weights, dtype, nodes } = c.context;
   const weightDtype: PerfDtype = dtype ?? "bf16"; // GGUF: exact bytes below; compute at the 16-bit rate
   return {
-    model: {
-      numLayers: model.numLayers,
-      hiddenSize: model.hiddenSize,
-      numHeads: model.numHeads,
-      numKvHeads: model.numKvHeads,
-      headDim: model.headDim,
-      parameterCount: totalParams(model),
-      weightBytes: weights.totalBytes,
-    },
+    model: perfModelShape(model, weights),
     layout: {
       tp: c.tp,
       pp: c.pp,
+      ep: c.ep,
       replicas: c.dp,
       gpusPerNode: Math.min(...nodes.map((n) => n.gpusPerNode)),
       weightDtype,

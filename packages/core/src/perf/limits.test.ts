@@ -15,7 +15,7 @@ import type {
 
 // Physical limits, computed here from the raw figures and not from the model's own
 // helpers, so a bug in those helpers cannot hide a prediction that beats physics.
-const BYTES: Record<PerfDtype, number> = { bf16: 2, fp16: 2, fp8: 1, int8: 1, int4: 0.5 };
+const BYTES: Record<PerfDtype, number> = { bf16: 2, fp16: 2, fp8: 1, int8: 1, mxfp4: 0.53125, int4: 0.5 };
 
 const modelArb: fc.Arbitrary<PerfModelShape> = fc
   .record({
@@ -187,5 +187,104 @@ describe("no prediction beats the physical limit", () => {
       }
     }
     expect(SHIPPED_FACTORS.length).toBeGreaterThan(0);
+  });
+});
+
+// Mixture-of-experts models: experts are most of the bytes, a token uses k of E.
+const moeModelArb: fc.Arbitrary<PerfModelShape> = fc
+  .record({
+    base: modelArb,
+    numExperts: fc.constantFrom(8, 16, 64, 128, 256),
+    k: fc.integer({ min: 1, max: 8 }),
+    moeShare: fc.double({ min: 0.3, max: 1, noNaN: true }),
+    expertBytesShare: fc.double({ min: 0.5, max: 0.97, noNaN: true }),
+    activeShare: fc.double({ min: 0.02, max: 0.5, noNaN: true }),
+    mla: fc.boolean(),
+  })
+  .map(({ base, numExperts, k, moeShare, expertBytesShare, activeShare, mla }) => {
+    const weightBytes = base.weightBytes ?? base.parameterCount * 2;
+    return {
+      ...base,
+      weightBytes,
+      activeParameterCount: Math.round(base.parameterCount * activeShare),
+      moe: {
+        numExperts,
+        expertsPerToken: Math.min(k, numExperts),
+        moeLayers: Math.max(1, Math.round(base.numLayers * moeShare)),
+        routedExpertBytes: weightBytes * expertBytesShare,
+      },
+      ...(mla ? { mla: { kvLoraRank: 512, ropeDim: 64 } } : {}),
+    };
+  });
+
+const moeLayoutArb: fc.Arbitrary<PerfLayout> = fc
+  .record({ layout: layoutArb, ranks: fc.constantFrom(1, 2, 4, 8) })
+  .map(({ layout, ranks }) => ({ ...layout, ep: ranks === 1 ? 1 : layout.tp * ranks, gpusPerNode: 8 }));
+
+describe("no mixture-of-experts prediction beats the physical limit", () => {
+  it("decode reads at least each GPU's non-expert share, k experts' share per MoE layer, and its KV", () => {
+    const checked = counted((...c: Case) => {
+      const p = predictFitting(...c);
+      const [model, gpu, layout, workload] = c;
+      const moe = model.moe;
+      if (!moe) throw new Error("the arbitrary makes MoE models");
+      const ep = layout.ep ?? 1;
+      const width = ep > 1 ? ep : layout.tp;
+      const ranks = width / layout.tp;
+      const stored = model.weightBytes ?? 0;
+      const nonExpert = (stored - moe.routedExpertBytes) / (layout.tp * layout.pp);
+      // However the tokens pick, one step touches at least k experts of each MoE layer.
+      const experts = (moe.routedExpertBytes * (moe.expertsPerToken / moe.numExperts)) / (width * layout.pp);
+      const kvBytes = BYTES[layout.kvDtype ?? layout.weightDtype];
+      const kvPerToken = model.mla
+        ? ((model.mla.kvLoraRank + model.mla.ropeDim) * kvBytes * model.numLayers) / layout.pp
+        : (2 * model.numKvHeads * model.headDim * kvBytes * model.numLayers) /
+          layout.pp /
+          Math.min(layout.tp, model.numKvHeads);
+      const meanContext = workload.inputTokens + workload.outputTokens / 2;
+      const kvShare = (p.batchPerReplica / ranks) * meanContext * kvPerToken;
+      const floorS = (nonExpert + experts + kvShare) / gpu.memoryBandwidthBytesPerS;
+      expect(p.tpotMs / 1000).toBeGreaterThanOrEqual(floorS / RELATIVE_SLACK);
+      const replicaTokensPerS = p.outputTokensPerS / layout.replicas;
+      expect(replicaTokensPerS).toBeLessThanOrEqual((p.batchPerReplica / floorS) * RELATIVE_SLACK);
+    });
+    fc.assert(fc.property(moeModelArb, gpuArb, moeLayoutArb, workloadArb, effArb, checked.run), {
+      numRuns: 2000,
+    });
+    expect(checked.count()).toBeGreaterThanOrEqual(2000);
+  });
+
+  it("prefill is never faster than the peak of all the replica's GPUs over the active parameters", () => {
+    const checked = counted((...c: Case) => {
+      const p = predictFitting(...c);
+      const [model, gpu, layout] = c;
+      const tflops =
+        layout.weightDtype === "fp8" && gpu.fp8DenseTflops !== undefined
+          ? gpu.fp8DenseTflops
+          : gpu.bf16DenseTflops;
+      const ep = layout.ep ?? 1;
+      const allGpus = (ep > 1 ? ep : layout.tp) * layout.pp * layout.replicas;
+      const flopsPerPromptToken = 2 * (model.activeParameterCount ?? model.parameterCount);
+      expect(p.prefillTokensPerS).toBeLessThanOrEqual(
+        ((allGpus * tflops * 1e12) / flopsPerPromptToken) * RELATIVE_SLACK,
+      );
+    });
+    fc.assert(fc.property(moeModelArb, gpuArb, moeLayoutArb, workloadArb, effArb, checked.run), {
+      numRuns: 1000,
+    });
+    expect(checked.count()).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("never schedules more sequences than the KV cache holds", () => {
+    const checked = counted((...c: Case) => {
+      const p = predictFitting(...c);
+      const [, , , workload] = c;
+      const tokens = p.batchPerReplica * (workload.inputTokens + workload.outputTokens);
+      expect(tokens).toBeLessThanOrEqual(p.kvCapacityTokensPerReplica);
+    });
+    fc.assert(fc.property(moeModelArb, gpuArb, moeLayoutArb, workloadArb, effArb, checked.run), {
+      numRuns: 1000,
+    });
+    expect(checked.count()).toBeGreaterThanOrEqual(1000);
   });
 });

@@ -56,6 +56,28 @@ describe("worker environment contract", () => {
     expect(config.tunnelToken).toBeUndefined();
   });
 
+  it("carries expert parallelism for a vLLM mixture of experts, and leaves it out (1) otherwise", () => {
+    expect(complete[WORKER_ENV.expertParallel]).toBeUndefined();
+    expect(parseWorkerEnv(complete).expertParallel).toBe(1);
+    const moe = workerEnv({
+      stageLayers: [{ first: 0, last: 60 }],
+      deployment: "ds",
+      replica: 0,
+      stage: 0,
+      tensorParallel: 2,
+      expertParallel: 8,
+      engine: "vllm",
+      modelPath: "/models/deepseek-v3",
+      servedModelName: "deepseek-v3",
+      maxModelLength: 8192,
+    });
+    expect(moe[WORKER_ENV.expertParallel]).toBe("8");
+    expect(parseWorkerEnv(moe)).toMatchObject({ tensorParallel: 2, expertParallel: 8, engine: "vllm" });
+    expect(() => parseWorkerEnv({ ...moe, [WORKER_ENV.tensorParallel]: "3" })).toThrow(
+      "STRATA_EXPERT_PARALLEL: 8 is not a multiple of STRATA_TENSOR_PARALLEL 3",
+    );
+  });
+
   const bad: Array<[string, Record<string, string | undefined>, RegExp]> = [
     [
       "a missing variable",
@@ -97,6 +119,11 @@ describe("worker environment contract", () => {
       /^STRATA_TUNNEL_TOKEN: is required/,
     ],
     ["a port out of range", { [WORKER_ENV.httpPort]: "70000" }, /^STRATA_HTTP_PORT: /],
+    [
+      "expert parallelism on llama.cpp",
+      { [WORKER_ENV.expertParallel]: "8" },
+      /^STRATA_EXPERT_PARALLEL: 8 needs the vllm engine/,
+    ],
   ];
   it.each(bad)("refuses %s with one line naming the variable", (_name, change, message) => {
     let error: unknown;

@@ -20,6 +20,12 @@ export const WORKER_ENV = {
   /** Every stage's layers in stage order, inclusive: `0-9,10-19,20-29`. Their count is the stage count. */
   stageLayers: "STRATA_STAGE_LAYERS",
   tensorParallel: "STRATA_TENSOR_PARALLEL",
+  /**
+   * Expert parallelism of a mixture of experts (vllm only; default 1, none): the GPUs of
+   * this stage that share the routed experts, a multiple of the tensor-parallel degree.
+   * `vllmParallelArgs` turns tp, pp and ep into vLLM's flags.
+   */
+  expertParallel: "STRATA_EXPERT_PARALLEL",
   engine: "STRATA_ENGINE",
   /** A GGUF file (llamacpp) or a Hugging Face folder (vllm). */
   modelPath: "STRATA_MODEL_PATH",
@@ -63,6 +69,8 @@ export interface WorkerConfig {
   readonly stageLayers: readonly LayerRange[];
   readonly layers: LayerRange;
   readonly tensorParallel: number;
+  /** 1 without expert parallelism. */
+  readonly expertParallel: number;
   readonly engine: Engine;
   readonly modelPath: string;
   readonly servedModelName: string;
@@ -84,9 +92,9 @@ export interface WorkerConfig {
 /** What a starter (the controller, `strata up`) fills in; role and layers follow from the rest. */
 export type WorkerConfigInput = Omit<
   WorkerConfig,
-  "role" | "layers" | "bindHost" | "httpPort" | "tunnelPort"
+  "role" | "layers" | "bindHost" | "httpPort" | "tunnelPort" | "expertParallel"
 > &
-  Partial<Pick<WorkerConfig, "bindHost" | "httpPort" | "tunnelPort">>;
+  Partial<Pick<WorkerConfig, "bindHost" | "httpPort" | "tunnelPort" | "expertParallel">>;
 
 const intText = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -104,6 +112,7 @@ const envSchema = z.object({
   [WORKER_ENV.stage]: intText(0),
   [WORKER_ENV.stageLayers]: nonEmpty,
   [WORKER_ENV.tensorParallel]: intText(1, 1024).default(1),
+  [WORKER_ENV.expertParallel]: intText(1, 1024).default(1),
   [WORKER_ENV.engine]: engineSchema,
   [WORKER_ENV.modelPath]: nonEmpty,
   [WORKER_ENV.servedModelName]: nonEmpty,
@@ -167,6 +176,19 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
         : `names ${stageAddresses.length} addresses for ${stageLayers.length} stages`,
     );
   }
+  const ep = e[WORKER_ENV.expertParallel];
+  if (ep > 1 && e[WORKER_ENV.engine] !== "vllm") {
+    throw new InputError(
+      WORKER_ENV.expertParallel,
+      `${ep} needs the vllm engine; llama.cpp splits by layers`,
+    );
+  }
+  if (ep > 1 && ep % e[WORKER_ENV.tensorParallel] !== 0) {
+    throw new InputError(
+      WORKER_ENV.expertParallel,
+      `${ep} is not a multiple of ${WORKER_ENV.tensorParallel} ${e[WORKER_ENV.tensorParallel]}`,
+    );
+  }
   const token = e[WORKER_ENV.tunnelToken];
   if (multiStage && e[WORKER_ENV.engine] === "llamacpp" && token === undefined) {
     throw new InputError(WORKER_ENV.tunnelToken, "is required when there is more than one llama.cpp stage");
@@ -179,6 +201,7 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
     stageLayers,
     layers,
     tensorParallel: e[WORKER_ENV.tensorParallel],
+    expertParallel: ep,
     engine: e[WORKER_ENV.engine],
     modelPath: e[WORKER_ENV.modelPath],
     servedModelName: e[WORKER_ENV.servedModelName],
@@ -214,6 +237,10 @@ export function workerEnv(
   put(WORKER_ENV.stage, input.stage);
   put(WORKER_ENV.stageLayers, input.stageLayers.map((r) => `${r.first}-${r.last}`).join(","));
   put(WORKER_ENV.tensorParallel, input.tensorParallel);
+  // Left out without expert parallelism, so dense workers' environments stay as they were.
+  if (input.expertParallel !== undefined && input.expertParallel > 1) {
+    put(WORKER_ENV.expertParallel, input.expertParallel);
+  }
   put(WORKER_ENV.engine, input.engine);
   put(WORKER_ENV.modelPath, input.modelPath);
   put(WORKER_ENV.servedModelName, input.servedModelName);

@@ -18,6 +18,7 @@ import {
   type ModelDeploymentSpec,
   type PlanStatus,
   POD_GROUP_LABEL,
+  stageWidth,
   TUNNEL_TOKEN_SECRET_KEY,
   WORKER_ENV,
   WORKER_PORTS,
@@ -81,7 +82,8 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
     [LABELS.role]: role,
     ...(ctx.podGroupScheduler ? { [POD_GROUP_LABEL]: podGroupName(name, ctx.replica) } : {}),
   };
-  const gpus = String(plan.tp);
+  // Under expert parallelism a pod holds the whole ep group: ep/tp attention ranks of tp GPUs.
+  const gpus = String(stageWidth(plan.tp, plan.ep));
   const multiStage = plan.stages.length > 1;
   // The worker contract (core's workerEnv); the token comes from the group's
   // Secret and the advertised address from the pod's own IP.
@@ -91,6 +93,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
     stage,
     stageLayers: plan.stages.map((s) => s.layers),
     tensorParallel: plan.tp,
+    expertParallel: plan.ep,
     engine: spec.engine,
     modelPath: modelPath(spec),
     servedModelName: spec.model.servedName,

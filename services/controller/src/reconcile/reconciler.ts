@@ -8,6 +8,7 @@ import {
   modelDeploymentSpecSchema,
   type PlanStatus,
   REASONS,
+  stageWidth,
 } from "@strata/core";
 import type { Logger } from "@strata/runtime";
 import { groupPods } from "../groups/desired.js";
@@ -262,7 +263,7 @@ export class Reconciler {
       spec.gpu.resourceName,
     ).admit({
       pods: plan.pp,
-      gpusPerPod: plan.tp,
+      gpusPerPod: stageWidth(plan.tp, plan.ep),
       resourceName: spec.gpu.resourceName,
       topologyKey: spec.topologyKey,
       nodeSelector: spec.gpu.nodeSelector,
