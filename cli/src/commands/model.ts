@@ -1,6 +1,12 @@
 import { resolve } from "node:path";
 import { InputError } from "@strata/core";
-import { ModelShapeError, TINY_LLAMA_DEFAULTS, writeTinyLlamaGguf } from "@strata/shard-worker";
+import {
+  ModelPullError,
+  ModelShapeError,
+  pullModel,
+  TINY_LLAMA_DEFAULTS,
+  writeTinyLlamaGguf,
+} from "@strata/shard-worker";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { nonNegativeInt, positiveInt } from "../flags.js";
 
@@ -33,7 +39,10 @@ interface GenerateFlags {
   type: "f32" | "f16";
 }
 
-/** `strata model generate`: a llama-architecture GGUF with deterministic random weights. */
+/**
+ * `strata model generate`: a llama-architecture GGUF with deterministic random weights.
+ * `strata model pull NAME`: a real model into ~/.cache/strata/models.
+ */
 export function registerModelCommand(program: Command): void {
   const model = program.command("model").description("Work with model files");
   const d = TINY_LLAMA_DEFAULTS;
@@ -74,6 +83,21 @@ export function registerModelCommand(program: Command): void {
         if (err instanceof Error && "code" in err && typeof err.code === "string") {
           throw new InputError("--out", `cannot write ${out}: ${err.code}`);
         }
+        throw err;
+      }
+    });
+
+  model
+    .command("pull")
+    .description("Download a catalog model's GGUF into ~/.cache/strata/models (pinned, SHA-256 checked)")
+    .argument("<name>", "catalog model, e.g. smollm2-135m")
+    .action(async (name: string) => {
+      try {
+        const pulled = await pullModel(name, { log: (line) => process.stderr.write(`${line}\n`) });
+        process.stdout.write(`${pulled.path}\n`);
+      } catch (err: unknown) {
+        if (err instanceof ModelPullError)
+          throw new InputError(`model pull ${name}`, err.message, { cause: err });
         throw err;
       }
     });

