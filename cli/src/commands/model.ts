@@ -1,6 +1,8 @@
 import { resolve } from "node:path";
 import { InputError } from "@strata/core";
 import {
+  convertGgufToHf,
+  ModelConvertError,
   ModelPullError,
   ModelShapeError,
   pullModel,
@@ -42,6 +44,7 @@ interface GenerateFlags {
 /**
  * `strata model generate`: a llama-architecture GGUF with deterministic random weights.
  * `strata model pull NAME`: a real model into ~/.cache/strata/models.
+ * `strata model convert --to hf IN.gguf OUT/`: a Hugging Face folder for vLLM.
  */
 export function registerModelCommand(program: Command): void {
   const model = program.command("model").description("Work with model files");
@@ -98,6 +101,28 @@ export function registerModelCommand(program: Command): void {
       } catch (err: unknown) {
         if (err instanceof ModelPullError)
           throw new InputError(`model pull ${name}`, err.message, { cause: err });
+        throw err;
+      }
+    });
+
+  model
+    .command("convert")
+    .description(
+      "Convert a llama-architecture GGUF into a Hugging Face folder (float32 safetensors, tokenizer, chat template) that vLLM loads",
+    )
+    .requiredOption("--to <format>", "output format: hf")
+    .argument("<in>", "GGUF file")
+    .argument("<out>", "folder to create (must not exist or be empty)")
+    .action(async (input: string, out: string, flags: { to: string }) => {
+      if (flags.to !== "hf") throw new InputError("--to", `must be hf, got "${flags.to}"`);
+      try {
+        const converted = await convertGgufToHf(resolve(input), resolve(out), {
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+        process.stdout.write(`${converted.dir}\n`);
+      } catch (err: unknown) {
+        if (err instanceof ModelConvertError)
+          throw new InputError("model convert", err.message, { cause: err });
         throw err;
       }
     });

@@ -44,6 +44,33 @@ export { type EngineFiguresSource, workerMetrics } from "./metrics/worker-metric
 export { modelCacheDir, strataCacheRoot } from "./model/cache-dir.js";
 export { MODEL_DOWNLOADS, SMOLLM2_135M_SOURCE, type WheelModelSource } from "./model/downloads.js";
 export {
+  canDequantize,
+  DEQUANTIZABLE_TYPES,
+  dequantize,
+  UnsupportedTensorTypeError,
+} from "./model/ggml-dequant.js";
+export { GgufFile } from "./model/gguf-file.js";
+export {
+  type ConvertedModel,
+  type ConvertOptions,
+  convertGgufToHf,
+  HF_FILES,
+  ModelConvertError,
+} from "./model/hf/convert.js";
+export { type LlamaShape, llamaHfConfig, llamaShapeFromGguf } from "./model/hf/llama-config.js";
+export { hfRowOfGgufRow, unpermuteRopeRows } from "./model/hf/rope-order.js";
+export {
+  type SafetensorsDtype,
+  type SafetensorsTensor,
+  safetensorsHeader,
+  writeSafetensors,
+} from "./model/hf/safetensors.js";
+export {
+  type HfTokenizerFiles,
+  hfTokenizerFromGguf,
+  SUPPORTED_PRE_TOKENIZERS,
+} from "./model/hf/tokenizer.js";
+export {
   ModelPullError,
   type PulledModel,
   type PullFailure,
