@@ -1,6 +1,14 @@
 import { resolve } from "node:path";
 import { InputError } from "@strata/core";
-import { ModelShapeError, TINY_LLAMA_DEFAULTS, writeTinyLlamaGguf } from "@strata/shard-worker";
+import {
+  convertGgufToHf,
+  ModelConvertError,
+  ModelPullError,
+  ModelShapeError,
+  pullModel,
+  TINY_LLAMA_DEFAULTS,
+  writeTinyLlamaGguf,
+} from "@strata/shard-worker";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { nonNegativeInt, positiveInt } from "../flags.js";
 
@@ -33,7 +41,11 @@ interface GenerateFlags {
   type: "f32" | "f16";
 }
 
-/** `strata model generate`: a llama-architecture GGUF with deterministic random weights. */
+/**
+ * `strata model generate`: a llama-architecture GGUF with deterministic random weights.
+ * `strata model pull NAME`: a real model into ~/.cache/strata/models.
+ * `strata model convert --to hf IN.gguf OUT/`: a Hugging Face folder for vLLM.
+ */
 export function registerModelCommand(program: Command): void {
   const model = program.command("model").description("Work with model files");
   const d = TINY_LLAMA_DEFAULTS;
@@ -74,6 +86,43 @@ export function registerModelCommand(program: Command): void {
         if (err instanceof Error && "code" in err && typeof err.code === "string") {
           throw new InputError("--out", `cannot write ${out}: ${err.code}`);
         }
+        throw err;
+      }
+    });
+
+  model
+    .command("pull")
+    .description("Download a catalog model's GGUF into ~/.cache/strata/models (pinned, SHA-256 checked)")
+    .argument("<name>", "catalog model, e.g. smollm2-135m")
+    .action(async (name: string) => {
+      try {
+        const pulled = await pullModel(name, { log: (line) => process.stderr.write(`${line}\n`) });
+        process.stdout.write(`${pulled.path}\n`);
+      } catch (err: unknown) {
+        if (err instanceof ModelPullError)
+          throw new InputError(`model pull ${name}`, err.message, { cause: err });
+        throw err;
+      }
+    });
+
+  model
+    .command("convert")
+    .description(
+      "Convert a llama-architecture GGUF into a Hugging Face folder (float32 safetensors, tokenizer, chat template) that vLLM loads",
+    )
+    .requiredOption("--to <format>", "output format: hf")
+    .argument("<in>", "GGUF file")
+    .argument("<out>", "folder to create (must not exist or be empty)")
+    .action(async (input: string, out: string, flags: { to: string }) => {
+      if (flags.to !== "hf") throw new InputError("--to", `must be hf, got "${flags.to}"`);
+      try {
+        const converted = await convertGgufToHf(resolve(input), resolve(out), {
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+        process.stdout.write(`${converted.dir}\n`);
+      } catch (err: unknown) {
+        if (err instanceof ModelConvertError)
+          throw new InputError("model convert", err.message, { cause: err });
         throw err;
       }
     });

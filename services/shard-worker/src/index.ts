@@ -33,6 +33,46 @@ export {
 export { WORKER_METRICS } from "./metrics/names.js";
 export { type TunnelMetricsObserver, tunnelMetricsObserver } from "./metrics/tunnel-observer.js";
 export { type EngineFiguresSource, workerMetrics } from "./metrics/worker-metrics.js";
+export { modelCacheDir, strataCacheRoot } from "./model/cache-dir.js";
+export { MODEL_DOWNLOADS, SMOLLM2_135M_SOURCE, type WheelModelSource } from "./model/downloads.js";
+export {
+  canDequantize,
+  DEQUANTIZABLE_TYPES,
+  dequantize,
+  UnsupportedTensorTypeError,
+} from "./model/ggml-dequant.js";
+export { GgufFile } from "./model/gguf-file.js";
+export {
+  type ConvertedModel,
+  type ConvertOptions,
+  convertGgufToHf,
+  HF_FILES,
+  ModelConvertError,
+} from "./model/hf/convert.js";
+export { type LlamaShape, llamaHfConfig, llamaShapeFromGguf } from "./model/hf/llama-config.js";
+export { hfRowOfGgufRow, unpermuteRopeRows } from "./model/hf/rope-order.js";
+export {
+  type SafetensorsDtype,
+  type SafetensorsTensor,
+  safetensorsHeader,
+  writeSafetensors,
+} from "./model/hf/safetensors.js";
+export {
+  type HfTokenizerFiles,
+  hfTokenizerFromGguf,
+  SUPPORTED_PRE_TOKENIZERS,
+} from "./model/hf/tokenizer.js";
+export {
+  ModelPullError,
+  type PulledModel,
+  type PullFailure,
+  type PullOptions,
+  pullableModels,
+  pulledModelPath,
+  pullModel,
+  pullWheelModel,
+  sha256File,
+} from "./model/pull.js";
 export { readModelSpec } from "./model/read-spec.js";
 export {
   ModelShapeError,
@@ -42,6 +82,13 @@ export {
 } from "./model/tiny-llama.js";
 export { writeTinyLlamaGguf } from "./model/write-model.js";
 export { WorkerControl, type WorkerIdentity } from "./nats/worker-control.js";
+export {
+  findPythonWithPip,
+  PYTHON_CANDIDATES,
+  PythonCommandError,
+  PythonMissingError,
+  type PythonTool,
+} from "./python/python-tool.js";
 export { TunnelListener, type TunnelListenerObserver, type TunnelTarget } from "./tunnel/client.js";
 export { decodeDataMessage, encodeDataMessage } from "./tunnel/codec.js";
 export { TUNNEL_OPEN_PATH, tunnelChannelOptions, tunnelServiceDefinition } from "./tunnel/definition.js";

@@ -167,6 +167,23 @@ export const MODEL_CATALOG: readonly ModelSpec[] = [
     },
     weights: { kind: "dtype", checkpointDtype: "bf16" },
   },
+  // SmolLM2-135M-Instruct: https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct/blob/main/config.json
+  // (hidden 576, intermediate 1536, 30 layers, 9 heads, 3 KV heads, vocab 49152, 8192 positions, tied
+  // embeddings); the same numbers are in the header of the GGUF that `strata model pull smollm2-135m`
+  // fetches (llama.embedding_length 576, llama.block_count 30, llama.context_length 8192, no output.weight).
+  {
+    name: "smollm2-135m",
+    numLayers: 30,
+    hiddenSize: 576,
+    numHeads: 9,
+    numKvHeads: 3,
+    headDim: 64,
+    ffnSize: 1536,
+    vocabSize: 49152,
+    tiedEmbeddings: true,
+    maxPositionEmbeddings: 8192,
+    weights: { kind: "dtype" },
+  },
 ];
 
 /** Hugging Face ids (lower-cased, organisation removed) that name a catalog entry differently. */

@@ -1,4 +1,4 @@
-/** Float conversion for F16 tensors in generated models. */
+/** Float conversion for F16 tensors: writing generated models, reading any GGUF. */
 
 /** IEEE 754 binary16 bits for a float (round to nearest even). */
 export function float32ToFloat16Bits(value: number): number {
@@ -26,4 +26,14 @@ export function float32ToFloat16Bits(value: number): number {
   const rest = mantissa & 0x1fff;
   if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // a carry into the exponent is still correct
   return sign | half;
+}
+
+/** The float an IEEE 754 binary16 bit pattern stands for (exact: every half is a float). */
+export function float16BitsToFloat32(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >>> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 0x1f) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * (1024 + mantissa) * 2 ** (exponent - 25);
 }
