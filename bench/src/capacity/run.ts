@@ -96,7 +96,7 @@ export async function runCapacitySweep(args: CapacitySweepArgs, write: Sink): Pr
   const csv = sweepCsv(points);
   const factorNotes = fleets.map(({ gpu }) => {
     const r = resolveShippedEfficiency({ vendor: gpu.vendor, family: gpu.family, engine });
-    return `${gpu.name} under ${engine}: ${describeResolved(r)}`;
+    return `${gpu.name} under ${engine}: ${describeResolved(r, model.moe !== undefined)}`;
   });
   write(args.format === "csv" ? csv : `${markdown}\n\n${factorNotes.join("\n")}\n`);
   if (args.out !== undefined) {

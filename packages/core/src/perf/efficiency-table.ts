@@ -147,11 +147,16 @@ export function resolveEfficiency(
   };
 }
 
-/** One line for humans: `hopper/trtllm factors (family+engine; from 2 sources)`. */
-export function describeResolved(r: ResolvedEfficiency): string {
-  if (r.scope === "default") return "published-range default factors (no fitted cell)";
+/**
+ * One line for humans: `hopper/trtllm factors (family+engine scope, fitted on 2 sources)`,
+ * naming the mixture-of-experts cell too when `moe` (the model is one).
+ */
+export function describeResolved(r: ResolvedEfficiency, moe = false): string {
+  const experts =
+    !moe || r.moe.scope === "default"
+      ? ""
+      : `; mixture-of-experts factors: ${r.moe.key} (${r.moe.scope} scope)`;
+  if (r.scope === "default") return `published-range default factors (no fitted cell)${experts}`;
   const from = `${r.sources.length} source${r.sources.length === 1 ? "" : "s"}`;
-  const moe =
-    r.moe.scope === "default" ? "" : `; mixture-of-experts factors: ${r.moe.key} (${r.moe.scope} scope)`;
-  return `${r.key} factors (${r.scope} scope, fitted on ${from})${moe}`;
+  return `${r.key} factors (${r.scope} scope, fitted on ${from})${experts}`;
 }
