@@ -38,6 +38,25 @@ export {
   EngineSupervisor,
   type RestartPolicy,
 } from "./engine/supervisor.js";
+export {
+  bindCoresPerRank,
+  type VllmCpuCompile,
+  type VllmCpuSettings,
+  type VllmGroupPlan,
+  type VllmNodeCommand,
+  VllmPlanError,
+  validateVllmPlan,
+  vllmServeCommand,
+} from "./engine/vllm-args.js";
+export {
+  type EnsureVllmOptions,
+  ensureVllm,
+  VLLM_CPU_VERSION,
+  type VllmInstall,
+  VllmInstallError,
+  vllmInstalled,
+  vllmInstallPaths,
+} from "./engine/vllm-install.js";
 export { WORKER_METRICS } from "./metrics/names.js";
 export { type TunnelMetricsObserver, tunnelMetricsObserver } from "./metrics/tunnel-observer.js";
 export { type EngineFiguresSource, workerMetrics } from "./metrics/worker-metrics.js";
