@@ -44,7 +44,7 @@ export interface VllmNode {
 }
 
 const READY_TIMEOUT_MS = 600_000;
-const STOP_GRACE_MS = 10_000;
+const STOP_GRACE_MS = 20_000;
 const POLL_MS = 500;
 
 /** A running group: node 0 serves the API on `baseUrl`. */
@@ -106,20 +106,30 @@ export class VllmGroup {
     }
   }
 
-  /** Stops every node: SIGTERM to each process group, SIGKILL after a grace period. */
+  /**
+   * Stops every node: SIGTERM to each process group, then waits until every
+   * member (vLLM's EngineCore and workers included) is gone, so they clean up
+   * their shared memory; SIGKILL only after a grace period.
+   */
   async stop(): Promise<void> {
     await Promise.all(
       this.nodes.map(async (node) => {
         const pid = node.child.pid;
         if (pid === undefined) return;
         signalGroup(pid, "SIGTERM");
-        const timer = setTimeout(() => signalGroup(pid, "SIGKILL"), STOP_GRACE_MS);
+        const deadline = Date.now() + STOP_GRACE_MS;
+        while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+        if (groupAlive(pid)) signalGroup(pid, "SIGKILL");
         await node.exited;
-        clearTimeout(timer);
-        // vLLM's own children (EngineCore, workers) share the group; make sure none outlives it.
-        signalGroup(pid, "SIGKILL");
       }),
     );
+  }
+
+  /** The KV capacity node 0's engine logged at start ("CPU KV cache size: N tokens"). */
+  kvCacheTokens(): number {
+    const match = /KV cache size: ([\d,]+) tokens/.exec(this.log(0));
+    if (!match?.[1]) throw new Error("node 0 logged no KV cache size");
+    return Number(match[1].replaceAll(",", ""));
   }
 
   log(rank: number): string {
@@ -153,6 +163,15 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
     process.kill(-pid, signal);
   } catch {
     // the group is gone already
+  }
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

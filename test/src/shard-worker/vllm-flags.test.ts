@@ -80,7 +80,9 @@ describe("vllm serve arguments against the installed vLLM", () => {
     const { args, env } = vllmServeCommand(plan, rank);
     const flags = args.filter((a) => a.startsWith("--"));
     expect(flags.length).toBeGreaterThan(5);
-    const missing = flags.filter((flag) => !new RegExp(`^\\s+(-[\\w-]+, )?${flag}(?=[\\s,=]|$)`, "m").test(help));
+    const missing = flags.filter(
+      (flag) => !new RegExp(`^\\s+(-[\\w-]+, )?${flag}(?=[\\s,=]|$)`, "m").test(help),
+    );
     expect(missing).toEqual([]);
     const vllmEnv = Object.keys(env).filter((k) => k.startsWith("VLLM_"));
     expect(vllmEnv.filter((k) => !envNames.has(k))).toEqual([]);

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { findModel, kvBytesPerTokenPerLayer } from "@strata/core";
 import { convertGgufToHf, writeTinyLlamaGguf } from "@strata/shard-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -21,8 +22,21 @@ import {
 const PROMPTS = ["The capital of Germany is", "def fibonacci(n):", "Water boils at a temperature of"];
 const FRANCE = "What is the capital of France?";
 const MAX_TOKENS = 24;
+/** vLLM's CPU KV block, tokens (its default; vllm:cache_config_info block_size="128"). */
+const CPU_KV_BLOCK_TOKENS = 128;
+const GIB = 1024 ** 3;
+const FLOAT32_BYTES = 4;
+
+/** What the planner's KV formula says 1 GiB per rank holds, for layers/pp layers per rank. */
+function plannedKvTokens(layersPerRank: number): number {
+  const perToken = layersPerRank * kvBytesPerTokenPerLayer(findModel("smollm2-135m"), FLOAT32_BYTES);
+  return Math.floor(GIB / perToken / CPU_KV_BLOCK_TOKENS) * CPU_KV_BLOCK_TOKENS;
+}
 
 async function answers(group: VllmGroup): Promise<Completion[]> {
+  console.log(
+    `vLLM group of ${group.plan.nodes} node(s), tp ${group.plan.tensorParallel} pp ${group.plan.pipelineParallel}: ready in ${(group.startMs / 1000).toFixed(0)} s`,
+  );
   const out = [await greedyChat(group, FRANCE, MAX_TOKENS)];
   for (const prompt of PROMPTS) out.push(await greedyCompletion(group, prompt, MAX_TOKENS));
   return out;
@@ -64,7 +78,10 @@ describe("vLLM pipeline and tensor parallelism across real processes", () => {
         },
         dir,
       ),
-      answers,
+      async (group) => {
+        expect(group.kvCacheTokens()).toBe(plannedKvTokens(30));
+        return answers(group);
+      },
     );
     const two = await withGroup(
       VllmGroup.start(
@@ -80,9 +97,12 @@ describe("vLLM pipeline and tensor parallelism across real processes", () => {
         // Two processes, two pipeline ranks: node 1 ran headless and held PP rank 1.
         expect(group.log(1)).toMatch(/headless multiproc executor/);
         expect(group.log(1)).toMatch(/rank 1 in world size 2 is assigned as .*PP rank 1/);
+        // Each rank holds 15 of the 30 layers in its 1 GiB, so the group holds twice the tokens.
+        expect(group.kvCacheTokens()).toBe(plannedKvTokens(15));
         return answers(group);
       },
     );
+    console.log(`SmolLM2, PP=1: ${JSON.stringify(one.map((c) => c.text))}`);
     expect(one[0]?.text).toMatch(/Paris/);
     expect(two[0]?.text).toMatch(/Paris/);
     for (let i = 0; i < one.length; i++) {
@@ -114,7 +134,10 @@ describe("vLLM pipeline and tensor parallelism across real processes", () => {
       heads: { query: 4, kv: 2 },
     };
     const prompts = ["Hello", "The quick brown fox", "12345", "Strata splits models"];
-    const run = (group: VllmGroup) => Promise.all(prompts.map((p) => greedyCompletion(group, p, 16)));
+    const run = (group: VllmGroup) => {
+      console.log(`vLLM tp ${group.plan.tensorParallel}: ready in ${(group.startMs / 1000).toFixed(0)} s`);
+      return Promise.all(prompts.map((p) => greedyCompletion(group, p, 16)));
+    };
     const one = await withGroup(
       VllmGroup.start(
         { ...common, tensorParallel: 1, cpu: { kvCacheGiB: 1, threadsBind: ["0"], compile: "trace-eager" } },
