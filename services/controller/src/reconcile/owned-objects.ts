@@ -4,15 +4,18 @@ import {
   MANAGED_BY_VALUE,
   type ModelDeployment,
   type PlanStatus,
+  TUNNEL_TLS,
   TUNNEL_TOKEN_SECRET_KEY,
 } from "@strata/core";
 import { groupLabels, headlessService, headService, ownerReference } from "../groups/desired.js";
 import { podGroupName, tunnelSecretName } from "../groups/names.js";
 import type { KubeApi } from "../kube/api.js";
 import type { Caches } from "../kube/caches.js";
+import { makeTunnelTls } from "./tunnel-tls.js";
 
 /**
- * The objects a deployment owns besides its pods: the tunnel-token Secret,
+ * The objects a deployment owns besides its pods: the tunnel Secret (bearer
+ * token, and the CA and certificate its stages serve the tunnel with),
  * the Services of each group, and PodGroups when the scheduler-plugins API
  * exists. Each `ensure` creates what is missing and is safe to repeat.
  */
@@ -47,6 +50,7 @@ export class OwnedObjects {
     const { namespace, name } = md.metadata;
     const secretName = tunnelSecretName(name);
     if (!(await this.api.readSecret(namespace, secretName))) {
+      const tls = await makeTunnelTls(name, namespace);
       await this.api.createSecret({
         apiVersion: "v1",
         kind: "Secret",
@@ -57,7 +61,12 @@ export class OwnedObjects {
           ownerReferences: [ownerReference(md)],
         },
         type: "Opaque",
-        stringData: { [TUNNEL_TOKEN_SECRET_KEY]: randomBytes(32).toString("base64url") },
+        stringData: {
+          [TUNNEL_TOKEN_SECRET_KEY]: randomBytes(32).toString("base64url"),
+          [TUNNEL_TLS.caFile]: tls.caCert,
+          [TUNNEL_TLS.certFile]: tls.cert,
+          [TUNNEL_TLS.keyFile]: tls.key,
+        },
       });
     }
     this.secretsEnsured.add(md.metadata.uid);
