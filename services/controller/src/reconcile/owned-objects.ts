@@ -45,29 +45,40 @@ export class OwnedObjects {
     });
   }
 
+  /**
+   * The tunnel Secret: a bearer token and the TLS material of the deployment's
+   * tunnels. A Secret from before TLS (token only) gets the TLS keys added and
+   * keeps its token.
+   */
   async ensureTunnelSecret(md: ModelDeployment): Promise<void> {
     if (this.secretsEnsured.has(md.metadata.uid)) return;
     const { namespace, name } = md.metadata;
     const secretName = tunnelSecretName(name);
-    if (!(await this.api.readSecret(namespace, secretName))) {
+    const existing = await this.api.readSecret(namespace, secretName);
+    const tlsKeys = [TUNNEL_TLS.caFile, TUNNEL_TLS.certFile, TUNNEL_TLS.keyFile];
+    if (!existing || tlsKeys.some((key) => !existing.data?.[key])) {
       const tls = await makeTunnelTls(name, namespace);
-      await this.api.createSecret({
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: {
-          name: secretName,
-          namespace,
-          labels: { [LABELS.deployment]: name, [LABELS.managedBy]: MANAGED_BY_VALUE },
-          ownerReferences: [ownerReference(md)],
-        },
-        type: "Opaque",
-        stringData: {
-          [TUNNEL_TOKEN_SECRET_KEY]: randomBytes(32).toString("base64url"),
-          [TUNNEL_TLS.caFile]: tls.caCert,
-          [TUNNEL_TLS.certFile]: tls.cert,
-          [TUNNEL_TLS.keyFile]: tls.key,
-        },
-      });
+      const stringData = {
+        [TUNNEL_TLS.caFile]: tls.caCert,
+        [TUNNEL_TLS.certFile]: tls.cert,
+        [TUNNEL_TLS.keyFile]: tls.key,
+      };
+      if (existing) {
+        await this.api.replaceSecret({ ...existing, stringData });
+      } else {
+        await this.api.createSecret({
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: {
+            name: secretName,
+            namespace,
+            labels: { [LABELS.deployment]: name, [LABELS.managedBy]: MANAGED_BY_VALUE },
+            ownerReferences: [ownerReference(md)],
+          },
+          type: "Opaque",
+          stringData: { [TUNNEL_TOKEN_SECRET_KEY]: randomBytes(32).toString("base64url"), ...stringData },
+        });
+      }
     }
     this.secretsEnsured.add(md.metadata.uid);
   }
