@@ -6,7 +6,7 @@ export {
   validatePublishedFile,
 } from "./capacity/run.js";
 export type { SweepPoint } from "./capacity/sweep.js";
-export type { ValidationReport, ValidationRow } from "./capacity/validate.js";
+export { CV_MODES, type CvMode, type ValidationReport, type ValidationRow } from "./capacity/validate.js";
 export type { LoadOptions, LoadResult } from "./load/run-load.js";
 export { runLoad } from "./load/run-load.js";
 export {

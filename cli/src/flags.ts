@@ -1,3 +1,4 @@
+import { isPlanningEngine, PLANNING_ENGINES, type PlanningEngine } from "@strata/core";
 import { InvalidArgumentError } from "commander";
 
 /** Commander argument parsers that reject bad values with a message naming the rule. */
@@ -30,4 +31,12 @@ export function port(value: string): number {
   const n = positiveInt(value);
   if (n > 65535) throw new InvalidArgumentError(`must be a port between 1 and 65535, got "${value}"`);
   return n;
+}
+
+/** An engine the performance model plans for (`--engine`). */
+export function planningEngine(value: string): PlanningEngine {
+  if (!isPlanningEngine(value)) {
+    throw new InvalidArgumentError(`must be one of ${PLANNING_ENGINES.join(", ")}, got "${value}"`);
+  }
+  return value;
 }

@@ -89,7 +89,7 @@ export function paretoSvg(points: readonly SweepPoint[], title: string): string 
       if (labels.some((l) => Math.abs(l.x - cx) < LABEL_WIDTH && Math.abs(l.y - cy) < LABEL_HEIGHT)) continue;
       labels.push({ x: cx, y: cy });
       out.push(
-        `<text x="${(cx + 6).toFixed(1)}" y="${(cy - 6).toFixed(1)}" font-size="10" fill="#333">tp${p.tp} pp${p.pp} ×${p.replicas} c${p.concurrency}</text>`,
+        `<text x="${(cx + 6).toFixed(1)}" y="${(cy - 6).toFixed(1)}" font-size="10" fill="#333">tp${p.tp} pp${p.pp}${p.ep > 1 ? ` ep${p.ep}` : ""} ×${p.replicas} c${p.concurrency}</text>`,
       );
     }
     const ly = MARGIN.top + 18 + i * 20;

@@ -11,7 +11,7 @@ import {
   MODEL_CATALOG,
   type PerfDtype,
   type PerfModelShape,
-  totalParams,
+  perfModelShape,
   weightBytes,
 } from "@strata/core";
 
@@ -23,17 +23,9 @@ export interface NamedModel extends PerfModelShape {
 export function resolveModel(name: string, dtype: PerfDtype, field = "--model"): NamedModel {
   try {
     const spec = findModel(name);
-    return {
-      name: spec.name,
-      numLayers: spec.numLayers,
-      hiddenSize: spec.hiddenSize,
-      numHeads: spec.numHeads,
-      numKvHeads: spec.numKvHeads,
-      headDim: spec.headDim,
-      parameterCount: totalParams(spec),
-      // Embedding and head stay 16-bit in quantized checkpoints; the catalog counts them so.
-      weightBytes: weightBytes(spec, dtype).totalBytes,
-    };
+    // Embedding and head stay 16-bit in quantized checkpoints; the catalog counts them so. A
+    // mixture of experts also gives its routed experts' bytes and active parameters.
+    return { name: spec.name, ...perfModelShape(spec, weightBytes(spec, dtype)) };
   } catch (err: unknown) {
     if (!(err instanceof InputError)) throw err;
     // The bench takes catalog models only (no config.json or GGUF paths).

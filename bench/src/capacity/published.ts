@@ -1,10 +1,19 @@
 /**
  * Reads a CSV of published measurements, one per row:
- * model,gpu,nodes,gpus_per_node,dtype,tp,pp,isl,osl,scenario,concurrency,metric,value,source
+ * model,gpu,nodes,gpus_per_node,dtype,tp,pp,isl,osl,scenario,concurrency,metric,value,source,engine
+ * The last column, `engine`, is optional (files without it still load) and may be
+ * empty where the source does not say which engine ran. So is `ep`, the expert
+ * parallelism of a mixture-of-experts row (empty or absent: 1).
  * Strict: any bad cell fails the whole file with an InputError naming the file,
  * the row (line number, header = 1) and the column.
  */
-import { InputError, type PerfDtype } from "@strata/core";
+import {
+  InputError,
+  isPlanningEngine,
+  type PerfDtype,
+  PLANNING_ENGINES,
+  type PlanningEngine,
+} from "@strata/core";
 
 export const PUBLISHED_COLUMNS = [
   "model",
@@ -22,13 +31,15 @@ export const PUBLISHED_COLUMNS = [
   "value",
   "source",
 ] as const;
-type Column = (typeof PUBLISHED_COLUMNS)[number];
+/** Columns a file may leave out. */
+export const OPTIONAL_COLUMNS = ["engine", "ep"] as const;
+type Column = (typeof PUBLISHED_COLUMNS)[number] | (typeof OPTIONAL_COLUMNS)[number];
 
 export const METRICS = ["output_tokens_per_s", "tpot_ms", "ttft_ms"] as const;
 export type Metric = (typeof METRICS)[number];
 export const SCENARIOS = ["offline", "server"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
-const DTYPES: readonly PerfDtype[] = ["bf16", "fp16", "fp8", "int8", "int4"];
+const DTYPES: readonly PerfDtype[] = ["bf16", "fp16", "fp8", "int8", "mxfp4", "int4"];
 
 export interface PublishedRow {
   /** Line in the file (header is line 1). */
@@ -48,6 +59,13 @@ export interface PublishedRow {
   readonly metric: Metric;
   readonly value: number;
   readonly source: string;
+  /** Undefined where the file has no engine column or the cell is empty. */
+  readonly engine: PlanningEngine | undefined;
+  /**
+   * Expert parallelism of a mixture-of-experts row (1 without it): the GPUs of a
+   * stage that share the routed experts, attention on ep/tp data-parallel ranks.
+   */
+  readonly ep: number;
 }
 
 /** Splits one CSV line; fields may be double-quoted with "" as an escaped quote. */
@@ -100,7 +118,10 @@ function parseRow(
   if (cells.length !== width) {
     throw new InputError(where, `has ${cells.length} fields, the header has ${width}`);
   }
-  const cell = (c: Column): string => cells[index.get(c) ?? -1] ?? "";
+  const cell = (c: Column): string => {
+    const at = index.get(c);
+    return at === undefined ? "" : (cells[at] ?? "");
+  };
   const fail = (c: Column, message: string): never => {
     throw new InputError(`${where}, column ${c}`, message);
   };
@@ -135,6 +156,12 @@ function parseRow(
   const source = text("source");
   if (!/^https?:\/\/\S+$/.test(source)) fail("source", `must be an http(s) URL, got "${source}"`);
 
+  const engineText = cell("engine");
+  if (engineText !== "" && !isPlanningEngine(engineText))
+    fail("engine", `must be one of ${PLANNING_ENGINES.join(", ")} or empty, got "${engineText}"`);
+  const engine = engineText === "" ? undefined : (engineText as PlanningEngine);
+  const ep = cell("ep") === "" ? 1 : int("ep");
+
   const row: PublishedRow = {
     line,
     model: text("model"),
@@ -151,10 +178,33 @@ function parseRow(
     metric: oneOf("metric", METRICS),
     value,
     source,
+    engine,
+    ep,
   };
   const gpus = row.nodes * row.gpusPerNode;
   if (gpus % (row.tp * row.pp) !== 0) {
     fail("tp", `tp × pp = ${row.tp * row.pp} does not divide the ${gpus} GPUs (nodes × gpus_per_node)`);
   }
+  if (ep > 1 && (ep % row.tp !== 0 || gpus % (ep * row.pp) !== 0)) {
+    fail("ep", `${ep} must be a multiple of tp ${row.tp} whose stages (ep × pp) divide the ${gpus} GPUs`);
+  }
   return row;
+}
+
+/**
+ * The publication a row comes from, for leave-one-source-out validation: revisions of
+ * one document are one source (a GitHub blob URL without its commit, an amd.com page
+ * without its language), because they share a publisher, method and software line.
+ */
+export function sourceKeyOf(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  let path = u.pathname.replace(/\/+$/, "");
+  if (u.hostname === "github.com") path = path.replace(/^(\/[^/]+\/[^/]+)\/blob\/[^/]+\//, "$1/");
+  if (u.hostname.endsWith("amd.com")) path = path.replace(/^\/[a-z]{2}(-[a-z]{2})?\//, "/");
+  return `${u.hostname.replace(/^www\./, "")}${path}`;
 }

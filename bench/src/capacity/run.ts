@@ -5,14 +5,22 @@
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, type PerfDtype } from "@strata/core";
+import {
+  DEFAULT_PLANNING_ENGINE,
+  describeResolved,
+  InputError,
+  type PerfDtype,
+  type PlanningEngine,
+  resolveEfficiency,
+  SHIPPED_FACTORS,
+} from "@strata/core";
 import { paretoSvg } from "./chart.js";
 import { resolveGpu, resolveModel } from "./inputs.js";
 import { svgToPng } from "./png.js";
 import { parsePublishedCsv } from "./published.js";
 import { type Fleet, sweepPlans } from "./sweep.js";
 import { sweepCsv, sweepMarkdown, validationMarkdown } from "./tables.js";
-import { type ValidationReport, validateRows } from "./validate.js";
+import { type CvMode, crossValidateBySource, type ValidationReport, validateRows } from "./validate.js";
 
 export interface CapacitySweepArgs {
   readonly model: string;
@@ -27,6 +35,8 @@ export interface CapacitySweepArgs {
   readonly maxConcurrencyPerReplica: number;
   readonly format: "md" | "csv";
   readonly out?: string | undefined;
+  /** The engine the fleet would run; picks the efficiency factors (default vllm). */
+  readonly engine?: PlanningEngine | undefined;
 }
 
 export type Sink = (text: string) => void;
@@ -68,7 +78,9 @@ function parsePrices(text: string | undefined): Map<string, number> {
 export async function runCapacitySweep(args: CapacitySweepArgs, write: Sink): Promise<void> {
   const model = resolveModel(args.model, args.dtype);
   const fleets = parseFleets(args.gpus, args.gpuHourUsd);
+  const engine = args.engine ?? DEFAULT_PLANNING_ENGINE;
   const points = sweepPlans({
+    engine,
     model,
     fleets,
     gpusPerNode: args.gpusPerNode,
@@ -82,7 +94,11 @@ export async function runCapacitySweep(args: CapacitySweepArgs, write: Sink): Pr
   }
   const markdown = sweepMarkdown(points);
   const csv = sweepCsv(points);
-  write(args.format === "csv" ? csv : `${markdown}\n`);
+  const factorNotes = fleets.map(({ gpu }) => {
+    const r = resolveEfficiency(SHIPPED_FACTORS, { vendor: gpu.vendor, family: gpu.family, engine });
+    return `${gpu.name} under ${engine}: ${describeResolved(r)}`;
+  });
+  write(args.format === "csv" ? csv : `${markdown}\n\n${factorNotes.join("\n")}\n`);
   if (args.out !== undefined) {
     const title = `${model.name} ${args.dtype}, ${args.inputTokens} in / ${args.outputTokens} out: ${args.gpus}`;
     const svg = paretoSvg(points, title);
@@ -95,17 +111,51 @@ export async function runCapacitySweep(args: CapacitySweepArgs, write: Sink): Pr
   }
 }
 
-export async function validatePublishedFile(file: string): Promise<ValidationReport> {
-  let text: string;
+async function readPublished(file: string): Promise<string> {
   try {
-    text = await readFile(file, "utf8");
+    return await readFile(file, "utf8");
   } catch (err: unknown) {
     throw new InputError("--validate", `cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
-  return validateRows(parsePublishedCsv(text, file), file);
 }
 
-export async function runCapacityValidation(file: string, json: boolean, write: Sink): Promise<void> {
-  const report = await validatePublishedFile(file);
-  write(json ? `${JSON.stringify(report, null, 2)}\n` : `${validationMarkdown(report)}\n`);
+/** Plain: the shipped factors applied to FILE. With `cv`: leave-one-source-out over FILE. */
+export async function validatePublishedFile(file: string, cv?: CvMode): Promise<ValidationReport> {
+  const rows = parsePublishedCsv(await readPublished(file), file);
+  return cv === "source" ? crossValidateBySource(rows, file) : validateRows(rows, file);
+}
+
+/**
+ * `--validate a.csv[,b.csv…]`: one report per file, each with its own median error, in
+ * one output (published.csv for dense models, published-moe.csv for mixtures of experts).
+ * JSON: the report for one file; `{reports: [{file, …report}…]}` for several.
+ */
+export async function runCapacityValidation(
+  files: string,
+  options: { readonly json: boolean; readonly cv?: CvMode | undefined },
+  write: Sink,
+): Promise<void> {
+  const list = files
+    .split(",")
+    .map((f) => f.trim())
+    .filter((f) => f !== "");
+  if (list.length === 0) throw new InputError("--validate", "needs a CSV file");
+  const reports: Array<{ file: string } & ValidationReport> = [];
+  for (const file of list) reports.push({ file, ...(await validatePublishedFile(file, options.cv)) });
+  const [only] = reports;
+  if (options.json) {
+    const out = reports.length === 1 && only ? validationJson(only) : { reports };
+    write(`${JSON.stringify(out, null, 2)}\n`);
+    return;
+  }
+  const title = options.cv === "source" ? "leave-one-source-out" : "shipped factors";
+  const sections = reports.map((r) =>
+    reports.length === 1 ? validationMarkdown(r, title) : `## ${r.file}\n\n${validationMarkdown(r, title)}`,
+  );
+  write(`${sections.join("\n\n")}\n`);
+}
+
+/** One file's report as before files could be several: without the file name. */
+function validationJson({ file: _file, ...report }: { file: string } & ValidationReport): ValidationReport {
+  return report;
 }

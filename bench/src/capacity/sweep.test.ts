@@ -3,6 +3,7 @@ import { paretoSvg } from "./chart.js";
 import { resolveModel } from "./inputs.js";
 import { parseFleets } from "./run.js";
 import { sweepPlans } from "./sweep.js";
+import { sweepMarkdown } from "./tables.js";
 
 describe("sweepPlans", () => {
   const points = sweepPlans({
@@ -47,5 +48,29 @@ describe("sweepPlans", () => {
     expect(svg.startsWith("<svg")).toBe(true);
     const frontier = points.filter((p) => p.pareto).length;
     expect(svg.match(/r="4.5"/g)?.length).toBe(frontier);
+  });
+});
+
+describe("sweepPlans for a mixture of experts", () => {
+  const points = sweepPlans({
+    model: resolveModel("deepseek-v3", "fp8"),
+    fleets: parseFleets("8xh200", undefined),
+    gpusPerNode: 8,
+    dtype: "fp8",
+    inputTokens: 1000,
+    outputTokens: 1000,
+    maxConcurrencyPerReplica: 64,
+  });
+
+  it("adds expert-parallel groups of one stage that use every GPU, and shows their ep", () => {
+    const ep = points.filter((p) => p.ep > 1);
+    expect(ep.length).toBeGreaterThan(0);
+    for (const p of ep) {
+      expect(p.pp).toBe(1);
+      expect(p.ep % p.tp).toBe(0);
+      expect(p.ep * p.replicas).toBe(8);
+    }
+    for (const p of points.filter((q) => q.ep === 1)) expect(p.tp * p.pp * p.replicas).toBe(8);
+    expect(sweepMarkdown(points).split("\n")[0]).toMatch(/^\| gpu \| gpus \| tp \| pp \| ep \| replicas \|/);
   });
 });

@@ -1,16 +1,22 @@
 /**
  * Sweeps plans for a fleet: every tensor × pipeline split that uses all the GPUs
- * (replicas fill the rest) and, for each, concurrency from 1 per replica upward until
+ * (replicas fill the rest), for a mixture of experts also every expert-parallel group
+ * of one stage (ep = tp × attention data-parallel ranks, as vLLM runs it) and, for
+ * each, concurrency from 1 per replica upward until
  * the KV cache or the engine caps the batch. Marks the Pareto frontier of throughput
  * per GPU against tokens per second per user.
  */
 import {
+  DEFAULT_PLANNING_ENGINE,
   DoesNotFitError,
   type EfficiencyFactors,
   type GpuSpec,
   type PerfDtype,
   type PerfPrediction,
+  type PlanningEngine,
   predictPerformance,
+  resolveEfficiency,
+  SHIPPED_FACTORS,
 } from "@strata/core";
 import type { NamedModel } from "./inputs.js";
 
@@ -30,6 +36,9 @@ export interface SweepOptions {
   readonly outputTokens: number;
   /** Largest per-replica concurrency tried (powers of two up to it). */
   readonly maxConcurrencyPerReplica: number;
+  /** Picks each fleet's factors from the shipped table (default vllm)… */
+  readonly engine?: PlanningEngine | undefined;
+  /** …unless the factors are given outright, for every fleet. */
   readonly efficiency?: EfficiencyFactors | undefined;
 }
 
@@ -38,6 +47,8 @@ export interface SweepPoint {
   readonly gpus: number;
   readonly tp: number;
   readonly pp: number;
+  /** Expert parallelism (1: none). */
+  readonly ep: number;
   readonly replicas: number;
   /** Requests in flight across all replicas. */
   readonly concurrency: number;
@@ -64,17 +75,32 @@ function divisors(n: number): number[] {
   return out;
 }
 
-/** Tensor-parallel degrees stay inside a node and divide the heads, as engines require. */
-function splits(model: NamedModel, count: number, gpusPerNode: number): Array<{ tp: number; pp: number }> {
-  const out: Array<{ tp: number; pp: number }> = [];
+interface Split {
+  readonly tp: number;
+  readonly pp: number;
+  readonly ep: number;
+}
+
+/**
+ * Tensor-parallel degrees stay inside a node and divide the heads, as engines require.
+ * Expert-parallel groups (mixtures of experts) are one stage inside a node whose size
+ * divides the expert count, as the planner plans them.
+ */
+function splits(model: NamedModel, count: number, gpusPerNode: number): Split[] {
+  const out: Split[] = [];
   for (const tp of powersOfTwoUpTo(gpusPerNode)) {
     if (count % tp !== 0 || model.numHeads % tp !== 0) continue;
-    for (const pp of divisors(count / tp)) if (pp <= model.numLayers) out.push({ tp, pp });
+    for (const pp of divisors(count / tp)) if (pp <= model.numLayers) out.push({ tp, pp, ep: 1 });
+    const experts = model.moe?.numExperts ?? 0;
+    for (let ep = 2 * tp; experts > 0 && ep <= gpusPerNode; ep *= 2) {
+      if (experts % ep === 0 && count % ep === 0) out.push({ tp, pp: 1, ep });
+    }
   }
   return out;
 }
 
-function pointOf(fleet: Fleet, tp: number, pp: number, replicas: number, p: PerfPrediction): SweepPoint {
+function pointOf(fleet: Fleet, split: Split, replicas: number, p: PerfPrediction): SweepPoint {
+  const { tp, pp, ep } = split;
   const usdPerMillionTokens =
     fleet.gpuHourUsd === undefined
       ? undefined
@@ -84,6 +110,7 @@ function pointOf(fleet: Fleet, tp: number, pp: number, replicas: number, p: Perf
     gpus: fleet.count,
     tp,
     pp,
+    ep,
     replicas,
     concurrency: p.batchPerReplica * replicas,
     batchPerReplica: p.batchPerReplica,
@@ -100,16 +127,24 @@ function pointOf(fleet: Fleet, tp: number, pp: number, replicas: number, p: Perf
 
 function sweepFleet(options: SweepOptions, fleet: Fleet): SweepPoint[] {
   const points: SweepPoint[] = [];
-  for (const { tp, pp } of splits(options.model, fleet.count, options.gpusPerNode)) {
-    const replicas = fleet.count / (tp * pp);
-    const layout = { tp, pp, replicas, gpusPerNode: options.gpusPerNode, weightDtype: options.dtype };
+  const efficiency =
+    options.efficiency ??
+    resolveEfficiency(SHIPPED_FACTORS, {
+      vendor: fleet.gpu.vendor,
+      family: fleet.gpu.family,
+      engine: options.engine ?? DEFAULT_PLANNING_ENGINE,
+    }).factors;
+  for (const split of splits(options.model, fleet.count, options.gpusPerNode)) {
+    const { tp, pp, ep } = split;
+    const replicas = fleet.count / ((ep > 1 ? ep : tp) * pp);
+    const layout = { tp, pp, ep, replicas, gpusPerNode: options.gpusPerNode, weightDtype: options.dtype };
     const predict = (concurrency: number) =>
       predictPerformance(
         options.model,
         fleet.gpu,
         layout,
         { inputTokens: options.inputTokens, outputTokens: options.outputTokens, concurrency },
-        options.efficiency,
+        efficiency,
       );
     for (const perReplica of powersOfTwoUpTo(options.maxConcurrencyPerReplica)) {
       let p: PerfPrediction;
@@ -122,7 +157,7 @@ function sweepFleet(options: SweepOptions, fleet: Fleet): SweepPoint[] {
       // Past the KV cache or engine cap more requests only queue; record the full batch instead.
       const saturated = p.batchPerReplica < perReplica;
       if (saturated) p = predict(p.batchPerReplica * replicas);
-      points.push(pointOf(fleet, tp, pp, replicas, p));
+      points.push(pointOf(fleet, split, replicas, p));
       if (saturated) break;
     }
   }

@@ -1,6 +1,6 @@
 /** Markdown and CSV renderings of sweep points and validation reports. */
 import type { SweepPoint } from "./sweep.js";
-import type { ValidationReport } from "./validate.js";
+import { GROUPINGS, type GroupingName, type ValidationReport } from "./validate.js";
 
 function fixed(n: number, digits: number): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "";
@@ -57,18 +57,28 @@ function sweepCells(p: SweepPoint): string[] {
   ];
 }
 
+/** Header and rows; an `ep` column after `pp` only when some point uses expert parallelism. */
+function sweepTable(points: readonly SweepPoint[]): [string[], string[][]] {
+  const rows = points.map(sweepCells);
+  if (!points.some((p) => p.ep > 1)) return [[...SWEEP_HEADER], rows];
+  const at = SWEEP_HEADER.indexOf("pp") + 1;
+  const header: string[] = [...SWEEP_HEADER.slice(0, at), "ep", ...SWEEP_HEADER.slice(at)];
+  return [header, rows.map((r, i) => [...r.slice(0, at), String(points[i]?.ep ?? 1), ...r.slice(at)])];
+}
+
 export function sweepMarkdown(points: readonly SweepPoint[]): string {
-  return markdown(SWEEP_HEADER, points.map(sweepCells));
+  return markdown(...sweepTable(points));
 }
 
 export function sweepCsv(points: readonly SweepPoint[]): string {
-  return `${csv(SWEEP_HEADER, points.map(sweepCells))}\n`;
+  return `${csv(...sweepTable(points))}\n`;
 }
 
 const VALIDATION_HEADER = [
   "row",
   "model",
   "gpu",
+  "engine",
   "tp×pp×replicas",
   "isl/osl",
   "scenario",
@@ -76,20 +86,37 @@ const VALIDATION_HEADER = [
   "measured",
   "predicted",
   "error %",
+  "factors",
 ] as const;
 
-export function validationMarkdown(report: ValidationReport): string {
+function groupLines(report: ValidationReport, name: GroupingName, label: string): string[] {
+  const by = GROUPINGS[name];
+  return Object.entries(report[name]).map(([key, pct]) => {
+    const n = report.rows.filter((r) => by(r) === key).length;
+    return `- ${label} ${key}: ${pct.toFixed(1)}% over ${n} rows`;
+  });
+}
+
+/** The per-row table, then the medians overall, per vendor and per engine. */
+export function validationMarkdown(report: ValidationReport, title: string): string {
   const rows = report.rows.map((r) => [
     String(r.line),
     r.model,
     r.gpu,
-    `${r.tp}×${r.pp}×${r.replicas}`,
+    r.engine ?? "",
+    `${r.tp}×${r.pp}×${r.replicas}${r.ep > 1 ? ` ep${r.ep}` : ""}`,
     `${r.isl}/${r.osl}`,
     r.scenario === "server" ? `server c=${r.concurrency}` : r.scenario,
     r.metric,
     fixed(r.measured, 1),
-    fixed(r.predicted, 1),
+    r.fits ? fixed(r.predicted, 1) : "does not fit",
     signed(r.errorPct),
+    `${r.factorKey} (${r.factorScope})`,
   ]);
-  return `${markdown(VALIDATION_HEADER, rows)}\n\nmedian absolute error: ${report.medianAbsErrorPct.toFixed(1)}% over ${report.rows.length} rows`;
+  const summary = [
+    `${title}: median absolute error ${report.medianAbsErrorPct.toFixed(1)}% over ${report.rows.length} rows`,
+    ...groupLines(report, "byVendor", "vendor"),
+    ...groupLines(report, "byEngine", "engine"),
+  ];
+  return `${markdown(VALIDATION_HEADER, rows)}\n\n${summary.join("\n")}`;
 }

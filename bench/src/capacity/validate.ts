@@ -1,24 +1,38 @@
 /**
  * Checks the performance model against published measurements: predicts every row's
  * metric from the row's plan and workload and reports the signed error.
+ *
+ * - Plain: the model as shipped (core's SHIPPED_FACTORS) applied to the file.
+ * - `--cv source`: leave-one-source-out. Each source's rows are predicted by a table
+ *   refitted on every other source of the file, so no factor has seen the figures it
+ *   predicts; a (family, engine) cell that only the held-out source fed is absent, and
+ *   the row falls back to the vendor, engine or global cell (each row says which).
  */
 import {
-  DEFAULT_EFFICIENCY,
-  DoesNotFitError,
-  type EfficiencyFactors,
-  InputError,
-  type PerfPrediction,
-  predictPerformance,
+  type FactorScope,
+  type FactorTable,
+  type GpuVendor,
+  resolveEfficiency,
+  SHIPPED_FACTORS,
 } from "@strata/core";
-import { resolveGpu, resolveModel } from "./inputs.js";
+import { fitTable } from "./fit.js";
+import { type PreparedRow, predictRow, prepareRows } from "./prepared.js";
 import type { Metric, PublishedRow } from "./published.js";
+
+export const CV_MODES = ["source"] as const;
+export type CvMode = (typeof CV_MODES)[number];
 
 export interface ValidationRow {
   readonly line: number;
   readonly model: string;
   readonly gpu: string;
+  readonly vendor: GpuVendor;
+  /** The engine the source names; null where it does not say. */
+  readonly engine: string | null;
   readonly tp: number;
   readonly pp: number;
+  /** Expert parallelism (1: none). */
+  readonly ep: number;
   readonly replicas: number;
   readonly isl: number;
   readonly osl: number;
@@ -26,26 +40,32 @@ export interface ValidationRow {
   readonly concurrency: number | null;
   readonly metric: Metric;
   readonly measured: number;
+  /** 0 when the model says the plan does not fit (then errorPct is −100). */
   readonly predicted: number;
   /** (predicted − measured) / measured × 100. */
   readonly errorPct: number;
+  readonly fits: boolean;
+  /** Which factor cell predicted the row: its scope and key (`hopper/trtllm`, `amd`, …). */
+  readonly factorScope: FactorScope | "default";
+  readonly factorKey: string;
+  /** The sources that cell was fitted on; under --cv never the row's own. */
+  readonly factorSources: readonly string[];
   readonly source: string;
+  readonly sourceKey: string;
 }
+
+/** Median absolute error of the rows in each group; a grouping is a function of a row. */
+export const GROUPINGS = {
+  byVendor: (r: ValidationRow) => r.vendor,
+  byEngine: (r: ValidationRow) => r.engine ?? "unknown",
+} as const;
+export type GroupingName = keyof typeof GROUPINGS;
 
 export interface ValidationReport {
   readonly rows: readonly ValidationRow[];
   readonly medianAbsErrorPct: number;
-}
-
-function metricOf(p: PerfPrediction, metric: Metric): number {
-  switch (metric) {
-    case "output_tokens_per_s":
-      return p.outputTokensPerS;
-    case "tpot_ms":
-      return p.tpotMs;
-    case "ttft_ms":
-      return p.ttftMs;
-  }
+  readonly byVendor: Readonly<Record<string, number>>;
+  readonly byEngine: Readonly<Record<string, number>>;
 }
 
 export function median(values: readonly number[]): number {
@@ -57,48 +77,79 @@ export function median(values: readonly number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+function medianAbs(rows: readonly ValidationRow[]): number {
+  return median(rows.map((r) => Math.abs(r.errorPct)));
+}
+
+export function groupMedians(
+  rows: readonly ValidationRow[],
+  by: (r: ValidationRow) => string,
+): Record<string, number> {
+  const groups = new Map<string, ValidationRow[]>();
+  for (const r of rows) groups.set(by(r), [...(groups.get(by(r)) ?? []), r]);
+  return Object.fromEntries([...groups.entries()].sort().map(([k, g]) => [k, medianAbs(g)]));
+}
+
+function validationRow(p: PreparedRow, table: FactorTable): ValidationRow {
+  const resolved = resolveEfficiency(table, p.target);
+  const predicted = predictRow(p, resolved.factors);
+  const { row } = p;
+  const fits = predicted !== undefined;
+  const value = predicted ?? 0;
+  return {
+    line: row.line,
+    model: p.model.name,
+    gpu: p.gpu.name,
+    vendor: p.gpu.vendor,
+    engine: row.engine ?? null,
+    tp: row.tp,
+    pp: row.pp,
+    ep: row.ep,
+    replicas: p.layout.replicas,
+    isl: row.isl,
+    osl: row.osl,
+    scenario: row.scenario,
+    concurrency: row.concurrency ?? null,
+    metric: row.metric,
+    measured: row.value,
+    predicted: value,
+    errorPct: ((value - row.value) / row.value) * 100,
+    fits,
+    factorScope: resolved.scope,
+    factorKey: resolved.key,
+    factorSources: resolved.sources,
+    source: row.source,
+    sourceKey: p.sourceKey,
+  };
+}
+
+function report(rows: ValidationRow[]): ValidationReport {
+  const sorted = rows.sort((a, b) => a.line - b.line);
+  return {
+    rows: sorted,
+    medianAbsErrorPct: medianAbs(sorted),
+    byVendor: groupMedians(sorted, GROUPINGS.byVendor),
+    byEngine: groupMedians(sorted, GROUPINGS.byEngine),
+  };
+}
+
+/** The model as shipped (or with `table`) applied to every row. */
 export function validateRows(
   rows: readonly PublishedRow[],
   file: string,
-  eff: EfficiencyFactors = DEFAULT_EFFICIENCY,
+  table: FactorTable = SHIPPED_FACTORS,
 ): ValidationReport {
-  const out = rows.map((row): ValidationRow => {
-    const where = `${file}: row ${row.line}`;
-    const model = resolveModel(row.model, row.dtype, `${where}, column model`);
-    const gpu = resolveGpu(row.gpu, `${where}, column gpu`);
-    const replicas = (row.nodes * row.gpusPerNode) / (row.tp * row.pp);
-    let prediction: PerfPrediction;
-    try {
-      prediction = predictPerformance(
-        model,
-        gpu,
-        { tp: row.tp, pp: row.pp, replicas, gpusPerNode: row.gpusPerNode, weightDtype: row.dtype },
-        { inputTokens: row.isl, outputTokens: row.osl, concurrency: row.concurrency },
-        eff,
-      );
-    } catch (err: unknown) {
-      if (err instanceof DoesNotFitError)
-        throw new InputError(where, `plan does not fit: ${err.message}`, { cause: err });
-      throw err;
-    }
-    const predicted = metricOf(prediction, row.metric);
-    return {
-      line: row.line,
-      model: model.name,
-      gpu: gpu.name,
-      tp: row.tp,
-      pp: row.pp,
-      replicas,
-      isl: row.isl,
-      osl: row.osl,
-      scenario: row.scenario,
-      concurrency: row.concurrency ?? null,
-      metric: row.metric,
-      measured: row.value,
-      predicted,
-      errorPct: ((predicted - row.value) / row.value) * 100,
-      source: row.source,
-    };
-  });
-  return { rows: out, medianAbsErrorPct: median(out.map((r) => Math.abs(r.errorPct))) };
+  return report(prepareRows(rows, file).map((p) => validationRow(p, table)));
+}
+
+/** Leave-one-source-out: each source predicted by a table fitted on all the others. */
+export function crossValidateBySource(rows: readonly PublishedRow[], file: string): ValidationReport {
+  const prepared = prepareRows(rows, file);
+  const sources = [...new Set(prepared.map((p) => p.sourceKey))];
+  const out: ValidationRow[] = [];
+  for (const held of sources) {
+    const table = fitTable(prepared.filter((p) => p.sourceKey !== held));
+    for (const p of prepared.filter((q) => q.sourceKey === held)) out.push(validationRow(p, table));
+  }
+  return report(out);
 }

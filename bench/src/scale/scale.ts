@@ -9,8 +9,9 @@ import {
   type V1CustomResourceDefinition,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { Controller, RECONCILER_METRICS, resolveControllerConfig, silentLogger } from "@strata/controller";
+import { CONTROLLER_METRICS, Controller, resolveControllerConfig } from "@strata/controller";
 import { CONDITION_TYPES, LABELS, MODEL_DEPLOYMENT_API_VERSION, type ModelDeployment } from "@strata/core";
+import { silentLogger } from "@strata/runtime";
 import { createGpuNodePool, createTestNamespace, pollUntil, startControlPlane } from "@strata/test/k8s";
 import { histogramQuantile } from "./figures.js";
 
@@ -156,7 +157,7 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures> {
           count: v.value,
         }));
       const reconciles = values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
-      const requests = metrics.find((m) => m.name === RECONCILER_METRICS.apiRequests)?.values ?? [];
+      const requests = metrics.find((m) => m.name === CONTROLLER_METRICS.apiRequests)?.values ?? [];
       const writeRequests = requests
         .filter((v) => v.labels.verb !== "list")
         .reduce((sum, v) => sum + v.value, 0);

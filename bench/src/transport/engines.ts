@@ -1,15 +1,14 @@
-import { randomBytes } from "node:crypto";
+import { startLocalCluster, threadsPerStage } from "@strata/controller";
+import type { LayerRange } from "@strata/core";
+import { freeLoopbackPort } from "@strata/runtime";
 import {
   EngineSupervisor,
-  freeLoopbackPort,
   httpProbe,
   type LlamaCppBinaries,
   llamaServerArgs,
-  type PipelinePlan,
+  offloadPlanFor,
   rpcServerArgs,
   tcpProbe,
-  threadsPerStage,
-  WorkerProcess,
 } from "@strata/shard-worker";
 
 /** A running llama-server with an HTTP API, however its stages are wired. */
@@ -27,7 +26,7 @@ function llamaServer(
   binaries: LlamaCppBinaries,
   modelPath: string,
   port: number,
-  plan: PipelinePlan | undefined,
+  stageLayers: readonly LayerRange[] | undefined,
   rpcEndpoints: string[],
   log: (line: string) => void,
 ): EngineSupervisor {
@@ -41,9 +40,11 @@ function llamaServer(
         port,
         contextSize: CONTEXT_TOKENS,
         rpcEndpoints,
-        offload: plan?.offload ?? { nGpuLayers: 0, tensorSplit: [] },
+        offload: stageLayers
+          ? offloadPlanFor(stageLayers, (stageLayers.at(-1)?.last ?? -1) + 1)
+          : { nGpuLayers: 0, tensorSplit: [] },
         // The same policy as `strata up`: each engine gets its share of the cores.
-        threads: threadsPerStage(plan?.ranges.length ?? 1),
+        threads: threadsPerStage(stageLayers?.length ?? 1),
       }),
       readiness: httpProbe(`http://127.0.0.1:${port}/health`),
       readyTimeoutMs: READY_TIMEOUT_MS,
@@ -86,7 +87,7 @@ net.createServer({ noDelay: true }, (inbound) => {
 export async function startDirectRpc(
   binaries: LlamaCppBinaries,
   modelPath: string,
-  plan: PipelinePlan,
+  stageLayers: readonly LayerRange[],
   log: (line: string) => void,
   relayed = false,
 ): Promise<ServingSetup> {
@@ -96,13 +97,13 @@ export async function startDirectRpc(
     await Promise.all(stages.map((s) => s.stop()));
   };
   try {
-    for (let stage = 1; stage < plan.ranges.length; stage++) {
+    for (let stage = 1; stage < stageLayers.length; stage++) {
       const port = await freeLoopbackPort();
       const rpc = new EngineSupervisor(
         {
           name: `stage-${stage} rpc-server`,
           command: binaries.rpcServer,
-          args: rpcServerArgs(port, threadsPerStage(plan.ranges.length)),
+          args: rpcServerArgs(port, threadsPerStage(stageLayers.length)),
           readiness: tcpProbe("127.0.0.1", port),
           readyTimeoutMs: READY_TIMEOUT_MS,
         },
@@ -130,7 +131,7 @@ export async function startDirectRpc(
       endpoints.push(`127.0.0.1:${relayPort}`);
     }
     const port = await freeLoopbackPort();
-    const head = llamaServer(binaries, modelPath, port, plan, endpoints, log);
+    const head = llamaServer(binaries, modelPath, port, stageLayers, endpoints, log);
     stages.push(head);
     await head.start();
     const name = relayed ? "llama.cpp RPC via a plain TCP relay process" : "llama.cpp RPC, direct TCP";
@@ -145,57 +146,21 @@ export async function startDirectRpc(
 export async function startTunnelled(
   binaries: LlamaCppBinaries,
   modelPath: string,
-  plan: PipelinePlan,
+  stageLayers: readonly LayerRange[],
+  workerCommand: readonly string[],
   log: (line: string) => void,
 ): Promise<ServingSetup> {
-  const token = randomBytes(24).toString("hex");
-  const workers: WorkerProcess[] = [];
-  const stopAll = async () => {
-    await Promise.all(workers.map((w) => w.stop()));
-  };
-  try {
-    const remoteStages = await Promise.all(
-      plan.ranges.slice(1).map(async (_, i) => {
-        const stage = i + 1;
-        const worker = new WorkerProcess(
-          `stage-${stage} worker`,
-          {
-            role: "stage",
-            stage,
-            tunnelBind: "127.0.0.1:0",
-            token,
-            rpcServerPath: binaries.rpcServer,
-            threads: threadsPerStage(plan.ranges.length),
-          },
-          log,
-        );
-        workers.push(worker);
-        const ready = await worker.ready();
-        if (ready.role !== "stage") throw new Error("unexpected worker role");
-        return { stage, address: `127.0.0.1:${ready.tunnelPort}`, token };
-      }),
-    );
-    const head = new WorkerProcess(
-      "head worker",
-      {
-        role: "head",
-        modelPath,
-        host: "127.0.0.1",
-        port: 0,
-        contextSize: CONTEXT_TOKENS,
-        remoteStages,
-        offload: plan.offload,
-        llamaServerPath: binaries.llamaServer,
-        threads: threadsPerStage(plan.ranges.length),
-      },
-      log,
-    );
-    workers.push(head);
-    const ready = await head.ready();
-    if (ready.role !== "head") throw new Error("unexpected worker role");
-    return { name: "Strata gRPC tunnel", url: `http://127.0.0.1:${ready.httpPort}`, stop: stopAll };
-  } catch (err: unknown) {
-    await stopAll();
-    throw err;
-  }
+  const cluster = await startLocalCluster({
+    workerCommand,
+    deployment: "bench",
+    engine: "llamacpp",
+    modelPath,
+    servedName: "bench",
+    stageLayers,
+    maxModelLength: CONTEXT_TOKENS,
+    engineHome: binaries.binDir,
+    log,
+    progress: log,
+  });
+  return { name: "Strata gRPC tunnel", url: cluster.headUrl, stop: () => cluster.stop() };
 }

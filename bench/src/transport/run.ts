@@ -1,12 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  ensureLlamaCppBinaries,
-  planEqualStages,
-  readModelSpec,
-  writeTinyLlamaGguf,
-} from "@strata/shard-worker";
+import { equalStageRanges } from "@strata/core";
+import { ensureLlamaCppBinaries, readModelSpec, writeTinyLlamaGguf } from "@strata/shard-worker";
 import { type DecodeResult, measureDecodeInterleaved } from "./decode.js";
 import { type ServingSetup, startDirectRpc, startOneProcess, startTunnelled } from "./engines.js";
 import { type LatencyRow, measureThroughput, type ThroughputRow } from "./throughput.js";
@@ -20,6 +16,8 @@ export interface TransportBenchOptions {
   readonly tokens: number;
   readonly repeats: number;
   readonly messageSizes: readonly number[];
+  /** The `strata worker` command the tunnelled setup's workers run. */
+  readonly workerCommand: readonly string[];
   /** Progress lines (stderr). */
   readonly progress: (line: string) => void;
 }
@@ -42,7 +40,7 @@ export async function runTransportBench(options: TransportBenchOptions): Promise
   try {
     const modelPath = options.modelPath ?? join(scratch, "tiny.gguf");
     if (!options.modelPath) await writeTinyLlamaGguf(modelPath);
-    const plan = planEqualStages(await readModelSpec(modelPath), options.stages);
+    const stageLayers = equalStageRanges(await readModelSpec(modelPath), options.stages);
     const quiet = () => {};
     // All setups stay up together (the model is small); only one decodes at a time.
     const setups: ServingSetup[] = [];
@@ -50,9 +48,9 @@ export async function runTransportBench(options: TransportBenchOptions): Promise
     try {
       options.progress("starting: one process, direct RPC, gRPC tunnel, plain relay");
       setups.push(await startOneProcess(binaries, modelPath, quiet));
-      setups.push(await startDirectRpc(binaries, modelPath, plan, quiet));
-      setups.push(await startTunnelled(binaries, modelPath, plan, quiet));
-      setups.push(await startDirectRpc(binaries, modelPath, plan, quiet, true));
+      setups.push(await startDirectRpc(binaries, modelPath, stageLayers, quiet));
+      setups.push(await startTunnelled(binaries, modelPath, stageLayers, options.workerCommand, quiet));
+      setups.push(await startDirectRpc(binaries, modelPath, stageLayers, quiet, true));
       options.progress(`measuring decode: ${options.repeats} interleaved rounds of ${options.tokens} tokens`);
       decode = await measureDecodeInterleaved(setups, {
         prompt: "The quick brown fox",

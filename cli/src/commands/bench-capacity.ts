@@ -1,9 +1,9 @@
-import { runCapacitySweep, runCapacityValidation } from "@strata/bench";
-import { InputError, type PerfDtype } from "@strata/core";
+import { CV_MODES, type CvMode, runCapacitySweep, runCapacityValidation } from "@strata/bench";
+import { DEFAULT_PLANNING_ENGINE, InputError, type PerfDtype, type PlanningEngine } from "@strata/core";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { positiveInt } from "../flags.js";
+import { planningEngine, positiveInt } from "../flags.js";
 
-const DTYPES: readonly PerfDtype[] = ["bf16", "fp16", "fp8", "int8", "int4"];
+const DTYPES: readonly PerfDtype[] = ["bf16", "fp16", "fp8", "int8", "mxfp4", "int4"];
 const DEFAULT_TOKENS = 1000;
 const DEFAULT_MAX_CONCURRENCY_PER_REPLICA = 1024;
 const DEFAULT_GPUS_PER_NODE = 8;
@@ -27,7 +27,9 @@ interface CapacityFlags {
   format: "md" | "csv";
   out?: string;
   validate?: string;
+  cv?: CvMode;
   json?: boolean;
+  engine: PlanningEngine;
 }
 
 const write = (text: string): void => {
@@ -70,17 +72,33 @@ export function registerBenchCapacity(bench: Command): void {
       new Option("--format <format>", "table printed on stdout").choices(["md", "csv"]).default("md"),
     )
     .option("--out <dir>", "also write capacity.md, capacity.csv, pareto.svg and pareto.png here")
-    .option("--validate <file>", "CSV of published measurements to check the model against")
-    .option("--json", "with --validate: print {rows, medianAbsErrorPct} as JSON")
+    .option(
+      "--engine <engine>",
+      "engine the fleet runs: picks the efficiency factors per GPU family",
+      planningEngine,
+      DEFAULT_PLANNING_ENGINE,
+    )
+    .option(
+      "--validate <files>",
+      "CSV of published measurements to check the model against; comma-separated files are reported one by one",
+    )
+    .addOption(
+      new Option(
+        "--cv <mode>",
+        "with --validate: leave-one-source-out, each source predicted by factors fitted without it",
+      ).choices([...CV_MODES]),
+    )
+    .option("--json", "with --validate: print {rows, medianAbsErrorPct, byVendor, byEngine} as JSON")
     .action(async (flags: CapacityFlags) => {
       if (flags.validate !== undefined) {
         if (flags.model !== undefined || flags.gpus !== undefined) {
           throw new InputError("--validate", "takes the plans from the file; drop --model and --gpus");
         }
-        await runCapacityValidation(flags.validate, flags.json === true, write);
+        await runCapacityValidation(flags.validate, { json: flags.json === true, cv: flags.cv }, write);
         return;
       }
       if (flags.json) throw new InputError("--json", "only applies with --validate");
+      if (flags.cv !== undefined) throw new InputError("--cv", "only applies with --validate");
       if (flags.model === undefined) throw new InputError("--model", "is required (or --validate FILE)");
       if (flags.gpus === undefined) throw new InputError("--gpus", "is required, e.g. 16xh100");
       await runCapacitySweep(
@@ -95,6 +113,7 @@ export function registerBenchCapacity(bench: Command): void {
           maxConcurrencyPerReplica: flags.maxConcurrency,
           format: flags.format,
           out: flags.out,
+          engine: flags.engine,
         },
         write,
       );

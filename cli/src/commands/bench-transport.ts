@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { DEFAULT_MESSAGE_SIZES, formatTransportReport, runTransportBench } from "@strata/bench";
 import type { Command } from "commander";
 import { positiveInt } from "../flags.js";
+import { workerCommand } from "../worker-command.js";
 
 interface TransportFlags {
   model?: string;
@@ -33,6 +34,7 @@ export function registerBenchTransport(bench: Command): void {
         tokens: flags.tokens,
         repeats: flags.repeats,
         messageSizes: DEFAULT_MESSAGE_SIZES,
+        workerCommand: workerCommand(),
         progress: (line) => process.stderr.write(`strata: ${line}\n`),
       });
       process.stdout.write(`${formatTransportReport(result, flags.stages)}\n`);

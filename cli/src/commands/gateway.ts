@@ -1,11 +1,14 @@
+import { InputError } from "@strata/core";
 import { runGateway } from "@strata/gateway";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { port, positiveInt } from "../flags.js";
 
 interface GatewayFlags {
   host: string;
   port: number;
   upstream: string[];
+  natsUrl?: string;
+  /** Deprecated spelling of --nats-url. */
   nats?: string;
   kubernetes?: boolean;
   namespace: string;
@@ -29,7 +32,8 @@ export function registerGateway(program: Command): void {
       collect,
       [],
     )
-    .option("--nats <url>", "discover heads from worker heartbeats on this NATS server")
+    .option("--nats-url <url>", "discover heads from worker heartbeats on this NATS server")
+    .addOption(new Option("--nats <url>", "deprecated: use --nats-url").hideHelp())
     .option(
       "--kubernetes",
       "discover heads from ModelDeployment head EndpointSlices (in-cluster or KUBECONFIG)",
@@ -39,11 +43,16 @@ export function registerGateway(program: Command): void {
     .option("--max-queue <n>", "requests per head before the gateway answers 429", positiveInt)
     .option("--max-body-bytes <n>", "largest accepted request body in bytes", positiveInt)
     .action(async (flags: GatewayFlags) => {
+      if (flags.nats !== undefined) {
+        if (flags.natsUrl !== undefined)
+          throw new InputError("--nats", "is the old spelling of --nats-url; give one");
+        process.stderr.write("strata: --nats is deprecated; use --nats-url\n");
+      }
       const running = await runGateway({
         host: flags.host,
         port: flags.port,
         upstreams: flags.upstream,
-        natsUrl: flags.nats,
+        natsUrl: flags.natsUrl ?? flags.nats,
         kubernetesNamespace: flags.kubernetes ? flags.namespace : undefined,
         apiKeysFile: flags.apiKeysFile,
         maxQueuePerReplica: flags.maxQueue,

@@ -11,6 +11,7 @@ type Register = (program: Command) => void;
 const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Register>]> = [
   ["plan", async () => (await import("./plan.js")).registerPlanCommand],
   ["up", async () => (await import("./up.js")).registerUpCommand],
+  ["worker", async () => (await import("./worker.js")).registerWorkerCommand],
   ["status", async () => (await import("./status.js")).registerStatusCommand],
   ["gateway", async () => (await import("./gateway.js")).registerGateway],
   ["controller", async () => (await import("./controller.js")).registerControllerCommand],

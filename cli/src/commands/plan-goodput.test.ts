@@ -18,6 +18,7 @@ describe("goodputObjectives", () => {
     [{ objective: "goodput", sloTtftMs: 2000 }, "--slo-tpot-ms: is required with --objective goodput"],
     [{ sloTpotMs: 30 }, "--slo-tpot-ms: only applies with --objective goodput"],
     [{ objective: "latency", isl: 100 }, "--isl: only applies with --objective goodput"],
+    [{ engine: "trtllm" as const }, "--engine: only applies with --objective goodput"],
   ])("names the flag at fault: %o", (flags, message) => {
     expect(() => goodputObjectives(flags)).toThrow(InputError);
     expect(() => goodputObjectives(flags)).toThrow(message);

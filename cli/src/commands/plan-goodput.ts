@@ -1,6 +1,13 @@
-import { GOODPUT_OBJECTIVE_NAME, goodputObjective, InputError, type PlanObjective } from "@strata/core";
+import {
+  DEFAULT_PLANNING_ENGINE,
+  GOODPUT_OBJECTIVE_NAME,
+  goodputObjective,
+  InputError,
+  type PlanningEngine,
+  type PlanObjective,
+} from "@strata/core";
 import type { Command } from "commander";
-import { positiveInt, positiveNumber } from "../flags.js";
+import { planningEngine, positiveInt, positiveNumber } from "../flags.js";
 
 const DEFAULT_REQUEST_TOKENS = 1000;
 
@@ -10,6 +17,7 @@ export interface GoodputFlags {
   sloTpotMs?: number;
   isl?: number;
   osl?: number;
+  engine?: PlanningEngine;
 }
 
 /** The flags of `strata plan --objective goodput`. */
@@ -26,6 +34,11 @@ export function addGoodputOptions(command: Command): Command {
       "--osl <n>",
       `with --objective goodput: output tokens per request (default ${DEFAULT_REQUEST_TOKENS})`,
       positiveInt,
+    )
+    .option(
+      "--engine <engine>",
+      `with --objective goodput: engine whose efficiency factors predict the latencies (default ${DEFAULT_PLANNING_ENGINE})`,
+      planningEngine,
     );
 }
 
@@ -35,7 +48,9 @@ export function addGoodputOptions(command: Command): Command {
  * @throws InputError when goodput lacks an SLO, or goodput flags come without it
  */
 export function goodputObjectives(flags: GoodputFlags): ReadonlyMap<string, PlanObjective> {
-  const given = (["sloTtftMs", "sloTpotMs", "isl", "osl"] as const).filter((k) => flags[k] !== undefined);
+  const given = (["sloTtftMs", "sloTpotMs", "isl", "osl", "engine"] as const).filter(
+    (k) => flags[k] !== undefined,
+  );
   if (flags.objective !== GOODPUT_OBJECTIVE_NAME) {
     const first = given[0];
     if (first !== undefined) {
@@ -52,6 +67,7 @@ export function goodputObjectives(flags: GoodputFlags): ReadonlyMap<string, Plan
     slo: { ttftMs: flags.sloTtftMs, tpotMs: flags.sloTpotMs },
     inputTokens: flags.isl ?? DEFAULT_REQUEST_TOKENS,
     outputTokens: flags.osl ?? DEFAULT_REQUEST_TOKENS,
+    engine: flags.engine ?? DEFAULT_PLANNING_ENGINE,
   });
   return new Map([[objective.name, objective]]);
 }

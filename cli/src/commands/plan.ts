@@ -41,7 +41,7 @@ export function registerPlanCommand(program: Command): void {
     )
     .option(
       "--dtype <dtype>",
-      `weight precision: ${WEIGHT_DTYPES.join(", ")} (default ${DEFAULT_DTYPE}; not for GGUF)`,
+      `weight precision: ${WEIGHT_DTYPES.join(", ")} (default: the checkpoint's, else ${DEFAULT_DTYPE}; not for GGUF)`,
     )
     .option(
       "--max-model-len <tokens>",

@@ -1,9 +1,9 @@
 import { InputError, isDeploymentName } from "@strata/core";
 import { connectNats, readLocalEndpoint, resolveNatsUrl, silentLogger } from "@strata/runtime";
 import type { Command } from "commander";
-import { readClusterStatus } from "../control/cluster-status.js";
-import { renderStatus, statusJson } from "../control/status-view.js";
 import { positiveInt } from "../flags.js";
+import { readClusterStatus } from "../status/cluster-status.js";
+import { renderStatus, statusJson } from "../status/status-view.js";
 
 interface StatusFlags {
   json?: boolean;

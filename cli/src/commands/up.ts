@@ -2,24 +2,33 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
-import { InputError, type ModelSpec } from "@strata/core";
+import { basename, extname, join, resolve } from "node:path";
+import {
+  type RunningCluster,
+  startLocalCluster,
+  startLocalStateKeeper,
+  WorkerStartError,
+} from "@strata/controller";
+import {
+  equalStageRanges,
+  formatLayerRange,
+  InputError,
+  type LayerRange,
+  layerCount,
+  type ModelSpec,
+} from "@strata/core";
 import { type RunningGateway, startLocalGateway } from "@strata/gateway";
 import { resolveNatsUrl } from "@strata/runtime";
 import {
   type DevicePlacement,
   ensureLlamaCppBinaries,
-  type PipelinePlan,
-  planEqualStages,
   readModelSpec,
   TINY_LLAMA_DEFAULTS,
-  WorkerStartError,
   writeTinyLlamaGguf,
 } from "@strata/shard-worker";
 import type { Command } from "commander";
-import { startLocalControlPlane } from "../control/local-control-plane.js";
 import { port, positiveInt } from "../flags.js";
-import { startLocalCluster } from "../local/local-cluster.js";
+import { workerCommand } from "../worker-command.js";
 
 const DEFAULT_PORT = 8080;
 const DEFAULT_STAGES = 3;
@@ -27,6 +36,7 @@ const DEFAULT_CONTEXT_TOKENS = 2048;
 
 interface UpFlags {
   model?: string;
+  servedName?: string;
   stages: number;
   port: number;
   host: string;
@@ -62,9 +72,9 @@ async function defaultModel(progress: (line: string) => void): Promise<string> {
 }
 
 /** The planner's split, with its errors naming this command's flag. */
-function planStages(spec: ModelSpec, stages: number): PipelinePlan {
+function planStages(spec: ModelSpec, stages: number): LayerRange[] {
   try {
-    return planEqualStages(spec, stages);
+    return equalStageRanges(spec, stages);
   } catch (err: unknown) {
     if (err instanceof InputError && err.field === "stages") {
       throw new InputError("--stages", err.message.replace(/^stages: /, ""), { cause: err });
@@ -73,38 +83,23 @@ function planStages(spec: ModelSpec, stages: number): PipelinePlan {
   }
 }
 
-function describeRange(layers: readonly number[]): string {
-  const sorted = [...layers].sort((a, b) => a - b);
-  return sorted.length === 0 ? "none" : `${sorted[0]}-${sorted.at(-1)}`;
-}
-
-/**
- * Compares what llama.cpp placed with the plan. Returns one line per stage,
- * or throws when any stage holds other layers than planned.
- */
-export function checkPlacement(plan: PipelinePlan, placement: readonly DevicePlacement[]): string[] {
-  const lines: string[] = [];
-  for (const [stage, range] of plan.ranges.entries()) {
+/** One line per stage saying what llama.cpp placed there (the head checked it against the plan). */
+function placementLines(stageLayers: readonly LayerRange[], placement: readonly DevicePlacement[]): string[] {
+  return stageLayers.map((range, stage) => {
     const held = placement
       .filter((p) => p.stage === stage)
       .flatMap((p) => p.layers)
-      .filter((l) => l < plan.numLayers);
-    const expected = Array.from({ length: range.last - range.first + 1 }, (_, i) => range.first + i);
-    const same =
-      held.length === expected.length && [...held].sort((a, b) => a - b).every((l, i) => l === expected[i]);
-    if (!same) {
-      throw new Error(
-        `stage ${stage}: llama.cpp placed layers ${describeRange(held)}, the plan says ${range.first}-${range.last}`,
-      );
-    }
-    lines.push(`stage ${stage}: layers ${describeRange(held)} (as planned)`);
-  }
-  return lines;
+      .filter((l) => l <= (stageLayers.at(-1)?.last ?? 0));
+    return `stage ${stage}: layers ${formatLayerRange(range)} (${held.length} of ${layerCount(range)} placed as planned)`;
+  });
 }
 
 function loadFailureReason(tail: readonly string[]): string {
   const reason = [...tail].reverse().find((l) => /error|failed|exception|invalid/i.test(l));
-  return (reason ?? tail.at(-1) ?? "no output").replace(/^\[[^\]]*\]\s*/, "").trim();
+  return (reason ?? tail.at(-1) ?? "no output")
+    .replace(/^\[[^\]]*\]\s*/, "")
+    .replace(/^strata worker: /, "")
+    .trim();
 }
 
 /** `strata up`: the whole pipeline on this machine, as child processes. */
@@ -115,6 +110,10 @@ export function registerUpCommand(program: Command): void {
       "Run a model split into pipeline stages on this machine: real llama.cpp processes, activations over the gRPC tunnel, an OpenAI-compatible endpoint",
     )
     .option("--model <path>", "GGUF model file (default: a generated tiny llama model)")
+    .option(
+      "--served-name <name>",
+      "the model's name in the OpenAI API (default: the file's name without .gguf)",
+    )
     .option(
       "--stages <n>",
       "pipeline stages (1 = a single llama-server, no RPC)",
@@ -136,60 +135,57 @@ export function registerUpCommand(program: Command): void {
       const natsUrl = resolveNatsUrl(flags.natsUrl);
       const modelPath = flags.model ? resolve(flags.model) : await defaultModel(progress);
       const spec = await readModelSpec(modelPath, "--model");
-      const plan = planStages(spec, flags.stages);
+      const stageLayers = planStages(spec, flags.stages);
+      const servedName = flags.servedName ?? basename(modelPath, extname(modelPath));
       const binaries = await ensureLlamaCppBinaries({ log: progress });
       progress(
-        `${spec.numLayers} layers over ${flags.stages} stage(s): ${plan.ranges.map((r, i) => `stage ${i} ${r.first}-${r.last}`).join(", ")}`,
+        `${spec.numLayers} layers over ${flags.stages} stage(s): ${stageLayers.map((r, i) => `stage ${i} ${formatLayerRange(r)}`).join(", ")}`,
       );
 
       // Heartbeats, lifecycle events and `strata status`; stopped with the cluster.
-      const local = await startLocalControlPlane({ natsUrl, deployment: LOCAL_DEPLOYMENT, progress });
-      const controlPlane = {
-        workerEnv: (stage: number) => {
-          const range = plan.ranges[stage] ?? { first: 0, last: -1 };
-          return local.workerEnv(stage, plan.ranges.length, range);
-        },
-        stop: () => local.stop(),
-      };
-      let cluster: Awaited<ReturnType<typeof startLocalCluster>>;
+      const keeper = await startLocalStateKeeper({ natsUrl, progress });
+      let cluster: RunningCluster;
       try {
         cluster = await startLocalCluster({
-          controlPlane,
+          workerCommand: workerCommand(),
+          deployment: LOCAL_DEPLOYMENT,
+          engine: "llamacpp",
           modelPath,
-          plan,
-          // The head stays on loopback; the gateway in front of it is the endpoint users see.
-          host: "127.0.0.1",
-          port: 0,
-          contextSize: flags.ctxSize,
-          binaries,
+          servedName,
+          stageLayers,
+          maxModelLength: flags.ctxSize,
+          engineHome: binaries.binDir,
+          natsUrl: keeper.natsUrl,
           log,
           progress,
         });
       } catch (err: unknown) {
-        if (err instanceof WorkerStartError && err.message.includes("llama-server")) {
+        await keeper.stop();
+        if (err instanceof WorkerStartError && err.message.startsWith("head")) {
           throw new InputError(
             "--model",
-            `llama.cpp cannot load ${modelPath}: ${loadFailureReason(err.logTail)}`,
+            `llama.cpp cannot load ${modelPath}: ${loadFailureReason(err.tail)}`,
           );
         }
         throw err;
       }
-      try {
-        if (flags.stages > 1) for (const line of checkPlacement(plan, cluster.placement)) progress(line);
-      } catch (err: unknown) {
+      const stopCluster = async () => {
         await cluster.stop();
-        throw err;
+        await keeper.stop();
+      };
+      if (flags.stages > 1) {
+        const placement = (cluster.headReport.placement ?? []) as DevicePlacement[];
+        for (const line of placementLines(stageLayers, placement)) progress(line);
       }
-      const headUrl = `http://127.0.0.1:${cluster.httpPort}`;
       let gateway: RunningGateway;
       try {
-        gateway = await startLocalGateway({ headUrl, host: flags.host, port: flags.port });
+        gateway = await startLocalGateway({ headUrl: cluster.headUrl, host: flags.host, port: flags.port });
       } catch (err: unknown) {
-        await cluster.stop();
+        await stopCluster();
         throw err;
       }
       process.stdout.write(`OpenAI endpoint: ${gateway.url.replace("0.0.0.0", "127.0.0.1")}/v1\n`);
-      progress(`gateway ${gateway.url} in front of the head at ${headUrl}`);
+      progress(`serving ${servedName}; gateway ${gateway.url} in front of the head at ${cluster.headUrl}`);
       progress("ready; Ctrl-C stops every process");
 
       const signalled = new Promise<string>((resolveSignal) => {
@@ -199,7 +195,7 @@ export function registerUpCommand(program: Command): void {
       const reason = await Promise.race([signalled, cluster.broken.then((r) => `broken: ${r}`)]);
       progress(`stopping (${reason})`);
       await gateway.stop();
-      await cluster.stop();
+      await stopCluster();
       if (reason.startsWith("broken")) throw new Error(reason);
     });
 }

@@ -6,11 +6,17 @@ export function formatPlan(plan: Plan, clusterLabel: string): string {
   lines.push(`model    ${plan.model} (${plan.dtype}, ${gb(plan.weightsBytes)} of weights)`);
   lines.push(`cluster  ${clusterLabel}`);
   lines.push(
-    `plan     ${plan.fits ? "fits" : "DOES NOT FIT"}: tp=${plan.tp} pp=${plan.pp} dp=${plan.dp}, ${plan.gpusUsed} GPUs, objective ${plan.objective}`,
+    `plan     ${plan.fits ? "fits" : "DOES NOT FIT"}: ${layout(plan)}, ${plan.gpusUsed} GPUs, objective ${plan.objective}`,
   );
   lines.push(`why      ${plan.why}`);
   lines.push("");
-  lines.push("memory per GPU, by pipeline stage:");
+  // A mixture of experts shows its routed experts' share of the weights in its own column.
+  const experts = plan.stages.some((s) => s.memoryPerGpu.expertWeightsBytes > 0);
+  lines.push(
+    experts
+      ? "memory per GPU, by pipeline stage (weights include the experts column):"
+      : "memory per GPU, by pipeline stage:",
+  );
   const header = [
     "stage",
     "layers",
@@ -18,6 +24,7 @@ export function formatPlan(plan: Plan, clusterLabel: string): string {
     "gpus",
     "gpu",
     "weights",
+    ...(experts ? ["experts"] : []),
     "kv cache",
     "activations",
     "overhead",
@@ -30,10 +37,11 @@ export function formatPlan(plan: Plan, clusterLabel: string): string {
     nodeList(s.nodes),
     String(s.gpus),
     s.gpu,
-    ...memoryCells(s.memoryPerGpu),
+    ...memoryCells(s.memoryPerGpu, experts),
     count(s.kvCacheTokens),
   ]);
-  lines.push(...table(header, rows, new Set([3, 5, 6, 7, 8, 9, 10])));
+  const right = new Set([3, ...Array.from({ length: header.length - 5 }, (_, i) => i + 5)]);
+  lines.push(...table(header, rows, right));
   lines.push("");
   lines.push(
     `kv cache ${count(plan.kvCacheTokens)} tokens (${count(plan.kvCacheTokensPerReplica)} per replica): ` +
@@ -45,7 +53,7 @@ export function formatPlan(plan: Plan, clusterLabel: string): string {
         plan.candidates
           .map(
             (c) =>
-              `tp=${c.tp} pp=${c.pp} dp=${c.dp} (${count(c.kvCacheTokens)} kv tokens, ${count(c.maxConcurrentSequences)} sequences)`,
+              `${layout(c)} (${count(c.kvCacheTokens)} kv tokens, ${count(c.maxConcurrentSequences)} sequences)`,
           )
           .join("; "),
     );
@@ -54,9 +62,15 @@ export function formatPlan(plan: Plan, clusterLabel: string): string {
   return `${lines.join("\n")}\n`;
 }
 
-function memoryCells(m: MemoryPerGpu): string[] {
+/** `tp=8 pp=1 dp=1`, with `ep=8` under expert parallelism. */
+function layout(c: { tp: number; pp: number; dp: number; ep: number }): string {
+  return `tp=${c.tp} pp=${c.pp} dp=${c.dp}${c.ep > 1 ? ` ep=${c.ep}` : ""}`;
+}
+
+function memoryCells(m: MemoryPerGpu, experts: boolean): string[] {
   return [
     gb(m.weightsBytes),
+    ...(experts ? [gb(m.expertWeightsBytes)] : []),
     gb(m.kvCacheBytes),
     gb(m.activationBytes),
     gb(m.overheadBytes),
@@ -79,8 +93,9 @@ function table(header: string[], rows: string[][], rightAligned: ReadonlySet<num
   return [line(header), ...rows.map(line)];
 }
 
-/** Decimal units, as GPU datasheets give memory; MB for small models. */
+/** Decimal units, as GPU datasheets give memory; MB for small models, TB for the largest. */
 function gb(bytes: number): string {
+  if (Math.abs(bytes) >= 1e12) return `${(bytes / 1e12).toFixed(2)} TB`;
   return Math.abs(bytes) >= 1e9 || bytes === 0
     ? `${(bytes / 1e9).toFixed(1)} GB`
     : `${(bytes / 1e6).toFixed(1)} MB`;

@@ -48,7 +48,7 @@ export function resolvePlanRequest(flags: PlanFlags, model: ModelSpec): PlanRequ
       );
     }
   } else {
-    dtype = flags.dtype === undefined ? DEFAULT_DTYPE : parseDtype(flags.dtype);
+    dtype = flags.dtype === undefined ? defaultDtype(model, flags.model) : parseDtype(flags.dtype);
   }
   return {
     model,
@@ -105,6 +105,23 @@ function resolveCluster(flags: PlanFlags): Cluster {
     throw new InputError("--gpus-per-node", `must be at most ${MAX_GPUS_PER_NODE}, got ${perNode}`);
   }
   return { pools: [makePool(nodes, perNode, gpu)] };
+}
+
+/**
+ * Without --dtype: the precision the checkpoint ships (config.json's
+ * quantization_config or torch_dtype; the catalog's entry), else bf16.
+ * @throws InputError("--dtype") when the checkpoint is quantized in a way Strata has no precision for
+ */
+function defaultDtype(model: ModelSpec, name: string | undefined): WeightDtype {
+  if (model.weights.kind !== "dtype") return DEFAULT_DTYPE;
+  if (model.weights.quantization !== undefined) {
+    throw new InputError(
+      "--dtype",
+      `is required: ${name ?? model.name} is quantized with "${model.weights.quantization}" (quantization_config), ` +
+        `which Strata cannot size; give the precision its weights are stored in (${WEIGHT_DTYPES.join(", ")})`,
+    );
+  }
+  return model.weights.checkpointDtype ?? DEFAULT_DTYPE;
 }
 
 function parseDtype(value: string): WeightDtype {

@@ -28,7 +28,6 @@ export {
   encodeMessage,
   HEARTBEAT_INTERVAL_MS,
   heartbeatSchema,
-  isDeploymentName,
   LIFECYCLE_CONSUMERS,
   LIFECYCLE_KINDS,
   LIFECYCLE_STREAM,
@@ -51,8 +50,6 @@ export type {
   CatalogModelShape,
   Condition,
   ConditionType,
-  Dtype,
-  Engine,
   GroupPhase,
   GroupStatus,
   ModelDeployment,
@@ -69,8 +66,6 @@ export {
   conditionSchema,
   DEFAULT_GPU_RESOURCE,
   DEFAULT_TOPOLOGY_KEY,
-  DTYPES,
-  ENGINES,
   GROUP_PHASES,
   groupStatusSchema,
   LABELS,
@@ -93,16 +88,26 @@ export {
   specRules,
   TUNNEL_TOKEN_SECRET_KEY,
   toStructuralSchema,
-  WORKER_ENV,
-  WORKER_PORTS,
   WORKER_ROLES,
 } from "./crd/index.js";
+export {
+  DEFAULT_PLANNING_ENGINE,
+  ENGINES,
+  type Engine,
+  engineSchema,
+  isDeployableEngine,
+  isPlanningEngine,
+  PLANNING_ENGINES,
+  type PlanningEngine,
+} from "./engines.js";
 export { DoesNotFitError, InputError } from "./errors.js";
 export {
   findGpu,
   GPU_CATALOG,
+  type GpuFamily,
   type GpuFigure,
   type GpuSpec,
+  type GpuVendor,
 } from "./hardware/gpu-catalog.js";
 export { findModel, MODEL_CATALOG } from "./model/catalog.js";
 export {
@@ -135,14 +140,24 @@ export {
 } from "./model/gguf-write.js";
 export { type HfConfigOptions, modelSpecFromHfConfig } from "./model/hf-config.js";
 export {
+  activeParams,
+  attentionParams,
   BYTES_PER_PARAM,
+  type DtypeWeights,
   type GgufWeights,
+  isMoeLayer,
   kvBytesPerTokenPerLayer,
+  kvElementsPerTokenPerLayer,
   layerParams,
+  layerParamsAt,
+  type MlaShape,
   type ModelShape,
   type ModelSpec,
   type ModelWeights,
+  type MoeShape,
   modelShape,
+  moeLayerCount,
+  routedExpertParams,
   totalParams,
   validateModelShape,
   WEIGHT_DTYPES,
@@ -150,14 +165,32 @@ export {
   type WeightDtype,
   weightBytes,
 } from "./model/model-spec.js";
+export { DEPLOYMENT_NAME_PATTERN, deploymentNameSchema, isDeploymentName } from "./names.js";
 export { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./perf/efficiency.js";
+export {
+  CELL_FACTORS,
+  type CellFactorName,
+  type CellFactors,
+  describeResolved,
+  FACTOR_SCOPES,
+  type FactorCell,
+  type FactorScope,
+  type FactorTable,
+  type FactorTarget,
+  factorChain,
+  type ResolvedEfficiency,
+  resolveEfficiency,
+} from "./perf/efficiency-table.js";
 export { type GoodputPoint, goodputPoint, type LatencySlo } from "./perf/goodput.js";
 export {
   GOODPUT_OBJECTIVE_NAME,
   type GoodputObjectiveOptions,
   goodputObjective,
 } from "./perf/goodput-objective.js";
+export { perfModelShape } from "./perf/model-shape.js";
 export { kvCapacityTokensPerReplica, predictPerformance } from "./perf/predict.js";
+export { expectedDistinctExperts } from "./perf/roofline.js";
+export { SHIPPED_FACTORS } from "./perf/shipped-factors.js";
 export type {
   DecodeStageBreakdown,
   PerfBottleneck,
@@ -165,6 +198,7 @@ export type {
   PerfGpu,
   PerfLayout,
   PerfModelShape,
+  PerfMoe,
   PerfPrediction,
   PerfWorkload,
 } from "./perf/types.js";
@@ -188,7 +222,13 @@ export {
   totalGpus,
 } from "./planner/cluster.js";
 export { type DoesNotFitOptions, whyItDoesNotFit } from "./planner/does-not-fit.js";
-export { type Candidate, type CandidateStage, evaluateLayout, type PlanContext } from "./planner/evaluate.js";
+export {
+  type Candidate,
+  type CandidateStage,
+  evaluateLayout,
+  type PlanContext,
+  stageWidth,
+} from "./planner/evaluate.js";
 export {
   checkStageRanges,
   formatLayerRange,
@@ -227,3 +267,16 @@ export {
   planContext,
   planDeployment,
 } from "./planner/search.js";
+export { type ParallelLayout, vllmParallelArgs } from "./planner/vllm-args.js";
+export {
+  DEFAULT_WORKER_BIND_HOST,
+  parseWorkerEnv,
+  TUNNEL_TLS,
+  WORKER_ENV,
+  WORKER_PORTS,
+  type WorkerConfig,
+  type WorkerConfigInput,
+  type WorkerEnvName,
+  type WorkerRole,
+  workerEnv,
+} from "./worker/config.js";

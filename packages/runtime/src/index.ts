@@ -1,3 +1,4 @@
+export { freeLoopbackPort } from "./free-port.js";
 export type { Logger } from "./log.js";
 export { jsonLogger, silentLogger } from "./log.js";
 export {

@@ -1,12 +1,12 @@
 import type { Server } from "node:http";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { jsonLogger, type Logger } from "@strata/runtime";
 import { Registry } from "prom-client";
 import type { ControllerConfig } from "./config.js";
 import { isConflict, KubeApi } from "./kube/api.js";
 import { Caches } from "./kube/caches.js";
 import { type Clock, systemClock, WorkQueue } from "./kube/workqueue.js";
 import { LeaderElector } from "./leader/lease.js";
-import { jsonLogger, type Logger } from "./log.js";
 import { RECONCILE_RESULTS, ReconcilerMetrics } from "./metrics/reconciler-metrics.js";
 import { planOneReplica } from "./plan/auto.js";
 import type { AutoPlanner } from "./plan/resolve-plan.js";

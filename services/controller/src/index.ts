@@ -1,7 +1,6 @@
 export { CONTROLLER_RBAC_RULES, type PolicyRule } from "./chart/rbac.js";
 export { renderGeneratedChartFiles } from "./chart/render.js";
 export { type ChartValues, chartValuesSchema } from "./chart/values-schema.js";
-export { CONTROLLER_USAGE, loadKubeConfig, parseControllerFlags, runControllerCli } from "./cli.js";
 export type { ClusterStateServiceOptions, ClusterTransition } from "./cluster-state/index.js";
 export { ClusterState, ClusterStateService } from "./cluster-state/index.js";
 export {
@@ -12,9 +11,28 @@ export {
 } from "./config.js";
 export { Controller, type ControllerDeps } from "./controller.js";
 export { headServiceName, podName, tunnelSecretName } from "./groups/names.js";
-export { jsonLogger, type Logger, silentLogger } from "./log.js";
+export { loadKubeConfig } from "./kube/kubeconfig.js";
+export {
+  type LocalClusterOptions,
+  type LocalWorker,
+  type RunningCluster,
+  startLocalCluster,
+  threadsPerStage,
+} from "./local/cluster.js";
+export {
+  type LocalStateKeeper,
+  type LocalStateKeeperOptions,
+  startLocalStateKeeper,
+} from "./local/state-keeper.js";
+export {
+  type ReadyReport,
+  WorkerProcess,
+  type WorkerProcessOptions,
+  WorkerStartError,
+} from "./local/worker-process.js";
 export type { ControllerMetrics } from "./metrics/metrics.js";
 export { CONTROLLER_METRICS, controllerMetrics } from "./metrics/metrics.js";
-export { RECONCILE_RESULTS, RECONCILER_METRICS, ReconcilerMetrics } from "./metrics/reconciler-metrics.js";
+export { RECONCILE_RESULTS, ReconcilerMetrics } from "./metrics/reconciler-metrics.js";
 export { planOneReplica } from "./plan/auto.js";
 export { type AutoPlanner, PlanError, resolvePlan } from "./plan/resolve-plan.js";
+export { makeTunnelTls, type TunnelTlsMaterial } from "./reconcile/tunnel-tls.js";

@@ -1,19 +1,3 @@
-export {
-  attachControlPlane,
-  CONTROL_CONFIG_ENV,
-  type ControlConfig,
-  type ControlPlane,
-  controlConfigEnv,
-} from "./control/attach.js";
-export { type HeadFront, type HeadFrontOptions, startHeadFront } from "./control/head-front.js";
-export {
-  handleRequestMark,
-  type MarkedTunnel,
-  markRequestOnStages,
-  REQUEST_MARK_METADATA_KEY,
-} from "./control/request-trace.js";
-export { WorkerControl, type WorkerIdentity } from "./control/worker-control.js";
-export { freeLoopbackPort } from "./engine/free-port.js";
 export { type LayerAssignment, parseDeviceEndpoint, parseLayerAssignment } from "./engine/layer-report.js";
 export {
   type LlamaServerArgsInput,
@@ -26,9 +10,9 @@ export {
   ensureLlamaCppBinaries,
   type LlamaCppBinaries,
   LlamaCppBuildError,
+  llamaCppBinariesIn,
   llamaCppBinaryPaths,
 } from "./engine/llamacpp-build.js";
-export { type PipelinePlan, planEqualStages, threadsPerStage } from "./engine/pipeline-plan.js";
 export { httpProbe, type ReadinessProbe, tcpProbe } from "./engine/probes.js";
 export {
   DEFAULT_RESTART_POLICY,
@@ -57,6 +41,14 @@ export {
   vllmInstalled,
   vllmInstallPaths,
 } from "./engine/vllm-install.js";
+export { createHeadFront, type HeadFront, type HeadFrontOptions } from "./head/front.js";
+export { checkPlacement, type DevicePlacement, PlacementMismatchError } from "./head/head.js";
+export {
+  handleRequestMark,
+  type MarkedTunnel,
+  markRequestOnStages,
+  REQUEST_MARK_METADATA_KEY,
+} from "./head/request-trace.js";
 export { WORKER_METRICS } from "./metrics/names.js";
 export { type TunnelMetricsObserver, tunnelMetricsObserver } from "./metrics/tunnel-observer.js";
 export { type EngineFiguresSource, workerMetrics } from "./metrics/worker-metrics.js";
@@ -108,6 +100,7 @@ export {
   tinyLlamaGgufChunks,
 } from "./model/tiny-llama.js";
 export { writeTinyLlamaGguf } from "./model/write-model.js";
+export { WorkerControl, type WorkerIdentity } from "./nats/worker-control.js";
 export {
   findPythonWithPip,
   PYTHON_CANDIDATES,
@@ -120,8 +113,5 @@ export { decodeDataMessage, encodeDataMessage } from "./tunnel/codec.js";
 export { TUNNEL_OPEN_PATH, tunnelChannelOptions, tunnelServiceDefinition } from "./tunnel/definition.js";
 export type { PipeTotals } from "./tunnel/pipe.js";
 export { TunnelServer, type TunnelServerObserver, type TunnelServerOptions } from "./tunnel/server.js";
-export { WORKER_CONFIG_ENV, type WorkerConfig } from "./worker/config.js";
-export { type HeadWorkerConfig, type RemoteStage, startHeadWorker } from "./worker/head.js";
-export type { DevicePlacement, WorkerMessage } from "./worker/messages.js";
-export { WorkerProcess, WorkerStartError, workerMainPath } from "./worker/process.js";
-export { type StageWorkerConfig, startStageWorker, type WorkerDeps } from "./worker/stage.js";
+export { HEALTH_PATHS, type Readiness } from "./worker/http.js";
+export { type RunningWorker, type RunWorkerOptions, runWorker, WorkerFailedError } from "./worker/run.js";

@@ -28,11 +28,86 @@ describe("strata bench capacity, as a user runs it", () => {
     expect(report.medianAbsErrorPct).toBeLessThan(25);
   });
 
-  it("prints a markdown validation table ending with the median absolute error", async () => {
+  it("prints a markdown validation table, then the median absolute error overall, per vendor and per engine", async () => {
     const r = await strata("bench", "capacity", "--validate", PUBLISHED);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^\| row \| model \| gpu \|/);
-    expect(r.stdout).toMatch(/median absolute error: \d+\.\d% over \d+ rows\n$/);
+    expect(r.stdout).toMatch(/^\| row \| model \| gpu \| engine \|/);
+    expect(r.stdout).toMatch(/\nshipped factors: median absolute error \d+\.\d% over \d+ rows\n/);
+    expect(r.stdout).toMatch(/\n- vendor amd: \d+\.\d% over \d+ rows\n- vendor nvidia: /);
+    expect(r.stdout).toMatch(/\n- engine trtllm: \d+\.\d% over \d+ rows\n/);
+  });
+
+  it("validates leave-one-source-out with --cv source: JSON of rows, overall, per vendor and per engine", async () => {
+    const r = await strata("bench", "capacity", "--validate", PUBLISHED, "--cv", "source", "--json");
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout) as {
+      rows: { sourceKey: string; factorSources: string[] }[];
+      medianAbsErrorPct: number;
+      byVendor: Record<string, number>;
+      byEngine: Record<string, number>;
+    };
+    expect(Object.keys(report).sort()).toEqual(["byEngine", "byVendor", "medianAbsErrorPct", "rows"]);
+    expect(Object.keys(report.byVendor).sort()).toEqual(["amd", "nvidia"]);
+    for (const row of report.rows) expect(row.factorSources).not.toContain(row.sourceKey);
+    expect(report.medianAbsErrorPct).toBeLessThan(25);
+  });
+
+  it("says which factor cell each fleet's engine resolves to (vllm by default)", async () => {
+    const byDefault = await strata(
+      "bench",
+      "capacity",
+      "--model",
+      "llama-3.1-8b",
+      "--gpus",
+      "1xh100,8xmi300x",
+    );
+    expect(byDefault.status).toBe(0);
+    expect(byDefault.stdout).toMatch(
+      /\nh100-sxm-80g under vllm: nvidia factors \(vendor scope, fitted on \d+ sources?\)\n/,
+    );
+    expect(byDefault.stdout).toMatch(/\nmi300x under vllm: cdna3\/vllm factors \(family\+engine scope, /);
+    const trtllm = await strata(
+      "bench",
+      "capacity",
+      "--model",
+      "llama-3.1-8b",
+      "--gpus",
+      "1xh100",
+      "--engine",
+      "trtllm",
+    );
+    expect(trtllm.stdout).toMatch(
+      /\nh100-sxm-80g under trtllm: hopper\/trtllm factors \(family\+engine scope, /,
+    );
+  });
+
+  it("rejects --cv without --validate, and an unknown engine, in one line, exit 2", async () => {
+    const cv = await strata(
+      "bench",
+      "capacity",
+      "--model",
+      "llama-3.1-8b",
+      "--gpus",
+      "1xh100",
+      "--cv",
+      "source",
+    );
+    expect(cv.status).toBe(2);
+    expect(cv.stderr).toBe("strata: --cv: only applies with --validate\n");
+    const engine = await strata(
+      "bench",
+      "capacity",
+      "--model",
+      "llama-3.1-8b",
+      "--gpus",
+      "1xh100",
+      "--engine",
+      "tgi",
+    );
+    expect(engine.status).toBe(2);
+    expect(engine.stderr.split("\n")).toHaveLength(2);
+    expect(engine.stderr).toMatch(/--engine.*must be one of vllm, trtllm, sglang, llamacpp, got "tgi"/);
   });
 
   it("rejects a bad CSV with one line naming the row and column, exit 2", async () => {

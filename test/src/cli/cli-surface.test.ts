@@ -8,7 +8,17 @@ describe("strata CLI surface", () => {
   it("lists every command in the top-level help", () => {
     const r = spawnSync(process.execPath, [STRATA_BIN, "--help"], { encoding: "utf8" });
     expect(r.status).toBe(0);
-    for (const name of ["plan", "up", "status", "gateway", "controller", "model", "setup", "bench"]) {
+    for (const name of [
+      "plan",
+      "up",
+      "worker",
+      "status",
+      "gateway",
+      "controller",
+      "model",
+      "setup",
+      "bench",
+    ]) {
       expect(r.stdout).toMatch(new RegExp(`^  ${name} `, "m"));
     }
   });
@@ -19,6 +29,39 @@ describe("strata CLI surface", () => {
     ["option without its value", ["plan", "--nodes"], /option '--nodes <n>' argument missing/],
   ])("%s: one line on stderr, exit 2", (_name, args, message) => {
     const r = spawnSync(process.execPath, [STRATA_BIN, ...args], { encoding: "utf8" });
+    expect(r.status).toBe(2);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+  });
+
+  it.each([
+    ["no environment at all", {}, /^strata: STRATA_DEPLOYMENT: is required but not set$/],
+    [
+      "one variable missing",
+      { STRATA_DEPLOYMENT: "demo" },
+      /^strata: STRATA_REPLICA: is required but not set$/,
+    ],
+    [
+      "a stage outside its layers",
+      {
+        STRATA_DEPLOYMENT: "demo",
+        STRATA_REPLICA: "0",
+        STRATA_STAGE: "2",
+        STRATA_STAGE_LAYERS: "0-5,6-11",
+        STRATA_ENGINE: "llamacpp",
+        STRATA_MODEL_PATH: "/models/m.gguf",
+        STRATA_SERVED_MODEL_NAME: "m",
+        STRATA_MAX_MODEL_LENGTH: "512",
+      },
+      /^strata: STRATA_STAGE: 2 is not one of the 2 stages$/,
+    ],
+  ])("strata worker with %s: one line naming the variable, exit 2", (_name, env, message) => {
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("STRATA_")));
+    const r = spawnSync(process.execPath, [STRATA_BIN, "worker"], {
+      encoding: "utf8",
+      env: { ...clean, ...env },
+    });
     expect(r.status).toBe(2);
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { fixtureDir, strata, TINY_CONFIG, tinyGgufHeader } from "./plan-fixtures.js";
+import { DEEPSEEK_V3_CONFIG, fixtureDir, strata, TINY_CONFIG, tinyGgufHeader } from "./plan-fixtures.js";
 
 // Bad input, tried as a new user would: one line on stderr naming the field, exit 2, no stack trace.
 const fixtures = fixtureDir();
@@ -20,6 +20,24 @@ const files = {
   badMagicGguf: fixtures.write("magic.gguf", badMagic),
   emptyGguf: fixtures.write("empty.gguf", new Uint8Array(0)),
   gguf: fixtures.write("ok.gguf", header),
+  // DeepSeek-V3's published config.json with one field taken out or pushed past its bound.
+  noExpertSize: fixtures.write(
+    "v3-no-moe-size/config.json",
+    JSON.stringify({ ...DEEPSEEK_V3_CONFIG, moe_intermediate_size: undefined }),
+  ),
+  tooManyActive: fixtures.write(
+    "v3-topk/config.json",
+    JSON.stringify({ ...DEEPSEEK_V3_CONFIG, num_experts_per_tok: 300 }),
+  ),
+  unknownType: fixtures.write("mllama/config.json", JSON.stringify({ ...TINY_CONFIG, model_type: "mllama" })),
+  unknownField: fixtures.write(
+    "extra/config.json",
+    JSON.stringify({ ...DEEPSEEK_V3_CONFIG, n_dense_experts: 2 }),
+  ),
+  awq: fixtures.write(
+    "awq/config.json",
+    JSON.stringify({ ...TINY_CONFIG, quantization_config: { quant_method: "awq", bits: 4 } }),
+  ),
 };
 
 const base = ["plan", "--model", "llama-3.1-8b", "--gpu", "h100-sxm-80g"];
@@ -113,7 +131,7 @@ const cases: Array<[string, string[], RegExp]> = [
   [
     "unknown dtype",
     [...base, "--dtype", "fp3"],
-    /^strata: --dtype: must be one of bf16, fp16, fp8, int8, int4, got "fp3"/,
+    /^strata: --dtype: must be one of bf16, fp16, fp8, int8, mxfp4, int4, got "fp3"/,
   ],
   [
     "unknown objective",
@@ -144,6 +162,36 @@ const cases: Array<[string, string[], RegExp]> = [
     "pool of an unknown GPU",
     ["plan", "--model", "llama-3.1-8b", "--pool", "1x8xtpu"],
     /^strata: --pool: unknown GPU "tpu"/,
+  ],
+  [
+    "a MoE config.json with n_routed_experts but no moe_intermediate_size",
+    ["plan", "--model", files.noExpertSize, "--gpu", "h100"],
+    /^strata: .*config\.json: moe_intermediate_size: is missing, and n_routed_experts needs it$/,
+  ],
+  [
+    "a MoE config.json with more experts per token than experts",
+    ["plan", "--model", files.tooManyActive, "--gpu", "h100"],
+    /^strata: .*config\.json: num_experts_per_tok: 300 exceeds the 256 routed experts \(n_routed_experts\)$/,
+  ],
+  [
+    "an architecture Strata does not model",
+    ["plan", "--model", files.unknownType, "--gpu", "h100"],
+    /^strata: .*config\.json: model_type: "mllama" is not an architecture Strata models/,
+  ],
+  [
+    "a field the architecture's list does not know",
+    ["plan", "--model", files.unknownField, "--gpu", "h100"],
+    /^strata: .*config\.json: n_dense_experts: is not a field Strata models for model_type "deepseek_v3"/,
+  ],
+  [
+    "a quantization method without --dtype",
+    ["plan", "--model", files.awq, "--gpu", "h100"],
+    /^strata: --dtype: is required: .* is quantized with "awq"/,
+  ],
+  [
+    "mxfp4 for a dense model",
+    [...base, "--dtype", "mxfp4"],
+    /^strata: --dtype: mxfp4 quantizes expert weights, and llama-3\.1-8b has no experts/,
   ],
   [
     "--dtype with a GGUF model",

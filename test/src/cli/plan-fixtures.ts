@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import {
@@ -34,6 +34,17 @@ export function strata(...args: string[]): Promise<CliResult> {
     );
   });
 }
+
+/**
+ * A published config.json from packages/core/src/model/hf-configs (its SOURCES.md
+ * says where each file was read), e.g. `deepseek-ai--DeepSeek-V3.json`.
+ */
+export function publishedConfig(file: string): Record<string, unknown> {
+  const url = new URL(`../../../packages/core/src/model/hf-configs/${file}`, import.meta.url);
+  return JSON.parse(readFileSync(url, "utf8")) as Record<string, unknown>;
+}
+
+export const DEEPSEEK_V3_CONFIG = publishedConfig("deepseek-ai--DeepSeek-V3.json");
 
 /** A small llama-shaped model as Hugging Face writes its config.json. */
 export const TINY_CONFIG = {

@@ -6,27 +6,23 @@
  * check sees them and not only their HELP/TYPE lines.
  */
 import { spawnSync } from "node:child_process";
-import { LIFECYCLE_CONSUMERS } from "@strata/core";
+import { WorkerProcess } from "@strata/controller";
+import { LIFECYCLE_CONSUMERS, workerEnv } from "@strata/core";
 import { runGateway } from "@strata/gateway";
 import {
   createMetricsRegistry,
+  freeLoopbackPort,
   type MetricsServer,
   NATS_METRICS,
   NatsServerProcess,
   startMetricsServer,
 } from "@strata/runtime";
-import {
-  controlConfigEnv,
-  freeLoopbackPort,
-  tunnelMetricsObserver,
-  WORKER_METRICS,
-  WorkerProcess,
-  workerMetrics,
-} from "@strata/shard-worker";
+import { tunnelMetricsObserver, WORKER_METRICS, workerMetrics } from "@strata/shard-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pollUntil } from "../k8s/poll.js";
 import { promtoolBinary } from "../k8s/versions.js";
 import { binaries } from "../shard-worker/rpc-fixtures.js";
+import { STRATA_WORKER_COMMAND } from "../strata-bin.js";
 import { startController, startReplica, type TestController, type TestWorker } from "./fixtures.js";
 
 function promtoolCheck(text: string): { status: number | null; output: string } {
@@ -57,24 +53,36 @@ afterAll(async () => {
 
 describe("promtool check metrics", () => {
   it("passes on a shard worker process's /metrics", async () => {
-    const metricsPort = await freeLoopbackPort();
-    const worker = new WorkerProcess(
-      "stage-1 worker",
-      { role: "stage", stage: 1, tunnelBind: "127.0.0.1:0", token: "t", rpcServerPath: binaries().rpcServer },
-      () => {},
-      controlConfigEnv({
-        natsUrl: server.url,
+    const httpPort = await freeLoopbackPort();
+    const worker = new WorkerProcess({
+      name: "stage-1 worker",
+      command: STRATA_WORKER_COMMAND,
+      httpPort,
+      log: () => {},
+      env: workerEnv({
         deployment: "lint",
         replica: 0,
         stage: 1,
-        stageCount: 2,
-        layers: { first: 4, last: 7 },
-        metricsPort,
+        stageLayers: [
+          { first: 0, last: 3 },
+          { first: 4, last: 7 },
+        ],
+        engine: "llamacpp",
+        modelPath: "/not/read/by/a/stage.gguf",
+        servedModelName: "lint",
+        maxModelLength: 512,
+        stageAddresses: ["127.0.0.1:1", `127.0.0.1:${await freeLoopbackPort()}`],
+        tunnelToken: "t",
+        natsUrl: server.url,
+        bindHost: "127.0.0.1",
+        httpPort,
+        tunnelPort: await freeLoopbackPort(),
+        engineHome: binaries().binDir,
       }),
-    );
+    });
     cleanups.push(() => worker.stop());
-    await worker.ready();
-    const url = `http://127.0.0.1:${metricsPort}/metrics`;
+    await worker.ready(60_000);
+    const url = `http://127.0.0.1:${httpPort}/metrics`;
     await pollUntil("worker reports its engine up", 10_000, async () =>
       (await scrape(url)).includes(`${WORKER_METRICS.engineUp} 1`),
     );

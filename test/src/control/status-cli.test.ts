@@ -31,27 +31,36 @@ async function strata(...args: string[]): Promise<{ code: number; stdout: string
 }
 
 let server: NatsServerProcess;
-let workers: TestWorker[] = [];
+const replicas: TestWorker[][] = [];
+
+/** Each test reports its own replica under its own deployment name: no test sees another's workers. */
+async function reportingReplica(deployment: string): Promise<TestWorker[]> {
+  const workers = await startReplica(server.url, deployment, 3);
+  workers[0]?.control.setAddresses({ endpoint: "http://127.0.0.1:18080" });
+  replicas.push(workers);
+  return workers;
+}
 
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), "strata-status-"));
   server = await NatsServerProcess.start();
-  workers = await startReplica(server.url, "tiny", 3);
-  workers[0]?.control.setAddresses({ endpoint: "http://127.0.0.1:18080" });
 });
 
 afterAll(async () => {
-  for (const w of workers) await w.close().catch(() => {});
+  for (const w of replicas.flat()) await w.close().catch(() => {});
   await server?.stop();
   await rm(stateDir, { recursive: true, force: true });
 });
 
 describe("strata status", () => {
   it("collects heartbeats when no controller answers", async () => {
+    await reportingReplica("collected");
     const { code, stdout } = await strata(
       "status",
       "--nats-url",
       server.url,
+      "--deployment",
+      "collected",
       "--json",
       "--collect-ms",
       "2500",
@@ -62,14 +71,15 @@ describe("strata status", () => {
     const replica = snapshot.deployments[0].replicas[0];
     expect(replica).toMatchObject({ replica: 0, available: true, stageCount: 3 });
     expect(replica.stages.map((s: { layers: unknown }) => s.layers)).toEqual([
-      { start: 0, end: 4 },
-      { start: 4, end: 8 },
-      { start: 8, end: 12 },
+      { first: 0, last: 3 },
+      { first: 4, last: 7 },
+      { first: 8, last: 11 },
     ]);
     expect(replica.stages[0].heartbeatAgeMs).toBeLessThan(5_000);
   });
 
   it("asks the controller's cluster state, and shows a lost stage", async () => {
+    const workers = await reportingReplica("tiny");
     const controller: TestController = await startController(server.url, LIFECYCLE_CONSUMERS.controller);
     try {
       await pollUntil("controller sees the replica", 10_000, async () =>
@@ -79,14 +89,14 @@ describe("strata status", () => {
       await pollUntil("stage 2 lost", 10_000, async () =>
         Boolean(controller.service.state.replica("tiny", 0)?.stages[2]?.lost),
       );
-      const json = await strata("status", "--nats-url", server.url, "--json");
+      const json = await strata("status", "--nats-url", server.url, "--deployment", "tiny", "--json");
       expect(json.code).toBe(0);
       const snapshot = JSON.parse(json.stdout);
       expect(snapshot.source).toBe("controller");
       expect(snapshot.deployments[0].replicas[0]).toMatchObject({ available: false });
       expect(snapshot.deployments[0].replicas[0].stages[2]).toMatchObject({ stage: 2, lost: true });
 
-      const table = await strata("status", "--nats-url", server.url);
+      const table = await strata("status", "--nats-url", server.url, "--deployment", "tiny");
       expect(table.code).toBe(0);
       expect(table.stdout).toContain("tiny replica 0: unavailable (2/3 stages ready)");
       expect(table.stdout).toMatch(/tiny\s+0\s+2\s+8-11\s+ready \(lost\)/);
@@ -105,6 +115,7 @@ describe("strata status", () => {
   ])("rejects %j with one line and exit 2", async (args, message) => {
     const { code, stderr } = await strata(...args);
     expect(code).toBe(2);
+    expect(stderr.trimEnd().split("\n")).toHaveLength(1);
     expect(stderr).toMatch(message);
     expect(stderr).not.toMatch(/\n\s+at /);
   });

@@ -1,6 +1,7 @@
 /**
  * Trace context across the three carriers, in one process with an in-memory
- * exporter: HTTP into the head's front, the tunnel's gRPC metadata (real
+ * exporter: HTTP into the head's request path (mounted on a plain HTTP server,
+ * as the worker mounts it on its port), the tunnel's gRPC metadata (real
  * TunnelServer/TunnelListener over loopback) to a stage, and NATS headers on a
  * lifecycle event (real nats-server). The engine behind the front is a small
  * HTTP server standing in for llama-server here; the end-to-end test with real
@@ -15,6 +16,7 @@ import {
   connectNats,
   consumeLifecycleEvents,
   createMetricsRegistry,
+  freeLoopbackPort,
   InvalidMessages,
   LifecycleOutbox,
   NatsServerProcess,
@@ -22,10 +24,9 @@ import {
   type Tracing,
 } from "@strata/runtime";
 import {
-  freeLoopbackPort,
+  createHeadFront,
   type HeadFront,
   handleRequestMark,
-  startHeadFront,
   TunnelListener,
   TunnelServer,
 } from "@strata/shard-worker";
@@ -39,6 +40,8 @@ let engine: Server;
 let tunnelServer: TunnelServer;
 let listener: TunnelListener;
 let front: HeadFront;
+let frontServer: Server;
+let frontPort: number;
 let state: "ready" | "draining" = "ready";
 const engineSawTraceparent: string[] = [];
 
@@ -58,18 +61,21 @@ beforeAll(async () => {
   });
   const tunnelPort = await tunnelServer.start();
   listener = new TunnelListener({ address: `127.0.0.1:${tunnelPort}`, token: "secret" });
-  front = await startHeadFront({
-    host: "127.0.0.1",
-    port: 0,
+  front = createHeadFront({
     enginePort: (engine.address() as AddressInfo).port,
     tracer: tracing.tracer,
     tunnels: [{ stage: 1, openStream: (md) => listener.openStream(md) }],
     state: () => state,
   });
+  frontServer = createServer((req, res) => front.handle(req, res));
+  await new Promise<void>((r) => frontServer.listen(0, "127.0.0.1", () => r()));
+  frontPort = (frontServer.address() as AddressInfo).port;
 });
 
 afterAll(async () => {
-  await front?.close();
+  front?.close();
+  frontServer?.closeAllConnections();
+  await new Promise((r) => frontServer?.close(r));
   await listener?.close();
   await tunnelServer?.stop();
   await new Promise((r) => engine?.close(r));
@@ -88,7 +94,7 @@ describe("trace context propagation", () => {
     const root = tracing.tracer.startSpan("client", { kind: SpanKind.CLIENT });
     const headers: Record<string, string> = { "content-type": "application/json" };
     propagation.inject(trace.setSpan(context.active(), root), headers);
-    const res = await fetch(`http://127.0.0.1:${front.port}/v1/completions`, {
+    const res = await fetch(`http://127.0.0.1:${frontPort}/v1/completions`, {
       method: "POST",
       headers,
       body: JSON.stringify({ prompt: "hi", max_tokens: 1 }),
@@ -117,7 +123,7 @@ describe("trace context propagation", () => {
   it("refuses new requests with 503 while draining", async () => {
     state = "draining";
     try {
-      const res = await fetch(`http://127.0.0.1:${front.port}/v1/completions`, {
+      const res = await fetch(`http://127.0.0.1:${frontPort}/v1/completions`, {
         method: "POST",
         body: "{}",
       });

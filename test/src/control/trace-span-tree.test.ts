@@ -8,8 +8,7 @@
  */
 import { context, propagation, SpanKind, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
-import { setupTracing } from "@strata/runtime";
-import { freeLoopbackPort } from "@strata/shard-worker";
+import { freeLoopbackPort, setupTracing } from "@strata/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StrataRun } from "../e2e/strata-up.js";
 import { pollUntil } from "../k8s/poll.js";

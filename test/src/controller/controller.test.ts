@@ -7,7 +7,7 @@ import {
 } from "@kubernetes/client-node";
 import type { Controller } from "@strata/controller";
 import { CONDITION_TYPES, LABELS, type ModelDeploymentSpecInput, REASONS } from "@strata/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type ControlPlane,
   createGpuNodePool,
@@ -408,7 +408,12 @@ describe("ModelDeployment validation by the API server", () => {
 });
 
 describe("scheduler-plugins PodGroups", () => {
-  // Runs last: installing the PodGroup CRD changes what controllers started afterwards do.
+  // The PodGroup CRD changes what a controller started while it exists does:
+  // it is removed again (and gone from discovery) before any other test goes on.
+  afterEach(async () => {
+    await uninstallPodGroupCrd(admin);
+  });
+
   it("creates a PodGroup per group (minMember = pp) and points the pods at it when the API exists", async () => {
     await installPodGroupCrd(admin);
     const s = await scenario("md-podgroup", ["a", "a"]);
@@ -447,6 +452,18 @@ async function expectEventually(
 }
 
 const POD_GROUP = { group: "scheduling.x-k8s.io", version: "v1alpha1", plural: "podgroups" } as const;
+
+async function uninstallPodGroupCrd(kc: KubeConfig): Promise<void> {
+  const ext = kc.makeApiClient(ApiextensionsV1Api);
+  const name = "podgroups.scheduling.x-k8s.io";
+  await ext.deleteCustomResourceDefinition({ name }).catch(() => undefined);
+  await pollUntil("PodGroup CRD removed", 60_000, async () =>
+    ext.readCustomResourceDefinition({ name }).then(
+      () => false,
+      () => true,
+    ),
+  );
+}
 
 /** The PodGroup CRD's names (https://github.com/kubernetes-sigs/scheduler-plugins), with an open schema. */
 async function installPodGroupCrd(kc: KubeConfig): Promise<void> {

@@ -12,13 +12,7 @@ import {
   type V1PolicyRule,
   Watch,
 } from "@kubernetes/client-node";
-import {
-  Controller,
-  type ControllerConfigInput,
-  jsonLogger,
-  resolveControllerConfig,
-  silentLogger,
-} from "@strata/controller";
+import { Controller, type ControllerConfigInput, resolveControllerConfig } from "@strata/controller";
 import {
   LABELS,
   MODEL_DEPLOYMENT_PLURAL,
@@ -27,6 +21,7 @@ import {
   type ModelDeploymentSpecInput,
   STRATA_API_GROUP,
 } from "@strata/core";
+import { jsonLogger, silentLogger } from "@strata/runtime";
 import { parse } from "yaml";
 import { pollUntil, serviceAccountKubeconfig } from "../k8s/index.js";
 

@@ -3,12 +3,11 @@ import { writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { CoordinationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { pollUntil } from "../k8s/index.js";
+import { STRATA_BIN } from "../strata-bin.js";
 import { controllerKubeconfig } from "./fixture.js";
 
-const MAIN = fileURLToPath(new URL("../../../services/controller/dist/main.js", import.meta.url));
 export const TEST_LEASE = "strata-controller";
 
 export interface ControllerProcess {
@@ -22,7 +21,7 @@ export interface ControllerProcess {
 }
 
 /**
- * Starts `strata controller` as a child process (the built main.js) with
+ * Starts `strata controller` as a child process (the command the chart runs) with
  * leader election on a short lease, as the ServiceAccount.
  */
 export async function startControllerProcess(
@@ -36,7 +35,8 @@ export async function startControllerProcess(
   const child = spawn(
     process.execPath,
     [
-      MAIN,
+      STRATA_BIN,
+      "controller",
       `--kubeconfig=${kubeconfig}`,
       `--namespace=${namespace}`,
       "--health-host=127.0.0.1",

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeLoopbackPort, writeTinyLlamaGguf } from "@strata/shard-worker";
+import { freeLoopbackPort } from "@strata/runtime";
+import { writeTinyLlamaGguf } from "@strata/shard-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { binaries } from "../shard-worker/rpc-fixtures.js";
 import { StrataRun } from "./strata-up.js";
@@ -60,9 +61,11 @@ describe("strata up rejects bad input with one line, exit 2 and no process left"
       try {
         const exit = await run.exited;
         expect(exit.code).toBe(2);
+        // Progress lines may come first; the error itself is one line, the last.
         const lines = run.stderr.trim().split("\n");
         const last = lines.at(-1) ?? "";
         expect(last).toMatch(message);
+        expect(lines.filter((l) => /^strata: --[\w-]+: /.test(l))).toEqual([last]);
         expect(run.stderr).not.toMatch(/^\s+at /m); // no stack trace
         expect(run.leftovers()).toEqual([]);
       } finally {

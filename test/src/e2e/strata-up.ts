@@ -112,3 +112,37 @@ export async function completeGreedy(
   const body = (await response.json()) as { tokens: number[]; content: string };
   return { tokens: body.tokens, content: body.content };
 }
+
+/** A streamed greedy completion: resolves `firstToken` when the first token arrives, `outcome` when it ends. */
+export function streamGreedy(
+  baseUrl: string,
+  prompt: string,
+  nPredict: number,
+): { readonly firstToken: Promise<void>; readonly outcome: Promise<"completed" | "failed" | "hung"> } {
+  let sawToken: () => void = () => {};
+  const firstToken = new Promise<void>((resolve) => {
+    sawToken = resolve;
+  });
+  const outcome = (async () => {
+    try {
+      const response = await fetch(`${baseUrl}/completion`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt, n_predict: nPredict, temperature: 0, stream: true, ignore_eos: true }),
+        signal: AbortSignal.timeout(120_000),
+      });
+      if (!response.ok || !response.body) return "failed" as const;
+      let text = "";
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body) {
+        text += decoder.decode(chunk as Uint8Array, { stream: true });
+        if (text.includes('"content"')) sawToken();
+        if (/"stop"\s*:\s*true/.test(text)) return "completed" as const;
+      }
+      return "failed" as const;
+    } catch (err: unknown) {
+      return err instanceof Error && err.name === "TimeoutError" ? ("hung" as const) : ("failed" as const);
+    }
+  })();
+  return { firstToken, outcome };
+}

@@ -3,7 +3,7 @@
  * its own process group on a free loopback port, killed with the group.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { freeLoopbackPort } from "@strata/shard-worker";
+import { freeLoopbackPort } from "@strata/runtime";
 import { binaries } from "../shard-worker/rpc-fixtures.js";
 
 export interface LlamaHead {

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeLoopbackPort, writeTinyLlamaGguf } from "@strata/shard-worker";
+import { freeLoopbackPort } from "@strata/runtime";
+import { writeTinyLlamaGguf } from "@strata/shard-worker";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StrataRun } from "../e2e/strata-up.js";

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
-import { freeLoopbackPort, llamaCppBinaryPaths, tcpProbe } from "@strata/shard-worker";
+import { freeLoopbackPort } from "@strata/runtime";
+import { llamaCppBinaryPaths, tcpProbe } from "@strata/shard-worker";
 
 /** The llama.cpp binaries `strata setup` built; tests fail loudly without them. */
 export function binaries() {

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { freeLoopbackPort } from "@strata/runtime";
 import {
   convertGgufToHf,
-  freeLoopbackPort,
   pullModel,
   tcpProbe,
   type VllmGroupPlan,

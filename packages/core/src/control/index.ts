@@ -44,7 +44,6 @@ export {
 export type { StageRef } from "./subjects.js";
 export {
   checkStageRef,
-  isDeploymentName,
   SUBJECT_ROOT,
   stageRefOf,
   subjectKind,

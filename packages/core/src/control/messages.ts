@@ -5,6 +5,8 @@
  * Every payload carries `v`, the schema version; a breaking change bumps it.
  */
 import { z } from "zod";
+import { engineSchema } from "../engines.js";
+import { deploymentNameSchema } from "../names.js";
 import { layerRangeSchema } from "../planner/layer-range.js";
 
 export const MESSAGE_VERSION = 1;
@@ -12,18 +14,14 @@ export const MESSAGE_VERSION = 1;
 const version = z.literal(MESSAGE_VERSION);
 const count = z.number().int().nonnegative();
 const epochMs = z.number().int().nonnegative();
-const deploymentName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
 
 /** Where a stage is in its life. Heartbeats carry the current one; lifecycle events mark transitions. */
 export const STAGE_STATES = ["starting", "ready", "draining", "failed", "stopped"] as const;
 export const stageStateSchema = z.enum(STAGE_STATES);
 export type StageState = z.infer<typeof stageStateSchema>;
 
-export const ENGINES = ["llamacpp", "vllm"] as const;
-export const engineSchema = z.enum(ENGINES);
-
 const stageIdentity = {
-  deployment: deploymentName,
+  deployment: deploymentNameSchema,
   replica: count,
   stage: count,
 };
@@ -138,7 +136,7 @@ export const replicaViewSchema = z.object({
 export type ReplicaView = z.infer<typeof replicaViewSchema>;
 
 export const deploymentViewSchema = z.object({
-  deployment: deploymentName,
+  deployment: deploymentNameSchema,
   replicas: z.array(replicaViewSchema),
 });
 export type DeploymentView = z.infer<typeof deploymentViewSchema>;
@@ -153,5 +151,8 @@ export const clusterSnapshotSchema = z.object({
 });
 export type ClusterSnapshot = z.infer<typeof clusterSnapshotSchema>;
 
-export const clusterStatusRequestSchema = z.object({ v: version, deployment: deploymentName.optional() });
+export const clusterStatusRequestSchema = z.object({
+  v: version,
+  deployment: deploymentNameSchema.optional(),
+});
 export type ClusterStatusRequest = z.infer<typeof clusterStatusRequestSchema>;

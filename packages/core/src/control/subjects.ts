@@ -9,6 +9,7 @@
  *   strata.cluster.status                              request-reply to the controller
  */
 import { InputError } from "../errors.js";
+import { isDeploymentName } from "../names.js";
 
 export const SUBJECT_ROOT = "strata";
 
@@ -17,13 +18,6 @@ export interface StageRef {
   readonly deployment: string;
   readonly replica: number;
   readonly stage: number;
-}
-
-/** Deployment names are Kubernetes object names (DNS-1123 labels): safe as one NATS token. */
-const DEPLOYMENT_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-export function isDeploymentName(name: string): boolean {
-  return DEPLOYMENT_NAME.test(name);
 }
 
 /** Throws InputError naming the field when a stage identity cannot form a subject. */

@@ -73,30 +73,5 @@ export type Reason = (typeof REASONS)[keyof typeof REASONS];
 /** Pod roles: stage 0 is the head that serves HTTP; others run layers only. */
 export const WORKER_ROLES = { head: "head", stage: "stage" } as const;
 
-/** Environment variables a shard-worker pod receives from the controller. */
-export const WORKER_ENV = {
-  role: "STRATA_ROLE",
-  deployment: "STRATA_DEPLOYMENT",
-  replica: "STRATA_REPLICA",
-  stage: "STRATA_STAGE",
-  stages: "STRATA_STAGES",
-  tensorParallel: "STRATA_TENSOR_PARALLEL",
-  firstLayer: "STRATA_FIRST_LAYER",
-  lastLayer: "STRATA_LAST_LAYER",
-  headAddress: "STRATA_HEAD_ADDRESS",
-  stageAddresses: "STRATA_STAGE_ADDRESSES",
-  natsUrl: "STRATA_NATS_URL",
-  tunnelToken: "STRATA_TUNNEL_TOKEN",
-  engine: "STRATA_ENGINE",
-  dtype: "STRATA_DTYPE",
-  modelSource: "STRATA_MODEL_SOURCE",
-  modelFormat: "STRATA_MODEL_FORMAT",
-  servedModelName: "STRATA_SERVED_MODEL_NAME",
-  maxModelLength: "STRATA_MAX_MODEL_LENGTH",
-} as const;
-
 /** Key in the per-deployment Secret that holds the tunnel token. */
 export const TUNNEL_TOKEN_SECRET_KEY = "tunnel-token";
-
-/** Ports on worker pods. */
-export const WORKER_PORTS = { http: 8080, tunnel: 7070 } as const;

@@ -19,6 +19,8 @@ export interface CatalogModelShape {
   readonly layers: number;
   readonly attentionHeads: number;
   readonly kvHeads: number;
+  /** Routed experts per MoE layer; 0 for a dense model. */
+  readonly experts: number;
 }
 
 type JsonSchema = { [key: string]: unknown };
@@ -66,10 +68,11 @@ function celString(value: string): string {
 export function specRules(catalog: readonly CatalogModelShape[]): JsonSchema[] {
   const shapes = `{${[...catalog]
     .sort((a, b) => a.id.localeCompare(b.id))
-    .map((m) => `${celString(m.id)}: [${m.attentionHeads}, ${m.kvHeads}, ${m.layers}]`)
+    .map((m) => `${celString(m.id)}: [${m.attentionHeads}, ${m.kvHeads}, ${m.layers}, ${m.experts}]`)
     .join(", ")}}`;
   const explicitTp = "self.parallelism.mode == 'explicit' && has(self.parallelism.tp)";
   const explicitPp = "self.parallelism.mode == 'explicit' && has(self.parallelism.pp)";
+  const expertParallel = "has(self.parallelism.ep) && self.parallelism.ep > 1";
   const inCatalog = `has(self.model.catalog) && self.model.catalog in ${shapes}`;
   const shape = (i: number) => `${shapes}[self.model.catalog][${i}]`;
   const headsOk = (heads: string, kv: string) =>
@@ -95,6 +98,24 @@ export function specRules(catalog: readonly CatalogModelShape[]): JsonSchema[] {
         `(!(${inCatalog}) || self.parallelism.pp <= ${shape(2)}))`,
       message: "pp cannot exceed the model's layer count: every stage needs at least one layer",
       fieldPath: ".parallelism.pp",
+    },
+    {
+      rule: `!(${expertParallel}) || self.parallelism.ep <= self.gpu.perNode`,
+      message: "ep cannot exceed gpu.perNode: a pod's GPUs must sit on one node",
+      fieldPath: ".parallelism.ep",
+    },
+    {
+      rule: `!(${expertParallel}) || self.engine == 'vllm'`,
+      message: "expert parallelism (ep > 1) needs engine: vllm; llama.cpp splits a model by layers",
+      fieldPath: ".parallelism.ep",
+    },
+    {
+      rule:
+        `!(${expertParallel}) || (has(self.model.architecture) ? ` +
+        `(has(self.model.architecture.experts) && self.model.architecture.experts % self.parallelism.ep == 0) : ` +
+        `(!(${inCatalog}) || (${shape(3)} > 0 && ${shape(3)} % self.parallelism.ep == 0)))`,
+      message: "ep must divide the model's routed experts (a dense model has none)",
+      fieldPath: ".parallelism.ep",
     },
   ];
 }

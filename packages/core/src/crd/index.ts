@@ -16,8 +16,6 @@ export {
   REASONS,
   STRATA_API_GROUP,
   TUNNEL_TOKEN_SECRET_KEY,
-  WORKER_ENV,
-  WORKER_PORTS,
   WORKER_ROLES,
 } from "./constants.js";
 export type { CatalogModelShape } from "./crd-manifest.js";
@@ -29,8 +27,6 @@ export {
 } from "./crd-manifest.js";
 export type {
   Condition,
-  Dtype,
-  Engine,
   GroupPhase,
   GroupStatus,
   ModelDeployment,
@@ -42,8 +38,6 @@ export type {
 } from "./schema.js";
 export {
   conditionSchema,
-  DTYPES,
-  ENGINES,
   GROUP_PHASES,
   groupStatusSchema,
   MAX_DEPLOYMENT_NAME_LENGTH,

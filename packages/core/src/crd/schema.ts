@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { engineSchema } from "../engines.js";
+import { WEIGHT_DTYPES } from "../model/model-spec.js";
 import { layerRangeSchema } from "../planner/layer-range.js";
 import { DEFAULT_GPU_RESOURCE, DEFAULT_TOPOLOGY_KEY } from "./constants.js";
 
@@ -45,6 +47,12 @@ export const modelArchitectureSchema = z.object({
   layers: z.int().min(1).max(1024),
   attentionHeads: z.int().min(1).max(1024),
   kvHeads: z.int().min(1).max(1024),
+  experts: z
+    .int()
+    .min(1)
+    .max(4096)
+    .optional()
+    .describe("Routed experts per MoE layer, for a mixture-of-experts model (parallelism.ep must divide it)"),
 });
 
 export const modelSchema = z
@@ -68,15 +76,20 @@ export const modelSchema = z
     }),
   );
 
-export const ENGINES = ["llamacpp", "vllm"] as const;
-// The planner's weight dtypes (packages/core/src/model/model-spec.ts); GGUF files carry their own quantization.
-export const DTYPES = ["bf16", "fp16", "fp8", "int8", "int4"] as const;
-
 export const parallelismSchema = z
   .object({
     mode: z.enum(["auto", "explicit"]).default("auto"),
     tp: z.int().min(1).max(64).optional().describe("Tensor-parallel degree: GPUs per pod"),
     pp: z.int().min(1).max(256).optional().describe("Pipeline-parallel degree: pods per group"),
+    ep: z
+      .int()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe(
+        "Expert-parallel degree (vllm engine, mixture-of-experts models): GPUs per pod that share the routed " +
+          "experts, a multiple of tp; attention runs as ep/tp data-parallel ranks. 1 or unset splits every expert by tp",
+      ),
   })
   .meta(
     cel(
@@ -86,9 +99,19 @@ export const parallelismSchema = z
         fieldPath: ".mode",
       },
       {
-        rule: "self.mode == 'explicit' || (!has(self.tp) && !has(self.pp))",
-        message: "tp and pp are chosen by the planner when mode is auto; set mode: explicit",
+        rule: "self.mode == 'explicit' || (!has(self.tp) && !has(self.pp) && !has(self.ep))",
+        message: "tp, pp and ep are chosen by the planner when mode is auto; set mode: explicit",
         fieldPath: ".mode",
+      },
+      {
+        rule: "!has(self.ep) || self.ep == 1 || (has(self.tp) && self.ep % self.tp == 0)",
+        message: "ep must be a multiple of tp (vLLM sizes expert parallelism as tp × data-parallel ranks)",
+        fieldPath: ".ep",
+      },
+      {
+        rule: "!has(self.ep) || self.ep == 1 || (has(self.pp) && self.pp == 1)",
+        message: "expert parallelism (ep > 1) runs as one pipeline stage: set pp to 1",
+        fieldPath: ".ep",
       },
     ),
   );
@@ -144,8 +167,8 @@ export const rolloutSchema = z
 
 export const modelDeploymentSpecSchema = z.object({
   model: modelSchema,
-  engine: z.enum(ENGINES),
-  dtype: z.enum(DTYPES).default("bf16"),
+  engine: engineSchema,
+  dtype: z.enum(WEIGHT_DTYPES).default("bf16"),
   parallelism: parallelismSchema.default({ mode: "auto" }),
   replicas: z.int().min(0).max(1000).default(1),
   gpu: gpuSchema,
@@ -180,6 +203,13 @@ export const stagePlanSchema = z.object({
 export const planStatusSchema = z.object({
   tp: z.int().min(1),
   pp: z.int().min(1),
+  ep: z
+    .int()
+    .min(1)
+    .default(1)
+    .describe(
+      "Expert parallelism: 1 splits experts by tp; above 1, experts over ep GPUs per pod (vLLM --enable-expert-parallel)",
+    ),
   gpusPerGroup: z.int().min(1),
   stages: z.array(stagePlanSchema),
   summary: z.string().optional(),
@@ -226,8 +256,6 @@ export type PlanStatus = z.output<typeof planStatusSchema>;
 export type StagePlan = z.output<typeof stagePlanSchema>;
 export type GroupStatus = z.output<typeof groupStatusSchema>;
 export type GroupPhase = (typeof GROUP_PHASES)[number];
-export type Engine = (typeof ENGINES)[number];
-export type Dtype = (typeof DTYPES)[number];
 
 export interface ModelDeployment {
   apiVersion: string;

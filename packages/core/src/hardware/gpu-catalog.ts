@@ -8,11 +8,22 @@ import { InputError } from "../errors.js";
  * GPU and per direction (datasheets quote NVLink as both directions added up:
  * "900 GB/s" is 450e9 each way).
  */
+/** Who makes the accelerator; efficiency factors fall back to a vendor-wide value. */
+export type GpuVendor = "nvidia" | "amd" | "cpu";
+
+/**
+ * The architecture generation: GPUs of one family share kernels and libraries, so
+ * the performance model's efficiency factors are per family (and engine), not per SKU.
+ */
+export type GpuFamily = "ampere" | "ada" | "hopper" | "blackwell" | "cdna3" | "cpu";
+
 export interface GpuSpec {
   /** Catalog key, lower-case, as `--gpu` takes it. */
   readonly name: string;
   readonly label: string;
   readonly kind: "gpu" | "cpu";
+  readonly vendor: GpuVendor;
+  readonly family: GpuFamily;
   readonly memoryBytes: number;
   readonly memoryBandwidthBytesPerS: number;
   readonly bf16DenseTflops: number;
@@ -66,6 +77,8 @@ export const GPU_CATALOG: readonly GpuSpec[] = [
     name: "h100-sxm-80g",
     label: "H100-SXM-80G",
     kind: "gpu",
+    vendor: "nvidia",
+    family: "hopper",
     memoryBytes: 80 * GB,
     memoryBandwidthBytesPerS: 3.35e12,
     // Datasheet: 1,979 BF16 / 3,958 FP8 TFLOPS "with sparsity"; dense is half.
@@ -88,6 +101,8 @@ export const GPU_CATALOG: readonly GpuSpec[] = [
     name: "h200-141g",
     label: "H200-141G",
     kind: "gpu",
+    vendor: "nvidia",
+    family: "hopper",
     memoryBytes: 141 * GB,
     memoryBandwidthBytesPerS: 4.8e12,
     // Same GH100 compute as H100 SXM: 1,979 BF16 / 3,958 FP8 TFLOPS with sparsity.
@@ -110,6 +125,8 @@ export const GPU_CATALOG: readonly GpuSpec[] = [
     name: "a100-sxm-80g",
     label: "A100-SXM-80G",
     kind: "gpu",
+    vendor: "nvidia",
+    family: "ampere",
     memoryBytes: 80 * GB,
     memoryBandwidthBytesPerS: 2.039e12,
     bf16DenseTflops: 312,
@@ -129,6 +146,8 @@ export const GPU_CATALOG: readonly GpuSpec[] = [
     name: "a100-40g",
     label: "A100-40G",
     kind: "gpu",
+    vendor: "nvidia",
+    family: "ampere",
     memoryBytes: 40 * GB,
     memoryBandwidthBytesPerS: 1.555e12,
     bf16DenseTflops: 312,
@@ -148,6 +167,8 @@ export const GPU_CATALOG: readonly GpuSpec[] = [
     name: "l40s-48g",
     label: "L40S-48G",
     kind: "gpu",
+    vendor: "nvidia",
+    family: "ada",
     memoryBytes: 48 * GB,
     memoryBandwidthBytesPerS: 864 * GB,
     // Datasheet: BF16 362.05 / FP8 733 TFLOPS dense (733 / 1,466 with sparsity).
@@ -170,6 +191,8 @@ export const GPU_CATALOG: readonly GpuSpec[] = [
     name: "b200",
     label: "B200-180G",
     kind: "gpu",
+    vendor: "nvidia",
+    family: "blackwell",
     // HGX B200: 8 GPUs with 1.4 TB in all (180 GB each), 64 TB/s in all (8 TB/s each).
     memoryBytes: 180 * GB,
     memoryBandwidthBytesPerS: 8e12,
@@ -193,6 +216,8 @@ export const GPU_CATALOG: readonly GpuSpec[] = [
     name: "mi300x",
     label: "MI300X-192G",
     kind: "gpu",
+    vendor: "amd",
+    family: "cdna3",
     memoryBytes: 192 * GB,
     memoryBandwidthBytesPerS: 5.3e12,
     // Datasheet: peak BF16 1,307.4 and FP8 2,614.9 TFLOPS dense (sparsity doubles them).
@@ -220,6 +245,8 @@ export const GPU_CATALOG: readonly GpuSpec[] = [
     name: "cpu",
     label: "CPU (nominal)",
     kind: "cpu",
+    vendor: "cpu",
+    family: "cpu",
     memoryBytes: 64 * GB,
     memoryBandwidthBytesPerS: 8 * 38.4 * GB,
     bf16DenseTflops: 2,

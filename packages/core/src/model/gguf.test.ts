@@ -6,11 +6,12 @@ import { GGUF_VALUE_TYPE, GgufTruncatedError, parseGguf } from "./gguf.js";
 import { modelSpecFromGguf } from "./gguf-spec.js";
 import { encodeGgufHeader, type GgufEntry, type GgufTensorToWrite } from "./gguf-write.js";
 import { modelSpecFromHfConfig } from "./hf-config.js";
-import { modelShape } from "./model-spec.js";
+import { kvElementsPerTokenPerLayer, modelShape } from "./model-spec.js";
 
 // A small llama-shaped model, written both ways. Sizes are multiples of 32 so Q8_0 blocks fit.
 const HF_CONFIG = {
   architectures: ["LlamaForCausalLM"],
+  model_type: "llama",
   num_hidden_layers: 3,
   hidden_size: 64,
   num_attention_heads: 8,
@@ -170,6 +171,148 @@ describe("GGUF per-layer metadata", () => {
     ];
     expect(() => modelSpecFromGguf(parseGguf(encodeGgufHeader(bad, tensors)))).toThrow(
       /llama\.attention\.head_count_kv: must be a positive integer, got two/,
+    );
+  });
+});
+
+/** A small mixture-of-experts model as llama.cpp writes it (qwen3moe, or deepseek2 with MLA and a dense first layer). */
+function moeGguf(arch: "qwen3moe" | "deepseek2", extra: GgufEntry[] = [], drop: string[] = []): Uint8Array {
+  const T = GGUF_VALUE_TYPE;
+  const h = 64;
+  const heads = 8;
+  const experts = 8;
+  const ffnExp = 32;
+  const layers = 3;
+  const u32 = (key: string, value: number): GgufEntry => ({ key: `${arch}.${key}`, type: T.UINT32, value });
+  const meta: GgufEntry[] = [
+    { key: "general.architecture", type: T.STRING, value: arch },
+    u32("block_count", layers),
+    u32("context_length", 4096),
+    u32("embedding_length", h),
+    u32("feed_forward_length", 128),
+    u32("attention.head_count", heads),
+    u32("expert_count", experts),
+    u32("expert_used_count", 2),
+    u32("expert_feed_forward_length", ffnExp),
+    u32("vocab_size", 96),
+    { key: `${arch}.rope.freq_base`, type: T.FLOAT32, value: 10000 },
+    ...(arch === "deepseek2"
+      ? [
+          u32("attention.head_count_kv", 1),
+          u32("attention.key_length", 32 + 16),
+          u32("attention.value_length", 32),
+          u32("attention.key_length_mla", 24),
+          u32("attention.value_length_mla", 16),
+          u32("attention.kv_lora_rank", 32),
+          u32("attention.q_lora_rank", 32),
+          u32("rope.dimension_count", 16),
+          u32("leading_dense_block_count", 1),
+          u32("expert_shared_count", 1),
+        ]
+      : [u32("attention.head_count_kv", 2)]),
+  ]
+    .filter((e) => !drop.includes(e.key))
+    .concat(extra);
+  const shapes: Array<[string, number[], number]> = [["token_embd.weight", [h, 96], GGML_TYPE.Q8_0]];
+  for (let i = 0; i < layers; i++) {
+    shapes.push(
+      [`blk.${i}.attn_norm.weight`, [h], GGML_TYPE.F32],
+      [`blk.${i}.attn_q.weight`, [h, h], GGML_TYPE.Q8_0],
+    );
+    if (arch === "deepseek2" && i === 0) {
+      shapes.push(
+        [`blk.${i}.ffn_gate.weight`, [h, 128], GGML_TYPE.Q8_0],
+        [`blk.${i}.ffn_up.weight`, [h, 128], GGML_TYPE.Q8_0],
+      );
+    } else {
+      shapes.push(
+        [`blk.${i}.ffn_gate_inp.weight`, [h, experts], GGML_TYPE.F32],
+        [`blk.${i}.ffn_gate_exps.weight`, [h, ffnExp, experts], GGML_TYPE.Q8_0],
+        [`blk.${i}.ffn_up_exps.weight`, [h, ffnExp, experts], GGML_TYPE.Q8_0],
+        [`blk.${i}.ffn_down_exps.weight`, [ffnExp, h, experts], GGML_TYPE.Q4_0],
+      );
+    }
+  }
+  shapes.push(["output_norm.weight", [h], GGML_TYPE.F32], ["output.weight", [h, 96], GGML_TYPE.Q8_0]);
+  return encodeGgufHeader(
+    meta,
+    shapes.map(([name, dims, type]) => ({ name, dims, type, offset: 0 })),
+  );
+}
+
+describe("GGUF mixture of experts", () => {
+  const q8 = (n: number) => (n / 32) * 34;
+  const q4 = (n: number) => (n / 32) * 18;
+  const expertBytes = 2 * q8(64 * 32 * 8) + q4(32 * 64 * 8);
+
+  it("reads expert count, experts per token and expert FFN length; experts' bytes per block", () => {
+    const spec = modelSpecFromGguf(parseGguf(moeGguf("qwen3moe")), { source: "m.gguf" });
+    expect(spec.moe).toEqual({
+      numExperts: 8,
+      expertsPerToken: 2,
+      expertFfnSize: 32,
+      sharedExperts: 0,
+      sharedExpertFfnSize: 0,
+      denseLayers: [],
+    });
+    if (spec.weights.kind !== "gguf") throw new Error("expected GGUF weights");
+    expect(spec.weights.expertBytes).toEqual([expertBytes, expertBytes, expertBytes]);
+    for (const [i, b] of spec.weights.layerBytes.entries()) {
+      expect(b).toBeGreaterThan(spec.weights.expertBytes[i] ?? 0);
+    }
+  });
+
+  it("reads DeepSeek's MLA latent, shared expert and the dense block from its tensors", () => {
+    const spec = modelSpecFromGguf(parseGguf(moeGguf("deepseek2")));
+    expect(spec.moe).toMatchObject({ denseLayers: [0], sharedExperts: 1, sharedExpertFfnSize: 32 });
+    expect(spec.mla).toEqual({
+      qLoraRank: 32,
+      kvLoraRank: 32,
+      qkNopeHeadDim: 8,
+      qkRopeHeadDim: 16,
+      vHeadDim: 16,
+    });
+    // llama.cpp caches only the latent and the RoPE key for MLA: key_length elements, no V.
+    expect(kvElementsPerTokenPerLayer(spec)).toBe(48);
+    if (spec.weights.kind !== "gguf") throw new Error("expected GGUF weights");
+    expect(spec.weights.expertBytes).toEqual([0, expertBytes, expertBytes]);
+  });
+
+  it.each([
+    [
+      "expert tensors without expert_count",
+      moeGguf("qwen3moe", [], ["qwen3moe.expert_count"]),
+      "m.gguf: qwen3moe.expert_count: is missing, and tensor blk.0.ffn_gate_exps.weight needs it",
+    ],
+    [
+      "more experts per token than experts",
+      moeGguf(
+        "qwen3moe",
+        [{ key: "qwen3moe.expert_used_count", type: GGUF_VALUE_TYPE.UINT32, value: 9 }],
+        ["qwen3moe.expert_used_count"],
+      ),
+      "m.gguf: qwen3moe.expert_used_count: 9 exceeds the 8 experts (qwen3moe.expert_count)",
+    ],
+    [
+      "a key the architecture does not model",
+      moeGguf("qwen3moe", [
+        { key: "qwen3moe.expert_chunk_feed_forward_length", type: GGUF_VALUE_TYPE.UINT32, value: 8 },
+      ]),
+      'm.gguf: qwen3moe.expert_chunk_feed_forward_length: is not a key Strata models for architecture "qwen3moe"',
+    ],
+  ])("refuses %s, naming the key", (_what, bytes, message) => {
+    expect(() => modelSpecFromGguf(parseGguf(bytes), { source: "m.gguf" })).toThrow(message);
+  });
+
+  it("refuses an architecture it does not model", () => {
+    const meta: GgufEntry[] = llamaMetadata(HF_CONFIG, "t").map((e) =>
+      e.key === "general.architecture"
+        ? { key: e.key, type: GGUF_VALUE_TYPE.STRING, value: "phi3" }
+        : { ...e, key: e.key.replace(/^llama\./, "phi3.") },
+    );
+    const header = parseGguf(encodeGgufHeader(meta, llamaTensors(HF_CONFIG, false)));
+    expect(() => modelSpecFromGguf(header, { source: "m.gguf" })).toThrow(
+      'm.gguf: general.architecture: "phi3" is not an architecture Strata models',
     );
   });
 });

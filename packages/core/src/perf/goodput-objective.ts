@@ -5,12 +5,16 @@
  * rest follow, closest to meeting the SLOs first, so the planner still shows the
  * nearest miss and says that no layout meets them.
  */
-import { totalParams } from "../model/model-spec.js";
+
+import { DEFAULT_PLANNING_ENGINE, type PlanningEngine } from "../engines.js";
 import type { Candidate } from "../planner/evaluate.js";
 import { KV_CACHE_BYTES_PER_ELEMENT } from "../planner/memory.js";
 import { layoutName, type PlanObjective } from "../planner/objectives.js";
-import { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./efficiency.js";
+import type { EfficiencyFactors } from "./efficiency.js";
+import { resolveEfficiency } from "./efficiency-table.js";
 import { type GoodputPoint, goodputPoint, type LatencySlo } from "./goodput.js";
+import { perfModelShape } from "./model-shape.js";
+import { SHIPPED_FACTORS } from "./shipped-factors.js";
 import type { PerfDtype, PerfLayout, PerfModelShape } from "./types.js";
 
 export const GOODPUT_OBJECTIVE_NAME = "goodput";
@@ -20,6 +24,9 @@ export interface GoodputObjectiveOptions {
   /** Prompt and answer length of a typical request. */
   readonly inputTokens: number;
   readonly outputTokens: number;
+  /** The engine the deployment would run: picks the factors per GPU family (default vllm)… */
+  readonly engine?: PlanningEngine | undefined;
+  /** …unless the factors are given outright. */
   readonly efficiency?: EfficiencyFactors | undefined;
 }
 
@@ -27,18 +34,11 @@ function perfInputs(c: Candidate): { model: PerfModelShape; layout: PerfLayout }
   const { model, weights, dtype, nodes } = c.context;
   const weightDtype: PerfDtype = dtype ?? "bf16"; // GGUF: exact bytes below; compute at the 16-bit rate
   return {
-    model: {
-      numLayers: model.numLayers,
-      hiddenSize: model.hiddenSize,
-      numHeads: model.numHeads,
-      numKvHeads: model.numKvHeads,
-      headDim: model.headDim,
-      parameterCount: totalParams(model),
-      weightBytes: weights.totalBytes,
-    },
+    model: perfModelShape(model, weights),
     layout: {
       tp: c.tp,
       pp: c.pp,
+      ep: c.ep,
       replicas: c.dp,
       gpusPerNode: Math.min(...nodes.map((n) => n.gpusPerNode)),
       weightDtype,
@@ -64,12 +64,15 @@ export function goodputObjective(options: GoodputObjectiveOptions): PlanObjectiv
     if (cache.has(c)) return cache.get(c);
     const { model, layout } = perfInputs(c);
     // Use the same memory share the planner budgeted, so both agree on what fits.
+    const { gpu } = c.binding;
+    const engine = options.engine ?? DEFAULT_PLANNING_ENGINE;
     const eff = {
-      ...(options.efficiency ?? DEFAULT_EFFICIENCY),
+      ...(options.efficiency ??
+        resolveEfficiency(SHIPPED_FACTORS, { vendor: gpu.vendor, family: gpu.family, engine }).factors),
       usableMemoryFraction: c.context.workload.gpuMemoryUtilization,
     };
     const tokens = { inputTokens: options.inputTokens, outputTokens: options.outputTokens };
-    const point = goodputPoint(model, c.binding.gpu, layout, tokens, slo, eff);
+    const point = goodputPoint(model, gpu, layout, tokens, slo, eff);
     cache.set(c, point);
     return point;
   };

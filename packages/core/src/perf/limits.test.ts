@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DoesNotFitError } from "../errors.js";
 import type { EfficiencyFactors } from "./efficiency.js";
 import { predictPerformance } from "./predict.js";
+import { SHIPPED_FACTORS } from "./shipped-factors.js";
 import type {
   PerfDtype,
   PerfGpu,
@@ -14,7 +15,7 @@ import type {
 
 // Physical limits, computed here from the raw figures and not from the model's own
 // helpers, so a bug in those helpers cannot hide a prediction that beats physics.
-const BYTES: Record<PerfDtype, number> = { bf16: 2, fp16: 2, fp8: 1, int8: 1, int4: 0.5 };
+const BYTES: Record<PerfDtype, number> = { bf16: 2, fp16: 2, fp8: 1, int8: 1, mxfp4: 0.53125, int4: 0.5 };
 
 const modelArb: fc.Arbitrary<PerfModelShape> = fc
   .record({
@@ -83,82 +84,207 @@ const effArb: fc.Arbitrary<EfficiencyFactors> = fc.record({
 
 type Case = [PerfModelShape, PerfGpu, PerfLayout, PerfWorkload, EfficiencyFactors];
 
-/** The prediction, or undefined when the plan does not fit (a legitimate answer, not a limit breach). */
-function predictOrSkip(...[model, gpu, layout, workload, eff]: Case): PerfPrediction | undefined {
+/**
+ * The prediction of a case that fits. A plan that does not fit is a legitimate answer,
+ * not a limit breach, so the case is discarded with fc.pre: fast-check then draws
+ * another, and each property below checks its full numRuns of fitting cases (it fails
+ * if too few of the drawn cases fit), instead of passing on cases that never ran.
+ */
+function predictFitting(...[model, gpu, layout, workload, eff]: Case): PerfPrediction {
+  let p: PerfPrediction | undefined;
   try {
-    return predictPerformance(model, gpu, layout, workload, eff);
+    p = predictPerformance(model, gpu, layout, workload, eff);
   } catch (err: unknown) {
-    if (err instanceof DoesNotFitError) return undefined;
-    throw err;
+    if (!(err instanceof DoesNotFitError)) throw err;
   }
+  fc.pre(p !== undefined);
+  return p as PerfPrediction;
+}
+
+/** Counts the cases a property really checked, so a test can require them all. */
+function counted<A extends unknown[]>(
+  check: (...args: A) => void,
+): { run: (...args: A) => void; count: () => number } {
+  let n = 0;
+  return {
+    run: (...args: A) => {
+      check(...args);
+      n++;
+    },
+    count: () => n,
+  };
 }
 
 const RELATIVE_SLACK = 1 + 1e-9; // floating-point rounding only
 
 describe("no prediction beats the physical limit", () => {
   it("decode is never faster than reading each GPU's weight and KV share from HBM once per step", () => {
-    fc.assert(
-      fc.property(modelArb, gpuArb, layoutArb, workloadArb, effArb, (...c: Case) => {
-        const p = predictOrSkip(...c);
-        if (!p) return;
-        const [model, gpu, layout, workload] = c;
-        const gpusPerReplica = layout.tp * layout.pp;
-        const weightShare =
-          (model.weightBytes ?? model.parameterCount * BYTES[layout.weightDtype]) / gpusPerReplica;
-        const kvPerToken =
-          (2 *
-            model.numKvHeads *
-            model.headDim *
-            BYTES[layout.kvDtype ?? layout.weightDtype] *
-            model.numLayers) /
-          layout.pp /
-          Math.min(layout.tp, model.numKvHeads);
-        const meanContext = workload.inputTokens + workload.outputTokens / 2;
-        const kvShare = p.batchPerReplica * meanContext * kvPerToken;
-        const floorS = (weightShare + kvShare) / gpu.memoryBandwidthBytesPerS;
-        expect(p.tpotMs / 1000).toBeGreaterThanOrEqual(floorS / RELATIVE_SLACK);
-        // Hence no replica emits more than a batch per floor step.
-        const replicaTokensPerS = p.outputTokensPerS / layout.replicas;
-        expect(replicaTokensPerS).toBeLessThanOrEqual((p.batchPerReplica / floorS) * RELATIVE_SLACK);
-      }),
-      { numRuns: 2000 },
-    );
+    const checked = counted((...c: Case) => {
+      const p = predictFitting(...c);
+      const [model, gpu, layout, workload] = c;
+      const gpusPerReplica = layout.tp * layout.pp;
+      const weightShare =
+        (model.weightBytes ?? model.parameterCount * BYTES[layout.weightDtype]) / gpusPerReplica;
+      const kvPerToken =
+        (2 *
+          model.numKvHeads *
+          model.headDim *
+          BYTES[layout.kvDtype ?? layout.weightDtype] *
+          model.numLayers) /
+        layout.pp /
+        Math.min(layout.tp, model.numKvHeads);
+      const meanContext = workload.inputTokens + workload.outputTokens / 2;
+      const kvShare = p.batchPerReplica * meanContext * kvPerToken;
+      const floorS = (weightShare + kvShare) / gpu.memoryBandwidthBytesPerS;
+      expect(p.tpotMs / 1000).toBeGreaterThanOrEqual(floorS / RELATIVE_SLACK);
+      // Hence no replica emits more than a batch per floor step.
+      const replicaTokensPerS = p.outputTokensPerS / layout.replicas;
+      expect(replicaTokensPerS).toBeLessThanOrEqual((p.batchPerReplica / floorS) * RELATIVE_SLACK);
+    });
+    fc.assert(fc.property(modelArb, gpuArb, layoutArb, workloadArb, effArb, checked.run), { numRuns: 2000 });
+    expect(checked.count()).toBeGreaterThanOrEqual(2000);
   });
 
   it("prefill is never faster than the dense compute peak of the GPUs doing it", () => {
-    fc.assert(
-      fc.property(modelArb, gpuArb, layoutArb, workloadArb, effArb, (...c: Case) => {
-        const p = predictOrSkip(...c);
-        if (!p) return;
-        const [model, gpu, layout, workload] = c;
-        const tflops =
-          layout.weightDtype === "fp8" && gpu.fp8DenseTflops !== undefined
-            ? gpu.fp8DenseTflops
-            : gpu.bf16DenseTflops;
-        const peakPerGpu = tflops * 1e12;
-        const flopsPerPromptToken = 2 * model.parameterCount; // attention FLOPs only add to this
-        const allGpus = layout.tp * layout.pp * layout.replicas;
-        expect(p.prefillTokensPerS).toBeLessThanOrEqual(
-          ((allGpus * peakPerGpu) / flopsPerPromptToken) * RELATIVE_SLACK,
-        );
-        const promptFloorS =
-          (workload.inputTokens * flopsPerPromptToken) / (layout.tp * layout.pp * peakPerGpu);
-        expect(p.ttftMs / 1000).toBeGreaterThanOrEqual(promptFloorS / RELATIVE_SLACK);
-      }),
-      { numRuns: 2000 },
-    );
+    const checked = counted((...c: Case) => {
+      const p = predictFitting(...c);
+      const [model, gpu, layout, workload] = c;
+      const tflops =
+        layout.weightDtype === "fp8" && gpu.fp8DenseTflops !== undefined
+          ? gpu.fp8DenseTflops
+          : gpu.bf16DenseTflops;
+      const peakPerGpu = tflops * 1e12;
+      const flopsPerPromptToken = 2 * model.parameterCount; // attention FLOPs only add to this
+      const allGpus = layout.tp * layout.pp * layout.replicas;
+      expect(p.prefillTokensPerS).toBeLessThanOrEqual(
+        ((allGpus * peakPerGpu) / flopsPerPromptToken) * RELATIVE_SLACK,
+      );
+      const promptFloorS =
+        (workload.inputTokens * flopsPerPromptToken) / (layout.tp * layout.pp * peakPerGpu);
+      expect(p.ttftMs / 1000).toBeGreaterThanOrEqual(promptFloorS / RELATIVE_SLACK);
+    });
+    fc.assert(fc.property(modelArb, gpuArb, layoutArb, workloadArb, effArb, checked.run), { numRuns: 2000 });
+    expect(checked.count()).toBeGreaterThanOrEqual(2000);
   });
 
   it("never schedules more sequences than the KV cache holds", () => {
-    fc.assert(
-      fc.property(modelArb, gpuArb, layoutArb, workloadArb, effArb, (...c: Case) => {
-        const p = predictOrSkip(...c);
-        if (!p) return;
-        const [, , , workload] = c;
-        const tokens = p.batchPerReplica * (workload.inputTokens + workload.outputTokens);
-        expect(tokens).toBeLessThanOrEqual(p.kvCapacityTokensPerReplica);
-      }),
-      { numRuns: 1000 },
-    );
+    const checked = counted((...c: Case) => {
+      const p = predictFitting(...c);
+      const [, , , workload] = c;
+      const tokens = p.batchPerReplica * (workload.inputTokens + workload.outputTokens);
+      expect(tokens).toBeLessThanOrEqual(p.kvCapacityTokensPerReplica);
+    });
+    fc.assert(fc.property(modelArb, gpuArb, layoutArb, workloadArb, effArb, checked.run), { numRuns: 1000 });
+    expect(checked.count()).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("covers the shipped factor table: every cell's factors lie inside the ranges drawn above", () => {
+    // The properties hold for any factors in (0.05, 1]; the table ships values from there.
+    for (const cell of SHIPPED_FACTORS) {
+      for (const value of Object.values(cell.factors)) {
+        expect(value).toBeGreaterThanOrEqual(0.05);
+        expect(value).toBeLessThanOrEqual(1);
+      }
+    }
+    expect(SHIPPED_FACTORS.length).toBeGreaterThan(0);
+  });
+});
+
+// Mixture-of-experts models: experts are most of the bytes, a token uses k of E.
+const moeModelArb: fc.Arbitrary<PerfModelShape> = fc
+  .record({
+    base: modelArb,
+    numExperts: fc.constantFrom(8, 16, 64, 128, 256),
+    k: fc.integer({ min: 1, max: 8 }),
+    moeShare: fc.double({ min: 0.3, max: 1, noNaN: true }),
+    expertBytesShare: fc.double({ min: 0.5, max: 0.97, noNaN: true }),
+    activeShare: fc.double({ min: 0.02, max: 0.5, noNaN: true }),
+    mla: fc.boolean(),
+  })
+  .map(({ base, numExperts, k, moeShare, expertBytesShare, activeShare, mla }) => {
+    const weightBytes = base.weightBytes ?? base.parameterCount * 2;
+    return {
+      ...base,
+      weightBytes,
+      activeParameterCount: Math.round(base.parameterCount * activeShare),
+      moe: {
+        numExperts,
+        expertsPerToken: Math.min(k, numExperts),
+        moeLayers: Math.max(1, Math.round(base.numLayers * moeShare)),
+        routedExpertBytes: weightBytes * expertBytesShare,
+      },
+      ...(mla ? { mla: { kvLoraRank: 512, ropeDim: 64 } } : {}),
+    };
+  });
+
+const moeLayoutArb: fc.Arbitrary<PerfLayout> = fc
+  .record({ layout: layoutArb, ranks: fc.constantFrom(1, 2, 4, 8) })
+  .map(({ layout, ranks }) => ({ ...layout, ep: ranks === 1 ? 1 : layout.tp * ranks, gpusPerNode: 8 }));
+
+describe("no mixture-of-experts prediction beats the physical limit", () => {
+  it("decode reads at least each GPU's non-expert share, k experts' share per MoE layer, and its KV", () => {
+    const checked = counted((...c: Case) => {
+      const p = predictFitting(...c);
+      const [model, gpu, layout, workload] = c;
+      const moe = model.moe;
+      if (!moe) throw new Error("the arbitrary makes MoE models");
+      const ep = layout.ep ?? 1;
+      const width = ep > 1 ? ep : layout.tp;
+      const ranks = width / layout.tp;
+      const stored = model.weightBytes ?? 0;
+      const nonExpert = (stored - moe.routedExpertBytes) / (layout.tp * layout.pp);
+      // However the tokens pick, one step touches at least k experts of each MoE layer.
+      const experts = (moe.routedExpertBytes * (moe.expertsPerToken / moe.numExperts)) / (width * layout.pp);
+      const kvBytes = BYTES[layout.kvDtype ?? layout.weightDtype];
+      const kvPerToken = model.mla
+        ? ((model.mla.kvLoraRank + model.mla.ropeDim) * kvBytes * model.numLayers) / layout.pp
+        : (2 * model.numKvHeads * model.headDim * kvBytes * model.numLayers) /
+          layout.pp /
+          Math.min(layout.tp, model.numKvHeads);
+      const meanContext = workload.inputTokens + workload.outputTokens / 2;
+      const kvShare = (p.batchPerReplica / ranks) * meanContext * kvPerToken;
+      const floorS = (nonExpert + experts + kvShare) / gpu.memoryBandwidthBytesPerS;
+      expect(p.tpotMs / 1000).toBeGreaterThanOrEqual(floorS / RELATIVE_SLACK);
+      const replicaTokensPerS = p.outputTokensPerS / layout.replicas;
+      expect(replicaTokensPerS).toBeLessThanOrEqual((p.batchPerReplica / floorS) * RELATIVE_SLACK);
+    });
+    fc.assert(fc.property(moeModelArb, gpuArb, moeLayoutArb, workloadArb, effArb, checked.run), {
+      numRuns: 2000,
+    });
+    expect(checked.count()).toBeGreaterThanOrEqual(2000);
+  });
+
+  it("prefill is never faster than the peak of all the replica's GPUs over the active parameters", () => {
+    const checked = counted((...c: Case) => {
+      const p = predictFitting(...c);
+      const [model, gpu, layout] = c;
+      const tflops =
+        layout.weightDtype === "fp8" && gpu.fp8DenseTflops !== undefined
+          ? gpu.fp8DenseTflops
+          : gpu.bf16DenseTflops;
+      const ep = layout.ep ?? 1;
+      const allGpus = (ep > 1 ? ep : layout.tp) * layout.pp * layout.replicas;
+      const flopsPerPromptToken = 2 * (model.activeParameterCount ?? model.parameterCount);
+      expect(p.prefillTokensPerS).toBeLessThanOrEqual(
+        ((allGpus * tflops * 1e12) / flopsPerPromptToken) * RELATIVE_SLACK,
+      );
+    });
+    fc.assert(fc.property(moeModelArb, gpuArb, moeLayoutArb, workloadArb, effArb, checked.run), {
+      numRuns: 1000,
+    });
+    expect(checked.count()).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("never schedules more sequences than the KV cache holds", () => {
+    const checked = counted((...c: Case) => {
+      const p = predictFitting(...c);
+      const [, , , workload] = c;
+      const tokens = p.batchPerReplica * (workload.inputTokens + workload.outputTokens);
+      expect(tokens).toBeLessThanOrEqual(p.kvCapacityTokensPerReplica);
+    });
+    fc.assert(fc.property(moeModelArb, gpuArb, moeLayoutArb, workloadArb, effArb, checked.run), {
+      numRuns: 1000,
+    });
+    expect(checked.count()).toBeGreaterThanOrEqual(1000);
   });
 });

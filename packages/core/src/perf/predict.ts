@@ -4,7 +4,9 @@
  * - Decode is a roofline per GPU: each step streams the GPU's weight share and the KV
  *   cache of its sequences from HBM, and multiplies them by the batch on the tensor
  *   cores; the two blend (see `rooflineBlendExponent`), then TP all-reduces (two per
- *   layer) and PP hand-offs add on top.
+ *   layer) and PP hand-offs add on top. For a mixture of experts a step reads only
+ *   the experts its tokens touch (`expectedDistinctExperts`), and expert parallelism
+ *   adds a dispatch and a combine all-to-all per MoE layer.
  * - Pipeline parallelism splits the batch into up to `pp` microbatches; a token of a
  *   sequence passes all stages per step, so one decode cycle is `pp` stage-times and
  *   stages idle when there are fewer microbatches than stages (the bubble).
@@ -20,13 +22,18 @@ import { DoesNotFitError, InputError } from "../errors.js";
 import { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./efficiency.js";
 import {
   attentionFlopsPerToken,
+  attentionRanks,
   blendRoofline,
+  decodeWeightBytesPerGpu,
   denseFlopsPerToken,
+  expertParallelCommS,
   kvBudgetBytesPerGpu,
   kvBytesPerTokenPerGpu,
+  moeLayersPerStage,
   peakFlopsPerS,
   pipelineHopS,
   prefillFlops,
+  stageGpus,
   tensorParallelCommS,
   weightBytesPerGpu,
 } from "./roofline.js";
@@ -49,6 +56,12 @@ function requirePositiveInt(field: string, value: number): void {
 function validate(layout: PerfLayout, workload: PerfWorkload): void {
   requirePositiveInt("tp", layout.tp);
   requirePositiveInt("pp", layout.pp);
+  if (layout.ep !== undefined) {
+    requirePositiveInt("ep", layout.ep);
+    if (layout.ep > 1 && layout.ep % layout.tp !== 0) {
+      throw new InputError("ep", `must be a multiple of tp=${layout.tp}, got ${layout.ep}`);
+    }
+  }
   requirePositiveInt("replicas", layout.replicas);
   requirePositiveInt("gpusPerNode", layout.gpusPerNode);
   requirePositiveInt("inputTokens", workload.inputTokens);
@@ -56,7 +69,7 @@ function validate(layout: PerfLayout, workload: PerfWorkload): void {
   if (workload.concurrency !== undefined) requirePositiveInt("concurrency", workload.concurrency);
 }
 
-/** Sequences of `sequenceTokens` one replica's KV cache holds; throws when the weights leave no room for one. */
+/** Tokens one replica's KV cache holds (over all its attention ranks); throws when the weights leave no room. */
 export function kvCapacityTokensPerReplica(
   model: PerfModelShape,
   gpu: PerfGpu,
@@ -70,7 +83,7 @@ export function kvCapacityTokensPerReplica(
       `weights need ${needGb} GB per GPU at tp=${layout.tp} pp=${layout.pp}, more than the GPU offers after its runtime reserve`,
     );
   }
-  return Math.floor(budget / kvBytesPerTokenPerGpu(model, layout));
+  return Math.floor(budget / kvBytesPerTokenPerGpu(model, layout)) * attentionRanks(layout);
 }
 
 interface DecodeCycle {
@@ -89,20 +102,25 @@ function decodeCycle(
   eff: EfficiencyFactors,
 ): DecodeCycle {
   const microbatches = Math.min(layout.pp, batch);
+  // Rows of one microbatch over the whole stage, and of one attention rank within it.
   const rows = batch / microbatches;
-  const gpusPerReplica = layout.tp * layout.pp;
-  const bytes = weightBytesPerGpu(model, layout) + rows * context * kvBytesPerTokenPerGpu(model, layout);
+  const rankRows = rows / attentionRanks(layout);
+  const gpusPerReplica = stageGpus(layout) * layout.pp;
+  const bytes =
+    decodeWeightBytesPerGpu(model, layout, rows) + rankRows * context * kvBytesPerTokenPerGpu(model, layout);
   const flops =
     (rows * (denseFlopsPerToken(model) + attentionFlopsPerToken(model, context))) / gpusPerReplica;
   const stage: DecodeStageBreakdown = {
     memoryS: bytes / (gpu.memoryBandwidthBytesPerS * eff.memoryBandwidth),
     computeS: flops / (peakFlopsPerS(gpu, layout.weightDtype) * eff.decodeCompute),
-    tensorParallelCommS: tensorParallelCommS(model, gpu, layout, model.numLayers / layout.pp, rows, eff),
-    pipelineHopS: pipelineHopS(model, gpu, layout, rows, eff),
+    tensorParallelCommS: tensorParallelCommS(model, gpu, layout, model.numLayers / layout.pp, rankRows, eff),
+    expertParallelCommS: expertParallelCommS(model, gpu, layout, moeLayersPerStage(model, layout), rows, eff),
+    pipelineHopS: pipelineHopS(model, gpu, layout, rankRows, eff),
   };
   const stageS =
     blendRoofline(stage.memoryS, stage.computeS, eff.rooflineBlendExponent) +
     stage.tensorParallelCommS +
+    stage.expertParallelCommS +
     stage.pipelineHopS;
   return {
     cycleS: layout.pp * stageS + eff.stepOverheadS,
@@ -113,7 +131,8 @@ function decodeCycle(
 
 function bottleneckOf(stage: DecodeStageBreakdown, exponent: number): PerfBottleneck {
   const math = blendRoofline(stage.memoryS, stage.computeS, exponent);
-  if (stage.tensorParallelCommS + stage.pipelineHopS > math) return "interconnect";
+  if (stage.tensorParallelCommS + stage.expertParallelCommS + stage.pipelineHopS > math)
+    return "interconnect";
   return stage.memoryS >= stage.computeS ? "memory-bandwidth" : "compute";
 }
 
@@ -144,14 +163,18 @@ export function predictPerformance(
 
   const peak = peakFlopsPerS(gpu, layout.weightDtype) * eff.prefillCompute;
   const requestFlops = prefillFlops(model, isl);
-  // Replica time one prompt occupies when stages work on different prompts at once.
+  // Replica time one prompt occupies when stages (and attention ranks) work on different prompts at once.
+  const width = stageGpus(layout);
+  const moeLayers = moeLayersPerStage(model, layout);
   const prefillOccupancyS =
-    requestFlops / (layout.tp * layout.pp * peak) +
-    tensorParallelCommS(model, gpu, layout, model.numLayers / layout.pp, isl, eff);
-  // Latency of one prompt alone: the stages run one after the other.
+    requestFlops / (width * layout.pp * peak) +
+    tensorParallelCommS(model, gpu, layout, model.numLayers / layout.pp, isl, eff) / attentionRanks(layout) +
+    expertParallelCommS(model, gpu, layout, moeLayers, isl, eff);
+  // Latency of one prompt alone: the stages run one after the other, on one attention rank.
   const prefillLatencyS =
     requestFlops / (layout.tp * peak) +
     tensorParallelCommS(model, gpu, layout, model.numLayers, isl, eff) +
+    expertParallelCommS(model, gpu, layout, moeLayers * layout.pp, isl, eff) +
     (layout.pp - 1) * pipelineHopS(model, gpu, layout, isl, eff);
 
   const tpotS = cycle.cycleS + (batch * prefillOccupancyS) / osl;
@@ -168,7 +191,7 @@ export function predictPerformance(
   const sharedStepsS = others * (chunks + 0.5) * cycle.cycleS;
   const ttftS = eff.requestOverheadS + prefillLatencyS + sharedStepsS + prefillQueueS + slotWaitS;
 
-  const gpus = layout.tp * layout.pp * layout.replicas;
+  const gpus = width * layout.pp * layout.replicas;
   const outputTokensPerS = replicaTokensPerS * layout.replicas;
   return {
     batchPerReplica: batch,

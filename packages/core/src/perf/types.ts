@@ -5,14 +5,15 @@
  */
 
 /** Numeric formats of weights, activations and the KV cache. */
-export type PerfDtype = "bf16" | "fp16" | "fp8" | "int8" | "int4";
+export type PerfDtype = "bf16" | "fp16" | "fp8" | "int8" | "mxfp4" | "int4";
 
-/** Bytes one element occupies in memory. */
+/** Bytes one element occupies in memory (mxfp4: 4 bits and an 8-bit scale per 32). */
 export const BYTES_PER_ELEMENT: Readonly<Record<PerfDtype, number>> = {
   bf16: 2,
   fp16: 2,
   fp8: 1,
   int8: 1,
+  mxfp4: 0.5 + 1 / 32,
   int4: 0.5,
 };
 
@@ -30,6 +31,30 @@ export interface PerfModelShape {
    * keep embeddings in 16-bit); otherwise parameterCount × the weight dtype's size.
    */
   readonly weightBytes?: number | undefined;
+  /**
+   * Parameters one token multiplies through (2 FLOPs each): for a mixture of
+   * experts only its top-k routed experts count. Default parameterCount.
+   */
+  readonly activeParameterCount?: number | undefined;
+  /** Mixture-of-experts layers; absent for a dense model. */
+  readonly moe?: PerfMoe | undefined;
+  /**
+   * Multi-head latent attention (DeepSeek): the KV cache holds kvLoraRank + ropeDim
+   * elements per token and layer, whole on every tensor-parallel rank, and decode
+   * attends over that latent.
+   */
+  readonly mla?: { readonly kvLoraRank: number; readonly ropeDim: number } | undefined;
+}
+
+/** What the performance model reads of a mixture of experts. */
+export interface PerfMoe {
+  readonly numExperts: number;
+  /** Routed experts per token (top-k). */
+  readonly expertsPerToken: number;
+  /** Layers with routed experts. */
+  readonly moeLayers: number;
+  /** Bytes of every routed expert of every layer, as stored (part of the model's weight bytes). */
+  readonly routedExpertBytes: number;
 }
 
 /** The figures of one GPU the model needs (per GPU, dense, no sparsity). */
@@ -49,6 +74,13 @@ export interface PerfGpu {
 export interface PerfLayout {
   readonly tp: number;
   readonly pp: number;
+  /**
+   * Expert parallelism (default 1: experts split by tp). Above 1, each stage has
+   * ep GPUs holding 1/ep of the routed experts each, and attention runs as ep/tp
+   * data-parallel ranks of tp GPUs, each with its own sequences; every MoE layer
+   * then exchanges tokens all-to-all within the ep group.
+   */
+  readonly ep?: number | undefined;
   readonly replicas: number;
   readonly gpusPerNode: number;
   readonly weightDtype: PerfDtype;
@@ -72,6 +104,8 @@ export interface DecodeStageBreakdown {
   readonly memoryS: number;
   readonly computeS: number;
   readonly tensorParallelCommS: number;
+  /** All-to-all dispatch and combine of the stage's MoE layers under expert parallelism. */
+  readonly expertParallelCommS: number;
   readonly pipelineHopS: number;
 }
 

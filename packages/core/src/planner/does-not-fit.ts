@@ -66,9 +66,13 @@ export function whyItDoesNotFit(
   return `does not fit: ${problem}; ${fix}`;
 }
 
+/**
+ * Precisions below the current one, largest first. mxfp4 is left out: it is a
+ * format a checkpoint ships in (gpt-oss), not one an engine quantizes to.
+ */
 function smallerDtypes(current: WeightDtype | undefined): WeightDtype[] {
   if (current === undefined) return [];
-  return WEIGHT_DTYPES.filter((d) => BYTES_PER_PARAM[d] < BYTES_PER_PARAM[current]).sort(
+  return WEIGHT_DTYPES.filter((d) => d !== "mxfp4" && BYTES_PER_PARAM[d] < BYTES_PER_PARAM[current]).sort(
     (a, b) => BYTES_PER_PARAM[b] - BYTES_PER_PARAM[a],
   );
 }
@@ -156,6 +160,7 @@ function largestFittingInverse(
   return layout ? { value: upper, layout } : undefined;
 }
 
+/** Decimal units, as GPU datasheets give memory: GB, or TB from a thousand GB. */
 function gb(bytes: number): string {
-  return `${(bytes / 1e9).toFixed(1)} GB`;
+  return bytes >= 1e12 ? `${(bytes / 1e12).toFixed(2)} TB` : `${(bytes / 1e9).toFixed(1)} GB`;
 }

@@ -1,5 +1,5 @@
 import type { GpuSpec } from "../hardware/gpu-catalog.js";
-import type { ModelShape } from "../model/model-spec.js";
+import { kvElementsPerTokenPerLayer, type ModelShape } from "../model/model-spec.js";
 
 /** What the deployment must serve. */
 export interface Workload {
@@ -35,8 +35,14 @@ const LOGIT_BYTES_PER_ELEMENT = 4;
 
 /** The memory of one GPU, by use. All in bytes. */
 export interface MemoryPerGpu {
-  /** This GPU's share of its stage's weights (1/tp of the stage). */
+  /**
+   * This GPU's share of its stage's weights: 1/tp of attention, dense MLPs and
+   * shared experts, and its share of the routed experts (1/ep, or 1/tp without
+   * expert parallelism).
+   */
   readonly weightsBytes: number;
+  /** The routed experts among weightsBytes (0 for dense models). */
+  readonly expertWeightsBytes: number;
   /** What is left of the budget for the KV cache (negative when weights do not fit). */
   readonly kvCacheBytes: number;
   /** Peak activation workspace of one forward pass (plus logits on the last stage). */
@@ -52,16 +58,24 @@ export function kvHeadsPerGpu(model: ModelShape, tp: number): number {
   return Math.ceil(model.numKvHeads / tp);
 }
 
-/** Bytes of K and V for one token in one layer on one GPU. */
+/**
+ * Bytes of the KV cache for one token in one layer on one GPU: its share of the
+ * KV heads under tensor parallelism, or for MLA the whole latent, which every
+ * tensor-parallel rank keeps (vLLM's MLA backends cache it unsplit).
+ */
 export function kvBytesPerTokenPerLayerPerGpu(model: ModelShape, tp: number): number {
-  return 2 * kvHeadsPerGpu(model, tp) * model.headDim * KV_CACHE_BYTES_PER_ELEMENT;
+  if (model.mla) return kvElementsPerTokenPerLayer(model) * KV_CACHE_BYTES_PER_ELEMENT;
+  const perHead = model.headDim + (model.valueHeadDim ?? model.headDim);
+  return kvHeadsPerGpu(model, tp) * perHead * KV_CACHE_BYTES_PER_ELEMENT;
 }
 
 /**
  * Activation workspace per GPU for one forward pass of `batchTokens` tokens: the
  * residual stream and norm output (hidden), the q/k/v and attention output shards,
- * and the gate/up/down MLP shards, live at the layer's peak; plus fp32 logits for
- * LOGITS_ROWS sequences on the last stage. An estimate, like vLLM's profiling run.
+ * and the gate/up/down MLP shards (for a mixture of experts, the wider of the dense
+ * MLP and a token's routed plus shared experts), live at the layer's peak; plus
+ * fp32 logits for LOGITS_ROWS sequences on the last stage. An estimate, like
+ * vLLM's profiling run.
  */
 export function activationBytesPerGpu(
   model: ModelShape,
@@ -71,7 +85,14 @@ export function activationBytesPerGpu(
 ): number {
   const tokens = gpu.kind === "cpu" ? CPU_BATCH_TOKENS : GPU_BATCH_TOKENS;
   const qkv = (model.numHeads / tp + 2 * kvHeadsPerGpu(model, tp)) * model.headDim;
-  const perToken = 4 * model.hiddenSize + qkv + 3 * Math.ceil(model.ffnSize / tp);
+  const moe = model.moe;
+  const ffn = moe
+    ? Math.max(
+        model.ffnSize,
+        moe.expertsPerToken * moe.expertFfnSize + moe.sharedExperts * moe.sharedExpertFfnSize,
+      )
+    : model.ffnSize;
+  const perToken = 4 * model.hiddenSize + qkv + 3 * Math.ceil(ffn / tp);
   const logits = lastStage ? LOGITS_ROWS * Math.ceil(model.vocabSize / tp) * LOGIT_BYTES_PER_ELEMENT : 0;
   return tokens * perToken * ACTIVATION_BYTES_PER_ELEMENT + logits;
 }

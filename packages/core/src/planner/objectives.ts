@@ -20,9 +20,13 @@ export function kvTokensPerGpu(c: Candidate): number {
   return c.kvCacheTokens / c.gpusUsed;
 }
 
-/** Stable final tie-breakers: larger tp (fewer pipeline hops), then fewer stages, then more replicas. */
+/**
+ * Stable final tie-breakers: larger tp (fewer pipeline hops), then fewer stages,
+ * then more replicas, then no expert parallelism (the same bytes with fewer
+ * all-to-all exchanges).
+ */
 function tieBreak(a: Candidate, b: Candidate): number {
-  return b.tp - a.tp || a.pp - b.pp || b.dp - a.dp;
+  return b.tp - a.tp || a.pp - b.pp || b.dp - a.dp || a.ep - b.ep;
 }
 
 export const THROUGHPUT_OBJECTIVE: PlanObjective = {
@@ -39,7 +43,8 @@ export const THROUGHPUT_OBJECTIVE: PlanObjective = {
 export const LATENCY_OBJECTIVE: PlanObjective = {
   name: "latency",
   description: "fewest pipeline stages, then the largest tensor-parallel group that fits",
-  compare: (a, b) => a.pp - b.pp || b.tp - a.tp || kvTokensPerGpu(b) - kvTokensPerGpu(a) || b.dp - a.dp,
+  compare: (a, b) =>
+    a.pp - b.pp || b.tp - a.tp || kvTokensPerGpu(b) - kvTokensPerGpu(a) || b.dp - a.dp || a.ep - b.ep,
   explain: (best, next) => {
     const mine = `${best.pp} pipeline stage${best.pp === 1 ? "" : "s"} with tp=${best.tp}`;
     return next
@@ -55,8 +60,9 @@ export const BUILTIN_OBJECTIVES: ReadonlyMap<string, PlanObjective> = new Map([
 
 export const DEFAULT_OBJECTIVE = THROUGHPUT_OBJECTIVE.name;
 
-export function layoutName(c: { tp: number; pp: number; dp: number }): string {
-  return `tp=${c.tp} pp=${c.pp} dp=${c.dp}`;
+export function layoutName(c: { tp: number; pp: number; dp: number; ep?: number }): string {
+  const ep = c.ep ?? 1;
+  return `tp=${c.tp} pp=${c.pp} dp=${c.dp}${ep > 1 ? ` ep=${ep}` : ""}`;
 }
 
 function fmt(n: number): string {

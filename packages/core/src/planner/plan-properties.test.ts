@@ -16,19 +16,56 @@ const modelArb: fc.Arbitrary<ModelSpec> = fc
     ffnFactor: fc.double({ min: 2, max: 4, noNaN: true }),
     vocabSize: fc.integer({ min: 1000, max: 160_000 }),
     tiedEmbeddings: fc.boolean(),
+    // Mixture of experts (some models): expert count, top-k, expert size, leading dense layers, MLA.
+    moe: fc.option(
+      fc.record({
+        numExperts: fc.constantFrom(8, 16, 32, 64, 128, 256),
+        k: fc.integer({ min: 1, max: 8 }),
+        expertFactor: fc.double({ min: 0.1, max: 1, noNaN: true }),
+        shared: fc.constantFrom(0, 1),
+        denseLead: fc.integer({ min: 0, max: 3 }),
+        mla: fc.boolean(),
+      }),
+      { nil: undefined },
+    ),
   })
   .map((r) => {
     const hiddenSize = r.numHeads * r.headDim;
+    const m = r.moe;
+    const expertFfnSize = m ? Math.max(64, Math.round(hiddenSize * m.expertFactor)) : 0;
     return {
       name: "random",
       numLayers: r.numLayers,
       hiddenSize,
       numHeads: r.numHeads,
-      numKvHeads: r.numHeads / r.kvDivisor,
+      numKvHeads: m?.mla ? r.numHeads : r.numHeads / r.kvDivisor,
       headDim: r.headDim,
       ffnSize: Math.round(hiddenSize * r.ffnFactor),
       vocabSize: r.vocabSize,
       tiedEmbeddings: r.tiedEmbeddings,
+      ...(m
+        ? {
+            moe: {
+              numExperts: m.numExperts,
+              expertsPerToken: Math.min(m.k, m.numExperts),
+              expertFfnSize,
+              sharedExperts: m.shared,
+              sharedExpertFfnSize: m.shared * expertFfnSize,
+              denseLayers: Array.from({ length: Math.min(m.denseLead, r.numLayers - 1) }, (_, i) => i),
+            },
+          }
+        : {}),
+      ...(m?.mla
+        ? {
+            mla: {
+              qLoraRank: 0,
+              kvLoraRank: 4 * r.headDim,
+              qkNopeHeadDim: r.headDim / 2,
+              qkRopeHeadDim: r.headDim / 2,
+              vHeadDim: r.headDim,
+            },
+          }
+        : {}),
       weights: { kind: "dtype" },
     };
   });
@@ -41,7 +78,7 @@ const poolArb = fc.record({
 
 const requestArb: fc.Arbitrary<PlanRequest> = fc.record({
   model: modelArb,
-  dtype: fc.constantFrom(...WEIGHT_DTYPES),
+  dtype: fc.constantFrom(...WEIGHT_DTYPES.filter((d) => d !== "mxfp4")),
   cluster: fc.record({
     pools: fc
       .array(poolArb, { minLength: 1, maxLength: 2 })
@@ -85,7 +122,8 @@ describe("planner properties", () => {
         for (const s of plan.stages) {
           const m = s.memoryPerGpu;
           const layers = layerCount(s.layers);
-          const kvUsed = plan.kvCacheTokensPerReplica * layers * kvPerLayer;
+          // Each GPU holds the KV cache of its own attention rank: one of gpus/tp per stage.
+          const kvUsed = (plan.kvCacheTokensPerReplica / (s.gpus / plan.tp)) * layers * kvPerLayer;
           expect(m.weightsBytes + m.activationBytes + m.overheadBytes + kvUsed).toBeLessThanOrEqual(
             m.budgetBytes,
           );

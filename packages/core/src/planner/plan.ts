@@ -6,6 +6,7 @@ export interface PlanCandidate {
   readonly tp: number;
   readonly pp: number;
   readonly dp: number;
+  readonly ep: number;
   readonly gpusUsed: number;
   readonly kvCacheTokens: number;
   readonly maxConcurrentSequences: number;
@@ -17,11 +18,12 @@ export interface PlanStage {
   readonly layers: LayerRange;
   /** Node of this stage in each replica. */
   readonly nodes: readonly string[];
-  /** GPUs of this stage in one replica (= tp). */
+  /** GPUs of this stage in one replica: tp, or ep with expert parallelism. */
   readonly gpus: number;
   /** GPU kind; with mixed pools, the tightest among the replicas. */
   readonly gpu: string;
   readonly memoryPerGpu: MemoryPerGpu;
+  /** KV-cache tokens of one attention rank (a stage has ep/tp of them under expert parallelism). */
   readonly kvCacheTokens: number;
 }
 
@@ -42,6 +44,12 @@ export interface Plan {
   readonly tp: number;
   readonly pp: number;
   readonly dp: number;
+  /**
+   * Expert parallelism: 1 splits every expert by tp; above 1 spreads the experts
+   * over ep GPUs per stage, attention on ep/tp data-parallel ranks of tp GPUs
+   * (vllmParallelArgs gives the engine's flags).
+   */
+  readonly ep: number;
   readonly gpusUsed: number;
   readonly stages: readonly PlanStage[];
   /** The tightest GPU's memory: fewest KV tokens, or the most over budget when it does not fit. */

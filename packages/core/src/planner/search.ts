@@ -12,6 +12,7 @@ import {
 } from "./memory.js";
 import { BUILTIN_OBJECTIVES, DEFAULT_OBJECTIVE, layoutName, type PlanObjective } from "./objectives.js";
 import type { Plan, PlanStage } from "./plan.js";
+import { vllmParallelArgs } from "./vllm-args.js";
 
 export interface PlanRequest {
   readonly model: ModelSpec;
@@ -21,6 +22,12 @@ export interface PlanRequest {
   readonly workload?: Partial<Workload>;
   /** A key of the objectives map; default "throughput". */
   readonly objective?: string;
+  /**
+   * Whether layouts may spread experts with expert parallelism (vLLM's
+   * `--enable-expert-parallel`); default true. Engines without it (llama.cpp)
+   * pass false; GGUF models never use it.
+   */
+  readonly expertParallel?: boolean;
 }
 
 export interface PlanOptions {
@@ -41,8 +48,12 @@ export interface PlanResult {
  *
  * Search space: tp divides the attention heads, fits in a node and is
  * compatible with the KV heads (one divides the other, as vLLM requires);
- * GGUF models use tp=1 since llama.cpp splits them by layers. pp runs from 1 to
- * the number of tp-sized groups the cluster has; dp fills the rest.
+ * GGUF models use tp=1 since llama.cpp splits them by layers. For a mixture of
+ * experts, ep is 1 (experts split by tp) or a multiple tp·a of tp that fits in
+ * a node and divides the expert count (experts spread whole over ep GPUs,
+ * attention on a data-parallel ranks of tp; one pipeline stage, as vLLM
+ * documents it). pp runs from 1 to the number of stage-sized groups the
+ * cluster has; dp fills the rest.
  * @throws InputError naming a bad workload field or unknown objective
  */
 export function planDeployment(request: PlanRequest, options: PlanOptions = {}): PlanResult {
@@ -58,10 +69,15 @@ export function planDeployment(request: PlanRequest, options: PlanOptions = {}):
   const ctx = planContext(request);
   const candidates: Candidate[] = [];
   for (const tp of tensorParallelSizes(ctx)) {
-    for (let pp = 1; pp <= ctx.model.numLayers; pp++) {
-      const c = evaluateLayout(ctx, tp, pp);
-      if (!c) break;
-      candidates.push(c);
+    for (const ep of expertParallelSizes(ctx, tp, request.expertParallel ?? true)) {
+      // vLLM documents expert parallelism with data and tensor parallelism, not with
+      // pipeline stages, so an expert-parallel replica is one stage.
+      const maxPp = ep > 1 ? 1 : ctx.model.numLayers;
+      for (let pp = 1; pp <= maxPp; pp++) {
+        const c = evaluateLayout(ctx, tp, pp, ep);
+        if (!c) break;
+        candidates.push(c);
+      }
     }
   }
   const fitting = candidates.filter((c) => c.fits).sort((a, b) => objective.compare(a, b));
@@ -110,6 +126,9 @@ export function planContext(request: PlanRequest): PlanContext {
   if (model.weights.kind === "gguf" && request.dtype !== undefined) {
     throw new InputError("--dtype", "conflicts with a GGUF model, whose tensor types are fixed by the file");
   }
+  if (dtype === "mxfp4" && !model.moe) {
+    throw new InputError("--dtype", `mxfp4 quantizes expert weights, and ${model.name} has no experts`);
+  }
   return {
     model,
     dtype,
@@ -131,6 +150,23 @@ function tensorParallelSizes(ctx: PlanContext): number[] {
   return sizes;
 }
 
+/**
+ * Expert-parallel sizes for one tp: 1 (experts split by tensor parallelism, vLLM's
+ * default), then tp·a for a ≥ 2 attention data-parallel ranks while the group fits
+ * in the largest node and divides the expert count. ep = tp (a = 1) is left out:
+ * it holds the same bytes per GPU as ep = 1 and differs only in communication.
+ */
+function expertParallelSizes(ctx: PlanContext, tp: number, allowed: boolean): number[] {
+  const moe = ctx.model.moe;
+  if (!moe || !allowed || ctx.model.weights.kind === "gguf") return [1];
+  const largestNode = Math.max(...ctx.cluster.pools.map((p) => p.gpusPerNode));
+  const sizes = [1];
+  for (let ep = 2 * tp; ep <= largestNode; ep += tp) {
+    if (moe.numExperts % ep === 0) sizes.push(ep);
+  }
+  return sizes;
+}
+
 /** Among layouts that do not fit: KV-cache shortfalls before weight shortfalls, then the most room. */
 function closestFirst(a: Candidate, b: Candidate): number {
   const rank = (c: Candidate) => (c.shortfall === "kv-cache" ? 0 : 1);
@@ -139,7 +175,8 @@ function closestFirst(a: Candidate, b: Candidate): number {
     b.maxConcurrentSequences - a.maxConcurrentSequences ||
     b.binding.memoryPerGpu.kvCacheBytes - a.binding.memoryPerGpu.kvCacheBytes ||
     b.tp - a.tp ||
-    a.pp - b.pp
+    a.pp - b.pp ||
+    a.ep - b.ep
   );
 }
 
@@ -165,6 +202,7 @@ function toPlan(c: Candidate, objective: string, why: string, next: readonly Can
     tp: c.tp,
     pp: c.pp,
     dp: c.dp,
+    ep: c.ep,
     gpusUsed: c.gpusUsed,
     stages,
     memoryPerGpu,
@@ -178,6 +216,7 @@ function toPlan(c: Candidate, objective: string, why: string, next: readonly Can
       tp: n.tp,
       pp: n.pp,
       dp: n.dp,
+      ep: n.ep,
       gpusUsed: n.gpusUsed,
       kvCacheTokens: n.kvCacheTokens,
       maxConcurrentSequences: n.maxConcurrentSequences,
@@ -189,7 +228,7 @@ function toPlan(c: Candidate, objective: string, why: string, next: readonly Can
 function planNotes(c: Candidate): string[] {
   const { model, cluster, dtype } = c.context;
   const notes: string[] = [];
-  if (c.tp > model.numKvHeads) {
+  if (c.tp > model.numKvHeads && !model.mla) {
     notes.push(
       `tp=${c.tp} exceeds the ${model.numKvHeads} KV heads: each KV head is replicated on ${c.tp / model.numKvHeads} GPUs`,
     );
@@ -211,5 +250,30 @@ function planNotes(c: Candidate): string[] {
     notes.push("mixed GPU kinds: layers split by each stage's memory, then its memory bandwidth");
   if (model.tiedEmbeddings && c.pp > 1)
     notes.push("tied embeddings: the last stage holds its own copy of the embedding");
+  notes.push(...moeNotes(c));
+  return notes;
+}
+
+function moeNotes(c: Candidate): string[] {
+  const { model } = c.context;
+  const notes: string[] = [];
+  if (model.mla && c.tp > 1) {
+    notes.push(
+      `MLA: the KV cache is a ${model.mla.kvLoraRank + model.mla.qkRopeHeadDim}-element latent per token and layer, kept whole on each of the tp=${c.tp} GPUs`,
+    );
+  }
+  const moe = model.moe;
+  if (!moe) return notes;
+  if (c.ep > 1) {
+    notes.push(
+      `expert parallelism: ${moe.numExperts / c.ep} of ${moe.numExperts} experts per GPU over ep=${c.ep}; ` +
+        `attention runs as ${c.ep / c.tp} data-parallel ranks of tp=${c.tp} ` +
+        `(vLLM: ${vllmParallelArgs({ tp: c.tp, pp: c.pp, ep: c.ep }).join(" ")})`,
+    );
+  } else if (c.tp > 1) {
+    notes.push(`experts split by tensor parallelism: each of the ${moe.numExperts} experts over tp=${c.tp}`);
+  } else {
+    notes.push(`no expert parallelism: each GPU holds all ${moe.numExperts} experts of its layers`);
+  }
   return notes;
 }

@@ -18,7 +18,13 @@ import {
 import type { NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import { context } from "@opentelemetry/api";
-import { decodeMessage, LIFECYCLE_STREAM, type LifecycleEvent, lifecycleEventSchema } from "@strata/core";
+import {
+  decodeMessage,
+  LIFECYCLE_STREAM,
+  type LifecycleEvent,
+  lifecycleEventSchema,
+  subjects,
+} from "@strata/core";
 import type { Registry } from "prom-client";
 import type { Logger } from "../log.js";
 import { extractNatsHeaders } from "../tracing/propagation.js";
@@ -134,8 +140,7 @@ export function consumeLifecycleEvents(options: LifecycleConsumerOptions): Lifec
       try {
         const jsm = await jetstreamManager(nc);
         await ensureLifecycleStream(jsm);
-        const filter =
-          options.deployment === undefined ? undefined : `strata.lifecycle.${options.deployment}.>`;
+        const filter = options.deployment === undefined ? undefined : subjects.lifecycles(options.deployment);
         await ensureDurable(jsm, options.durable, filter);
         const consumer = await jetstream(nc).consumers.get(LIFECYCLE_STREAM.name, options.durable);
         const messages = await consumer.consume({ max_messages: 100, expires: lifecycleAckWaitMs });

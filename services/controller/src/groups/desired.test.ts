@@ -1,4 +1,10 @@
-import { LABELS, type ModelDeployment, modelDeploymentSpecSchema, WORKER_ENV } from "@strata/core";
+import {
+  LABELS,
+  type ModelDeployment,
+  modelDeploymentSpecSchema,
+  parseWorkerEnv,
+  WORKER_ENV,
+} from "@strata/core";
 import { describe, expect, it } from "vitest";
 import { resolvePlan } from "../plan/resolve-plan.js";
 import { groupPods, headService } from "./desired.js";
@@ -51,12 +57,44 @@ describe("groupPods", () => {
       { first: 0, last: plan.stages[0]?.layers.last },
       { first: (plan.stages[0]?.layers.last ?? 0) + 1, last: 125 },
     ]);
-    expect(env(1, WORKER_ENV.firstLayer)?.value).toBe(String(plan.stages[1]?.layers.first));
-    expect(env(1, WORKER_ENV.headAddress)?.value).toBe("llama-1-0.llama-1.prod.svc:7070");
     expect(env(0, WORKER_ENV.tunnelToken)?.valueFrom?.secretKeyRef).toEqual({
       name: "llama-tunnel",
       key: "tunnel-token",
     });
+    expect(env(1, WORKER_ENV.advertiseHost)?.valueFrom?.fieldRef?.fieldPath).toBe("status.podIP");
+  });
+
+  it("writes the worker contract: what the pod receives parses into the planned stage", () => {
+    for (const [stage, pod] of pods.entries()) {
+      // What the kubelet resolves: the Secret's token and the pod's IP.
+      const resolved: Record<string, string> = {};
+      for (const v of pod.spec?.containers[0]?.env ?? []) {
+        resolved[v.name] = v.value ?? (v.valueFrom?.secretKeyRef ? "token-from-secret" : "10.0.0.7");
+      }
+      const config = parseWorkerEnv(resolved);
+      expect(config).toMatchObject({
+        deployment: "llama",
+        replica: 1,
+        stage,
+        role: stage === 0 ? "head" : "stage",
+        layers: plan.stages[stage]?.layers,
+        tensorParallel: 8,
+        tunnelToken: "token-from-secret",
+        advertiseHost: "10.0.0.7",
+        httpPort: 8080,
+        tunnelPort: 7070,
+        tunnelTlsDir: "/etc/strata/tunnel-tls",
+      });
+      // The TLS files come from the same Secret as the token, mounted where the contract says.
+      const mount = pod.spec?.containers[0]?.volumeMounts?.find((m) => m.mountPath === config.tunnelTlsDir);
+      const volume = pod.spec?.volumes?.find((v) => v.name === mount?.name);
+      expect(volume?.secret?.secretName).toBe("llama-tunnel");
+      expect(volume?.secret?.items?.map((i) => i.key).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
+      expect(config.stageAddresses).toEqual([
+        "llama-1-0.llama-1.prod.svc:7070",
+        "llama-1-1.llama-1.prod.svc:7070",
+      ]);
+    }
   });
 
   it("pins the group to its domain and keeps it together with pod affinity", () => {

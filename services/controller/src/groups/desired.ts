@@ -18,10 +18,13 @@ import {
   type ModelDeploymentSpec,
   type PlanStatus,
   POD_GROUP_LABEL,
+  stageWidth,
+  TUNNEL_TLS,
   TUNNEL_TOKEN_SECRET_KEY,
   WORKER_ENV,
   WORKER_PORTS,
   WORKER_ROLES,
+  workerEnv,
 } from "@strata/core";
 import {
   headlessServiceName,
@@ -80,32 +83,58 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
     [LABELS.role]: role,
     ...(ctx.podGroupScheduler ? { [POD_GROUP_LABEL]: podGroupName(name, ctx.replica) } : {}),
   };
-  const gpus = String(plan.tp);
-  const host = (s: number) => `${stageHost(name, namespace, ctx.replica, s)}:${WORKER_PORTS.tunnel}`;
+  // Under expert parallelism a pod holds the whole ep group: ep/tp attention ranks of tp GPUs.
+  const gpus = String(stageWidth(plan.tp, plan.ep));
+  const multiStage = plan.stages.length > 1;
+  // The worker contract (core's workerEnv); the token comes from the group's
+  // Secret and the advertised address from the pod's own IP.
+  const contract = workerEnv({
+    deployment: name,
+    replica: ctx.replica,
+    stage,
+    stageLayers: plan.stages.map((s) => s.layers),
+    tensorParallel: plan.tp,
+    expertParallel: plan.ep,
+    engine: spec.engine,
+    modelPath: modelPath(spec),
+    servedModelName: spec.model.servedName,
+    maxModelLength: spec.workload.maxModelLength,
+    ...(spec.engine === "vllm" ? { dtype: spec.dtype } : {}),
+    stageAddresses: multiStage
+      ? plan.stages.map((s) => `${stageHost(name, namespace, ctx.replica, s.stage)}:${WORKER_PORTS.tunnel}`)
+      : [],
+    natsUrl: ctx.natsUrl,
+    ...(multiStage ? { tunnelTlsDir: TUNNEL_TLS.mountPath } : {}),
+    httpPort: WORKER_PORTS.http,
+    tunnelPort: WORKER_PORTS.tunnel,
+  });
   const env: V1EnvVar[] = [
-    { name: WORKER_ENV.role, value: role },
-    { name: WORKER_ENV.deployment, value: name },
-    { name: WORKER_ENV.replica, value: String(ctx.replica) },
-    { name: WORKER_ENV.stage, value: String(stage) },
-    { name: WORKER_ENV.stages, value: String(plan.pp) },
-    { name: WORKER_ENV.tensorParallel, value: String(plan.tp) },
-    { name: WORKER_ENV.firstLayer, value: String(layers.layers.first) },
-    { name: WORKER_ENV.lastLayer, value: String(layers.layers.last) },
-    { name: WORKER_ENV.headAddress, value: host(0) },
-    { name: WORKER_ENV.stageAddresses, value: plan.stages.map((s) => host(s.stage)).join(",") },
-    { name: WORKER_ENV.natsUrl, value: ctx.natsUrl },
-    {
-      name: WORKER_ENV.tunnelToken,
-      valueFrom: { secretKeyRef: { name: tunnelSecretName(name), key: TUNNEL_TOKEN_SECRET_KEY } },
-    },
-    { name: WORKER_ENV.engine, value: spec.engine },
-    { name: WORKER_ENV.dtype, value: spec.dtype },
-    { name: WORKER_ENV.modelSource, value: modelPath(spec) },
-    { name: WORKER_ENV.modelFormat, value: spec.model.format },
-    { name: WORKER_ENV.servedModelName, value: spec.model.servedName },
-    { name: WORKER_ENV.maxModelLength, value: String(spec.workload.maxModelLength) },
+    ...Object.entries(contract).map(([envName, value]) => ({ name: envName, value })),
+    { name: WORKER_ENV.advertiseHost, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+    ...(multiStage
+      ? [
+          {
+            name: WORKER_ENV.tunnelToken,
+            valueFrom: { secretKeyRef: { name: tunnelSecretName(name), key: TUNNEL_TOKEN_SECRET_KEY } },
+          },
+        ]
+      : []),
   ];
   const { volumes, mounts } = modelVolumes(spec);
+  if (multiStage) {
+    // The tunnel's TLS files from the deployment's Secret (not its token: that comes as a variable).
+    volumes.push({
+      name: "tunnel-tls",
+      secret: {
+        secretName: tunnelSecretName(name),
+        items: [TUNNEL_TLS.caFile, TUNNEL_TLS.certFile, TUNNEL_TLS.keyFile].map((key) => ({
+          key,
+          path: key,
+        })),
+      },
+    });
+    mounts.push({ name: "tunnel-tls", mountPath: TUNNEL_TLS.mountPath, readOnly: true });
+  }
   const requests: Record<string, string> = { [spec.gpu.resourceName]: gpus };
   const limits: Record<string, string> = { [spec.gpu.resourceName]: gpus };
   if (spec.resources?.cpu) requests.cpu = spec.resources.cpu;
@@ -164,6 +193,13 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
           ],
           resources: { requests, limits },
           readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
+          // A worker whose engine failed for good answers 503 here; the pod then
+          // fails (restartPolicy Never) and the controller recreates the group.
+          livenessProbe: {
+            httpGet: { path: "/healthz", port: "http" },
+            periodSeconds: 10,
+            failureThreshold: 3,
+          },
           volumeMounts: mounts,
         },
       ],

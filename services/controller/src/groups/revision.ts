@@ -10,7 +10,9 @@ import type { ModelDeploymentSpec, PlanStatus } from "@strata/core";
  */
 export function revisionHash(spec: ModelDeploymentSpec, plan: PlanStatus): string {
   const { replicas: _replicas, rollout: _rollout, ...podFacing } = spec;
-  const { summary: _summary, ...planFacts } = plan;
+  // ep = 1 (no expert parallelism) hashes as before ep existed, so dense deployments keep their revision.
+  const { summary: _summary, ep, ...rest } = plan;
+  const planFacts = ep > 1 ? { ...rest, ep } : rest;
   return createHash("sha256")
     .update(canonicalJson({ spec: podFacing, plan: planFacts }))
     .digest("hex")

@@ -1,7 +1,7 @@
 import { type V1Lease, V1MicroTime } from "@kubernetes/client-node";
+import type { Logger } from "@strata/runtime";
 import { isConflict, type KubeApi } from "../kube/api.js";
 import type { Clock } from "../kube/workqueue.js";
-import type { Logger } from "../log.js";
 
 export interface LeaseSettings {
   readonly namespace: string;

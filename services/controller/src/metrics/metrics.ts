@@ -3,26 +3,28 @@
  * them), so they are constants here and nowhere else. Gauges read the cluster
  * state at scrape time instead of being pushed on every change.
  */
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { ClusterState } from "../cluster-state/cluster-state.js";
 
 export const CONTROLLER_METRICS = {
+  // The cluster state (heartbeats and lifecycle events).
   stages: "strata_controller_stages",
   stagesLost: "strata_controller_stages_lost",
   replicasAvailable: "strata_controller_replicas_available",
   heartbeatsReceived: "strata_controller_heartbeats_received_total",
   stageTransitions: "strata_controller_stage_transitions_total",
+  // The reconciler, its work queue, API client and leader election.
   reconciles: "strata_controller_reconciles_total",
   reconcileDuration: "strata_controller_reconcile_duration_seconds",
+  queueDepth: "strata_controller_workqueue_depth",
+  apiRequests: "strata_controller_api_requests_total",
+  isLeader: "strata_controller_is_leader",
 } as const;
 
 export interface ControllerMetrics {
   readonly heartbeatsReceived: Counter;
   /** Labels: transition ("stage-lost", "stage-recovered", "replica-available", "replica-unavailable"). */
   readonly stageTransitions: Counter<"transition">;
-  /** Labels: result ("ok", "requeue", "error"). For the reconciler. */
-  readonly reconciles: Counter<"result">;
-  readonly reconcileDuration: Histogram;
 }
 
 export function controllerMetrics(registry: Registry, state: ClusterState): ControllerMetrics {
@@ -77,22 +79,5 @@ export function controllerMetrics(registry: Registry, state: ClusterState): Cont
       labelNames: ["transition"],
       registers,
     }),
-    // Shared with the reconciler's metrics (reconciler-metrics.ts): whoever comes first registers them.
-    reconciles:
-      (registry.getSingleMetric(CONTROLLER_METRICS.reconciles) as Counter<"result"> | undefined) ??
-      new Counter({
-        name: CONTROLLER_METRICS.reconciles,
-        help: "Reconciles of a ModelDeployment key, by result (ok, requeue, error)",
-        labelNames: ["result"],
-        registers,
-      }),
-    reconcileDuration:
-      (registry.getSingleMetric(CONTROLLER_METRICS.reconcileDuration) as Histogram | undefined) ??
-      new Histogram({
-        name: CONTROLLER_METRICS.reconcileDuration,
-        help: "Time to reconcile one ModelDeployment key",
-        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-        registers,
-      }),
   };
 }

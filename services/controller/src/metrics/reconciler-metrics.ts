@@ -1,17 +1,10 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { CONTROLLER_METRICS } from "./metrics.js";
 
-/** Metric names of the reconciler, leader election and API client, besides CONTROLLER_METRICS. */
-export const RECONCILER_METRICS = {
-  queueDepth: "strata_controller_workqueue_depth",
-  apiRequests: "strata_controller_api_requests_total",
-  isLeader: "strata_controller_is_leader",
-} as const;
-
 /** Reconcile results, as the `result` label of strata_controller_reconciles_total. */
 export const RECONCILE_RESULTS = { ok: "ok", requeue: "requeue", error: "error" } as const;
 
-/** The reconciler's metrics; reuses a metric already in the registry under the same name. */
+/** The reconciler's metrics (names in CONTROLLER_METRICS). */
 export class ReconcilerMetrics {
   readonly reconciles: Counter<"result">;
   readonly reconcileSeconds: Histogram;
@@ -21,36 +14,31 @@ export class ReconcilerMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
-    this.reconciles =
-      existing<Counter<"result">>(CONTROLLER_METRICS.reconciles) ??
-      new Counter({
-        name: CONTROLLER_METRICS.reconciles,
-        help: "Reconciles of a ModelDeployment key, by result (ok, requeue, error)",
-        labelNames: ["result"],
-        registers,
-      });
-    this.reconcileSeconds =
-      existing<Histogram>(CONTROLLER_METRICS.reconcileDuration) ??
-      new Histogram({
-        name: CONTROLLER_METRICS.reconcileDuration,
-        help: "Time to reconcile one ModelDeployment key",
-        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-        registers,
-      });
+    this.reconciles = new Counter({
+      name: CONTROLLER_METRICS.reconciles,
+      help: "Reconciles of a ModelDeployment key, by result (ok, requeue, error)",
+      labelNames: ["result"],
+      registers,
+    });
+    this.reconcileSeconds = new Histogram({
+      name: CONTROLLER_METRICS.reconcileDuration,
+      help: "Time to reconcile one ModelDeployment key",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
     this.queueDepth = new Gauge({
-      name: RECONCILER_METRICS.queueDepth,
+      name: CONTROLLER_METRICS.queueDepth,
       help: "Keys waiting in the work queue",
       registers,
     });
     this.apiRequests = new Counter({
-      name: RECONCILER_METRICS.apiRequests,
+      name: CONTROLLER_METRICS.apiRequests,
       help: "Requests to the Kubernetes API server, by verb and resource",
       labelNames: ["verb", "resource"],
       registers,
     });
     this.isLeader = new Gauge({
-      name: RECONCILER_METRICS.isLeader,
+      name: CONTROLLER_METRICS.isLeader,
       help: "1 while this process holds the leader lease",
       registers,
     });

@@ -47,6 +47,8 @@ export const planOneReplica: AutoPlanner = (spec: ModelDeploymentSpec) => {
         dtype: spec.dtype,
         cluster: { pools: [makePool(nodes, spec.gpu.perNode, gpu, "spec.gpu")] },
         workload: { maxModelLen: spec.workload.maxModelLength, concurrency: spec.workload.concurrency },
+        // Expert parallelism is vLLM's; llama.cpp splits a model by layers.
+        expertParallel: spec.engine === "vllm",
       });
     } catch (err) {
       if (err instanceof InputError || err instanceof DoesNotFitError) {
@@ -56,10 +58,12 @@ export const planOneReplica: AutoPlanner = (spec: ModelDeploymentSpec) => {
     }
     const { plan } = result;
     if (plan.fits) {
+      const layout = `tp=${plan.tp} pp=${plan.pp}${plan.ep > 1 ? ` ep=${plan.ep}` : ""}`;
       return {
         tp: plan.tp,
         pp: plan.pp,
-        summary: `tp=${plan.tp} pp=${plan.pp} on ${nodes}×${spec.gpu.perNode} ${gpu.name} per group: ${plan.why}`,
+        ep: plan.ep,
+        summary: `${layout} on ${nodes}×${spec.gpu.perNode} ${gpu.name} per group: ${plan.why}`,
       };
     }
   }

@@ -7,5 +7,6 @@ export function catalogShapes(): CatalogModelShape[] {
     layers: m.numLayers,
     attentionHeads: m.numHeads,
     kvHeads: m.numKvHeads,
+    experts: m.moe?.numExperts ?? 0,
   }));
 }

@@ -1,7 +1,7 @@
 import { MODEL_DEPLOYMENT_API_VERSION, MODEL_DEPLOYMENT_KIND, type ModelDeployment } from "@strata/core";
+import type { Logger } from "@strata/runtime";
 import type { KubeApi } from "../kube/api.js";
 import type { Clock } from "../kube/workqueue.js";
-import type { Logger } from "../log.js";
 
 export const EVENT_SOURCE = "strata-controller";
 

@@ -8,19 +8,20 @@ import {
   modelDeploymentSpecSchema,
   type PlanStatus,
   REASONS,
+  stageWidth,
 } from "@strata/core";
+import type { Logger } from "@strata/runtime";
 import { groupPods } from "../groups/desired.js";
-import { decideGroup, type GroupView, gangBackoffMs, viewGroups } from "../groups/observe.js";
+import { decideGroup, type GroupAction, type GroupView, viewGroups } from "../groups/observe.js";
 import { revisionHash } from "../groups/revision.js";
 import type { KubeApi } from "../kube/api.js";
 import type { Caches } from "../kube/caches.js";
 import type { Clock } from "../kube/workqueue.js";
-import type { Logger } from "../log.js";
 import { type AutoPlanner, PlanError, resolvePlan } from "../plan/resolve-plan.js";
 import { planRollout } from "../rollout/rollout.js";
-import { CapacityModel } from "../scheduling/capacity.js";
+import { type Admission, CapacityModel } from "../scheduling/capacity.js";
 import type { EventRecorder } from "./events.js";
-import { carry, domainOf, withDomain } from "./group-status.js";
+import { type GroupInPass, GroupSteps, Pass } from "./group-steps.js";
 import { OwnedObjects } from "./owned-objects.js";
 import {
   type ConditionInput,
@@ -68,8 +69,18 @@ export class Reconciler {
   // Pods this controller deleted (uid → when), so finishing its own teardown is not reported as a failure.
   private readonly deletedByUs = new Map<string, number>();
 
+  private readonly steps: GroupSteps;
+
   constructor(private readonly deps: ReconcilerDeps) {
     this.owned = new OwnedObjects(deps.api, deps.caches, deps.settings.gangTimeoutMs);
+    this.steps = new GroupSteps({
+      events: deps.events,
+      settings: deps.settings,
+      admit: (pass) => this.admit(pass),
+      createGroup: (pass, replica, domain, view) => this.createGroup(pass, replica, domain, view),
+      deleteGroup: (view) => this.deleteGroup(view),
+      teardownInProgress: (view) => this.teardownInProgress(view),
+    });
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -111,12 +122,12 @@ export class Reconciler {
     revision: string,
   ): Promise<ReconcileResult> {
     const { namespace, name } = md.metadata;
-    const now = this.deps.clock.now();
+    const pass = new Pass(md, spec, plan, revision, this.deps.clock.now());
     const views = viewGroups(this.deps.caches.podsOf(namespace, name));
     const previous = new Map((md.status?.groups ?? []).map((g) => [g.replica, g]));
-    const decisions = new Map(
-      [...views].map(([i, v]) => [i, decideGroup(v, this.gangSettings(plan, now, previous.get(i)))] as const),
-    );
+    const decide = (index: number, view: GroupView | undefined): GroupAction =>
+      decideGroup(view, this.gangSettings(plan, pass.nowMs, previous.get(index)));
+    const decisions = new Map([...views].map(([i, v]) => [i, decide(i, v)] as const));
     const rollout = planRollout({
       replicas: spec.replicas,
       maxSurge: spec.rollout.maxSurge,
@@ -133,182 +144,80 @@ export class Reconciler {
       }),
     });
 
-    const groups: GroupStatus[] = [];
-    const unscheduled: Summary["unscheduled"][number][] = [];
-    const failed: Summary["failed"][number][] = [];
-    const requeue: number[] = [];
-    // Step: remove groups past the desired count (scale down, surge release).
     for (const [index, view] of views) {
-      if (index < rollout.desiredGroups) continue;
-      if (await this.deleteGroup(view)) {
-        this.deps.events.normal(
-          md,
-          REASONS.groupDeleted,
-          `group ${index}: removed (scaled to ${rollout.desiredGroups} groups)`,
-        );
-      }
+      if (index >= rollout.desiredGroups) await this.steps.removeSurplus(pass, view, rollout.desiredGroups);
     }
-
     for (let index = 0; index < rollout.desiredGroups; index++) {
       const view = views.get(index);
-      const prev = previous.get(index);
-      const base = {
-        replica: index,
-        revision: view?.revision ?? revision,
-        boundPods: view?.bound ?? 0,
-        readyPods: view?.ready ?? 0,
+      const group: GroupInPass = {
+        index,
+        view,
+        prev: previous.get(index),
+        base: {
+          replica: index,
+          revision: view?.revision ?? revision,
+          boundPods: view?.bound ?? 0,
+          readyPods: view?.ready ?? 0,
+        },
       };
-      // Step: replace an outdated group as the rollout allows.
-      if (view && rollout.replace.includes(index)) {
-        if (await this.deleteGroup(view)) {
-          this.deps.events.normal(
-            md,
-            REASONS.rollingUpdate,
-            `group ${index}: replacing revision ${view.revision ?? "mixed"} with ${revision}`,
-          );
-        }
-        groups.push({ ...base, phase: "Recreating", message: `rolling to revision ${revision}` });
-        continue;
-      }
-      const decided = decisions.get(index)?.kind;
-      if (view && view.revision !== revision && (decided === "running" || decided === "wait")) {
-        // Outdated and waiting for its turn in the rollout: leave it running.
-        const d = decisions.get(index);
-        groups.push({
-          ...base,
-          phase: d?.kind === "running" ? (d.available ? "Available" : "Running") : "Scheduling",
-          message: `waiting to roll to ${revision}`,
-        });
-        continue;
-      }
-      const action = decisions.get(index) ?? decideGroup(undefined, this.gangSettings(plan, now, prev));
-      switch (action.kind) {
-        case "create":
-        case "createMissing": {
-          // Admission and the bookkeeping of the pods it admits run without an await in
-          // between, so concurrent reconciles never hand the same free GPUs to two groups.
-          const existingDomain = view ? domainOf(view) : undefined;
-          const admission = existingDomain
-            ? ({ fits: true, domain: existingDomain } as const)
-            : this.capacityModel(spec).admit({
-                pods: plan.pp,
-                gpusPerPod: plan.tp,
-                resourceName: spec.gpu.resourceName,
-                topologyKey: spec.topologyKey,
-                nodeSelector: spec.gpu.nodeSelector,
-                tolerations: spec.gpu.tolerations,
-              });
-          if (!admission.fits) {
-            unscheduled.push({
-              replica: index,
-              reason: REASONS.insufficientCapacity,
-              message: admission.reason,
-            });
-            groups.push({ ...base, phase: "Pending", message: admission.reason, ...carry(prev) });
-            requeue.push(this.deps.settings.capacityRetryMs);
-            break;
-          }
-          await this.createGroup(md, plan, index, revision, admission.domain, view);
-          if (action.kind === "create") {
-            this.deps.events.normal(
-              md,
-              REASONS.groupCreated,
-              `group ${index}: ${plan.pp} pods in ${spec.topologyKey}=${admission.domain}`,
-            );
-          }
-          groups.push({ ...base, revision, phase: "Scheduling", domain: admission.domain, ...carry(prev) });
-          requeue.push(this.deps.settings.gangTimeoutMs);
-          break;
-        }
-        case "wait": {
-          const phase =
-            action.reason === "terminating"
-              ? "Recreating"
-              : action.reason === "backoff"
-                ? "Backoff"
-                : "Scheduling";
-          groups.push({
-            ...base,
-            phase,
-            ...withDomain(view),
-            ...carry(prev),
-            ...(prev?.message && phase !== "Scheduling" ? { message: prev.message } : {}),
-          });
-          if (action.reason === "backoff" && prev?.retryAfter)
-            requeue.push(Date.parse(prev.retryAfter) - now);
-          if (action.reason === "binding" && view?.createdAtMs !== undefined) {
-            requeue.push(view.createdAtMs + this.deps.settings.gangTimeoutMs - now);
-          }
-          if (action.reason === "backoff" || action.reason === "binding") {
-            unscheduled.push({
-              replica: index,
-              reason: action.reason === "backoff" ? REASONS.gangTimeout : REASONS.groupCreated,
-              message: prev?.message ?? "pods are being bound",
-            });
-          }
-          break;
-        }
-        case "recreate": {
-          if (view && this.teardownInProgress(view)) {
-            // Finishing a teardown this controller started (rollout, gang timeout, failure): not a new failure.
-            await this.deleteGroup(view);
-            groups.push({
-              ...base,
-              phase: "Recreating",
-              ...(prev?.message ? { message: prev.message } : {}),
-              ...carry(prev),
-            });
-            break;
-          }
-          if (view) await this.deleteGroup(view);
-          this.deps.events.warning(
-            md,
-            REASONS.groupFailed,
-            `group ${index}: ${action.why}; recreating the whole group`,
-          );
-          failed.push({ replica: index, message: action.why });
-          groups.push({ ...base, phase: "Recreating", message: action.why, ...carry(prev) });
-          break;
-        }
-        case "gangTimeout": {
-          if (view) await this.deleteGroup(view);
-          const attempts = (prev?.attempts ?? 0) + 1;
-          const backoff = gangBackoffMs(
-            attempts,
-            this.deps.settings.gangBackoffBaseMs,
-            this.deps.settings.gangBackoffMaxMs,
-          );
-          const retryAfter = new Date(now + backoff).toISOString();
-          const message = `${action.why}; retrying in ${Math.round(backoff / 1000)}s`;
-          this.deps.events.warning(md, REASONS.gangTimeout, `group ${index}: ${message}`);
-          unscheduled.push({ replica: index, reason: REASONS.gangTimeout, message });
-          groups.push({ ...base, phase: "Backoff", attempts, retryAfter, message });
-          requeue.push(backoff);
-          break;
-        }
-        case "running":
-          groups.push({
-            ...base,
-            phase: action.available ? "Available" : "Running",
-            ...withDomain(view),
-            ...(action.available ? {} : carry(prev)),
-          });
-          break;
-      }
+      await this.stepGroup(pass, group, decisions.get(index) ?? decide(index, view), rollout.replace);
     }
 
     await this.owned.ensureServices(md, rollout.desiredGroups);
+    await this.writeStatus(md, this.passStatus(pass, rollout.rolling));
+    const requeueAfterMs = pass.requeueAfterMs;
+    return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+  }
 
+  /**
+   * Which step a group takes this pass.
+   * Case 1: outdated and chosen by the rollout: replace it.
+   * Case 2: outdated, running or waiting, not its turn yet: keep it serving.
+   * Case 3: no group, or pods missing: admit and create.
+   * Case 4: terminating, backing off or being bound: wait.
+   * Case 5: a member failed: recreate the whole group.
+   * Case 6: not bound within the gang timeout: delete and retry after a backoff.
+   * Case 7: running: report it (Available once every pod is ready).
+   */
+  private async stepGroup(
+    pass: Pass,
+    group: GroupInPass,
+    action: GroupAction,
+    replace: readonly number[],
+  ): Promise<void> {
+    const { view } = group;
+    if (view && replace.includes(group.index)) return this.steps.replaceOutdated(pass, { ...group, view });
+    if (view && view.revision !== pass.revision && (action.kind === "running" || action.kind === "wait")) {
+      return this.steps.keepOutdated(pass, group, action);
+    }
+    switch (action.kind) {
+      case "create":
+      case "createMissing":
+        return this.steps.create(pass, group, action.kind === "createMissing");
+      case "wait":
+        return this.steps.wait(pass, group, action.reason);
+      case "recreate":
+        return this.steps.recreateFailed(pass, group, action.why);
+      case "gangTimeout":
+        return this.steps.retryAfterGangTimeout(pass, group, action.why);
+      case "running":
+        return this.steps.reportRunning(pass, group, action.available);
+    }
+  }
+
+  /** The status a pass ends with: counts of the wanted groups, conditions from their cases. */
+  private passStatus(pass: Pass, rolling: boolean): StatusDraft {
+    const { spec, plan, revision, groups } = pass;
     const summary: Summary = {
       replicas: spec.replicas,
       maxUnavailable: spec.rollout.maxUnavailable,
       groups,
-      rolling: rollout.rolling,
-      unscheduled,
-      failed,
+      rolling,
+      unscheduled: pass.unscheduled,
+      failed: pass.failed,
     };
     const wanted = groups.filter((g) => g.replica < spec.replicas);
-    await this.writeStatus(md, {
+    return {
       plan,
       revision,
       replicas: wanted.filter((g) => g.boundPods > 0 || g.phase === "Scheduling").length,
@@ -316,12 +225,10 @@ export class Reconciler {
       updatedReplicas: wanted.filter(
         (g) => g.revision === revision && (g.phase === "Available" || g.phase === "Running"),
       ).length,
-      selector: `${LABELS.deployment}=${name},${LABELS.stage}=0`,
+      selector: `${LABELS.deployment}=${pass.md.metadata.name},${LABELS.stage}=0`,
       groups,
       conditionsInput: conditionsFor(plan, summary),
-    });
-    const positive = requeue.filter((ms) => Number.isFinite(ms)).map((ms) => Math.max(ms, 100));
-    return positive.length > 0 ? { requeueAfterMs: Math.min(...positive) } : {};
+    };
   }
 
   private gangSettings(plan: PlanStatus, nowMs: number, prev: GroupStatus | undefined) {
@@ -334,7 +241,14 @@ export class Reconciler {
     };
   }
 
-  private capacityModel(spec: ModelDeploymentSpec): CapacityModel {
+  /**
+   * Admission for one group against the GPUs free now, counting pods created
+   * but not yet seen through the watch. It runs without an await between
+   * admission and the bookkeeping of the pods it admits (createGroup records
+   * them first), so concurrent reconciles never hand the same GPUs to two groups.
+   */
+  private admit(pass: Pass): Admission {
+    const { spec, plan } = pass;
     const now = this.deps.clock.now();
     const cached = this.deps.caches.pods.list();
     const seen = new Set(cached.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`));
@@ -343,17 +257,27 @@ export class Reconciler {
       if (seen.has(key) || now - entry.atMs > RECENT_CREATE_TTL_MS) this.recentCreates.delete(key);
       else pending.push(entry.pod);
     }
-    return new CapacityModel(this.deps.caches.nodes.list(), [...cached, ...pending], spec.gpu.resourceName);
+    return new CapacityModel(
+      this.deps.caches.nodes.list(),
+      [...cached, ...pending],
+      spec.gpu.resourceName,
+    ).admit({
+      pods: plan.pp,
+      gpusPerPod: stageWidth(plan.tp, plan.ep),
+      resourceName: spec.gpu.resourceName,
+      topologyKey: spec.topologyKey,
+      nodeSelector: spec.gpu.nodeSelector,
+      tolerations: spec.gpu.tolerations,
+    });
   }
 
   private async createGroup(
-    md: ModelDeployment,
-    plan: PlanStatus,
+    pass: Pass,
     replica: number,
-    revision: string,
     domain: string,
     view: GroupView | undefined,
   ): Promise<void> {
+    const { md, plan, revision } = pass;
     const scheduler = this.deps.settings.podGroupScheduler;
     const existing = new Set((view?.pods ?? []).map((p) => p.metadata?.name));
     const pods = groupPods(md, plan, {

@@ -2,7 +2,7 @@ import type { GroupStatus, PlanStatus } from "@strata/core";
 import { describe, expect, it } from "vitest";
 import { conditionsFor, mergeConditions, type Summary, statusFingerprint } from "./status.js";
 
-const plan: PlanStatus = { tp: 4, pp: 2, gpusPerGroup: 8, stages: [] };
+const plan: PlanStatus = { tp: 4, pp: 2, ep: 1, gpusPerGroup: 8, stages: [] };
 const group = (replica: number, phase: GroupStatus["phase"], message?: string): GroupStatus => ({
   replica,
   revision: "r",

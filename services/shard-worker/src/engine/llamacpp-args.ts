@@ -41,6 +41,8 @@ export function rpcServerArgs(port: number, threads?: number): string[] {
 
 export interface LlamaServerArgsInput {
   readonly modelPath: string;
+  /** The model's name in the OpenAI API (`/v1/models`, the `model` field); never a file path. */
+  readonly servedName?: string;
   readonly host: string;
   readonly port: number;
   readonly contextSize: number;
@@ -75,6 +77,7 @@ export function llamaServerArgs(input: LlamaServerArgsInput): string[] {
     // Prometheus /metrics, re-exported by the worker under Strata's names (metrics/llama-metrics.ts).
     "--metrics",
   ];
+  if (input.servedName !== undefined) args.push("--alias", input.servedName);
   if (input.threads !== undefined) args.push("--threads", String(input.threads));
   if (input.rpcEndpoints.length > 0) {
     args.push(

@@ -33,6 +33,8 @@ const CMAKE_FLAGS = [
 const BUILD_JOBS = 2;
 
 export interface LlamaCppBinaries {
+  /** The folder holding both programs (a worker's STRATA_ENGINE_HOME). */
+  readonly binDir: string;
   readonly rpcServer: string;
   readonly llamaServer: string;
   readonly version: string;
@@ -66,7 +68,24 @@ export function llamaCppBinaryPaths(cacheRoot = join(homedir(), ".cache", "strat
   const version = (JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")) as { version: string })
     .version;
   const bin = join(cacheRoot, `llama.cpp-${version}`, "bin");
-  return { rpcServer: join(bin, "ggml-rpc-server"), llamaServer: join(bin, "llama-server"), version };
+  return {
+    binDir: bin,
+    rpcServer: join(bin, "ggml-rpc-server"),
+    llamaServer: join(bin, "llama-server"),
+    version,
+  };
+}
+
+/**
+ * llama.cpp's programs in `dir` (an image's or a user's build), checked to exist.
+ * @throws LlamaCppBuildError naming the missing program
+ */
+export function llamaCppBinariesIn(dir: string): Omit<LlamaCppBinaries, "version"> {
+  const binaries = { rpcServer: join(dir, "ggml-rpc-server"), llamaServer: join(dir, "llama-server") };
+  for (const path of Object.values(binaries)) {
+    if (!existsSync(path)) throw new LlamaCppBuildError(`${path} does not exist`);
+  }
+  return { binDir: dir, ...binaries };
 }
 
 function hasCommand(command: string): boolean {

@@ -73,6 +73,7 @@ export class EngineSupervisor {
   private readonly tail: string[] = [];
   private readonly policy: RestartPolicy;
   private lastReadyAt: number | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly spec: EngineProcessSpec,
@@ -115,8 +116,15 @@ export class EngineSupervisor {
     child.kill("SIGKILL");
   }
 
+  /** A restart is waiting out its backoff. */
+  get restartScheduled(): boolean {
+    return this.restartTimer !== undefined;
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -185,7 +193,10 @@ export class EngineSupervisor {
     );
     this.emit({ type: "restarting", attempt: this.attempt, backoffMs });
     this.deps.log(`[${this.spec.name}] exited; restarting in ${backoffMs} ms (attempt ${this.attempt})`);
-    setTimeout(() => void this.restart(), backoffMs);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.restart();
+    }, backoffMs);
   }
 
   private async restart(): Promise<void> {

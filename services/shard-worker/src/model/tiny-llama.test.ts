@@ -43,11 +43,14 @@ describe("tiny llama GGUF generator", () => {
 
   it("rejects shapes llama.cpp cannot build, naming the option", () => {
     expect(() => generate({ hidden: 100, heads: 8 })).toThrow(ModelShapeError);
+    let thrown: unknown;
     try {
       generate({ heads: 8, kvHeads: 3 });
     } catch (err: unknown) {
-      expect((err as ModelShapeError).field).toBe("kvHeads");
+      thrown = err;
     }
+    expect(thrown).toBeInstanceOf(ModelShapeError);
+    expect((thrown as ModelShapeError).field).toBe("kvHeads");
   });
 
   it("converts floats to IEEE binary16", () => {

@@ -7,6 +7,8 @@ import { TUNNEL_OPEN_PATH, tunnelChannelOptions } from "./definition.js";
 import { type PipeTotals, pipeSocketAndCall } from "./pipe.js";
 
 const TRACEPARENT = "traceparent";
+/** How long one connection attempt may take before the next. */
+const REACHABLE_POLL_MS = 2_000;
 
 export interface TunnelTarget {
   /** host:port of the stage's TunnelServer. */
@@ -14,6 +16,8 @@ export interface TunnelTarget {
   readonly token: string;
   /** PEM CA certificate to trust; TLS is used when present. */
   readonly caCert?: Buffer;
+  /** The name the server's certificate must carry, whatever `address` names (TLS only). */
+  readonly serverName?: string;
 }
 
 export interface TunnelListenerObserver {
@@ -41,7 +45,10 @@ export class TunnelListener {
     const credentials = target.caCert
       ? ChannelCredentials.createSsl(target.caCert)
       : ChannelCredentials.createInsecure();
-    this.client = new Client(target.address, credentials, tunnelChannelOptions);
+    this.client = new Client(target.address, credentials, {
+      ...tunnelChannelOptions,
+      ...(target.caCert && target.serverName ? { "grpc.ssl_target_name_override": target.serverName } : {}),
+    });
     this.listener = createServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
@@ -67,6 +74,25 @@ export class TunnelListener {
       decodeDataMessage,
       metadata,
     );
+  }
+
+  /** Engine connections being tunnelled now. */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
+  /**
+   * Resolves once the stage's tunnel server accepts a channel (it may start
+   * after the head); retries until `signal` aborts.
+   */
+  async waitUntilReachable(signal?: AbortSignal): Promise<void> {
+    while (!signal?.aborted) {
+      const ok = await new Promise<boolean>((resolve) =>
+        this.client.waitForReady(Date.now() + REACHABLE_POLL_MS, (err) => resolve(err === undefined)),
+      );
+      if (ok) return;
+    }
+    throw new Error(`gave up waiting for the tunnel at ${this.target.address}`);
   }
 
   async close(): Promise<void> {

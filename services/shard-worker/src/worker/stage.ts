@@ -1,26 +1,20 @@
 import { readFile } from "node:fs/promises";
-import { freeLoopbackPort } from "../engine/free-port.js";
+import { join } from "node:path";
+import { TUNNEL_TLS, type WorkerConfig } from "@strata/core";
+import { freeLoopbackPort } from "@strata/runtime";
 import { rpcServerArgs } from "../engine/llamacpp-args.js";
 import { tcpProbe } from "../engine/probes.js";
 import { EngineSupervisor, type RestartPolicy } from "../engine/supervisor.js";
 import { TunnelServer, type TunnelServerObserver } from "../tunnel/server.js";
 
-export interface StageWorkerConfig {
-  readonly role: "stage";
-  readonly stage: number;
-  /** Where the tunnel's gRPC server binds, e.g. "127.0.0.1:0". */
-  readonly tunnelBind: string;
-  readonly token: string;
-  readonly tlsCertPath?: string;
-  readonly tlsKeyPath?: string;
-  readonly rpcServerPath: string;
-  readonly threads?: number;
-}
-
 export interface WorkerDeps {
   readonly log: (line: string) => void;
-  readonly tunnelObserver?: TunnelServerObserver;
   readonly restartPolicy?: RestartPolicy;
+}
+
+export interface StageDeps extends WorkerDeps {
+  readonly rpcServerPath: string;
+  readonly tunnelObserver?: TunnelServerObserver;
 }
 
 const RPC_SERVER_READY_TIMEOUT_MS = 30_000;
@@ -34,29 +28,31 @@ export interface StageWorker {
 
 /**
  * A pipeline stage: ggml-rpc-server on a private loopback port, reachable
- * only through the authenticated gRPC tunnel.
+ * only through the authenticated gRPC tunnel on the worker's tunnel port.
  */
-export async function startStageWorker(config: StageWorkerConfig, deps: WorkerDeps): Promise<StageWorker> {
+export async function startStageWorker(config: WorkerConfig, deps: StageDeps): Promise<StageWorker> {
   const enginePort = await freeLoopbackPort();
   const engine = new EngineSupervisor(
     {
       name: `stage-${config.stage} rpc-server`,
-      command: config.rpcServerPath,
-      args: rpcServerArgs(enginePort, config.threads),
+      command: deps.rpcServerPath,
+      args: rpcServerArgs(enginePort, config.engineThreads),
       readiness: tcpProbe("127.0.0.1", enginePort),
       readyTimeoutMs: RPC_SERVER_READY_TIMEOUT_MS,
     },
     { log: deps.log, policy: deps.restartPolicy },
   );
   await engine.start();
-  const tls =
-    config.tlsCertPath && config.tlsKeyPath
-      ? { cert: await readFile(config.tlsCertPath), key: await readFile(config.tlsKeyPath) }
-      : undefined;
+  const tls = config.tunnelTlsDir
+    ? {
+        cert: await readFile(join(config.tunnelTlsDir, TUNNEL_TLS.certFile)),
+        key: await readFile(join(config.tunnelTlsDir, TUNNEL_TLS.keyFile)),
+      }
+    : undefined;
   const tunnel = new TunnelServer({
     enginePort,
-    bind: config.tunnelBind,
-    token: config.token,
+    bind: `${config.bindHost}:${config.tunnelPort}`,
+    token: config.tunnelToken ?? "",
     tls,
     observer: deps.tunnelObserver,
   });
@@ -68,7 +64,7 @@ export async function startStageWorker(config: StageWorkerConfig, deps: WorkerDe
     throw err;
   }
   deps.log(
-    `[stage-${config.stage}] tunnel listening on port ${tunnelPort} (engine on 127.0.0.1:${enginePort})`,
+    `[stage-${config.stage}] tunnel listening on port ${tunnelPort}${tls ? " (TLS)" : ""} (engine on 127.0.0.1:${enginePort})`,
   );
   return {
     tunnelPort,

@@ -1,0 +1,206 @@
+/**
+ * One step per case a group can be in during a reconcile pass. Each step acts
+ * (creates or deletes pods, records events) and reports the group's status
+ * and what the pass must know: a reason it is unscheduled or failed, and when
+ * to look again. The reconciler decides which case applies (reconciler.ts).
+ */
+import type { GroupStatus, ModelDeployment, ModelDeploymentSpec, PlanStatus } from "@strata/core";
+import { REASONS } from "@strata/core";
+import { type GroupAction, type GroupView, gangBackoffMs } from "../groups/observe.js";
+import type { Admission } from "../scheduling/capacity.js";
+import type { EventRecorder } from "./events.js";
+import { carry, domainOf, withDomain } from "./group-status.js";
+import type { Summary } from "./status.js";
+
+/** What the pass gathers across its groups before it writes status. */
+export class Pass {
+  readonly groups: GroupStatus[] = [];
+  readonly unscheduled: Summary["unscheduled"][number][] = [];
+  readonly failed: Summary["failed"][number][] = [];
+  readonly #requeueMs: number[] = [];
+
+  constructor(
+    readonly md: ModelDeployment,
+    readonly spec: ModelDeploymentSpec,
+    readonly plan: PlanStatus,
+    /** The revision every group should run. */
+    readonly revision: string,
+    readonly nowMs: number,
+  ) {}
+
+  requeueIn(ms: number): void {
+    if (Number.isFinite(ms)) this.#requeueMs.push(Math.max(ms, 100));
+  }
+
+  /** The soonest look-again this pass asked for. */
+  get requeueAfterMs(): number | undefined {
+    return this.#requeueMs.length > 0 ? Math.min(...this.#requeueMs) : undefined;
+  }
+}
+
+/** One group as a step sees it. */
+export interface GroupInPass {
+  readonly index: number;
+  readonly view: GroupView | undefined;
+  /** Its status from the last pass, for carried fields (attempts, retryAfter, message). */
+  readonly prev: GroupStatus | undefined;
+  /** Status fields every case reports. */
+  readonly base: Pick<GroupStatus, "replica" | "revision" | "boundPods" | "readyPods">;
+}
+
+/** What the steps need of the controller. */
+export interface GroupStepsDeps {
+  readonly events: EventRecorder;
+  readonly settings: {
+    readonly gangTimeoutMs: number;
+    readonly gangBackoffBaseMs: number;
+    readonly gangBackoffMaxMs: number;
+    readonly capacityRetryMs: number;
+  };
+  /** Admission and its bookkeeping run without an await in between (see Reconciler.admit). */
+  admit(pass: Pass): Admission;
+  createGroup(pass: Pass, replica: number, domain: string, view: GroupView | undefined): Promise<void>;
+  /** Deletes the group's live pods; true if it deleted any. */
+  deleteGroup(view: GroupView): Promise<boolean>;
+  /** Every terminating pod of the group is one this controller deleted. */
+  teardownInProgress(view: GroupView): boolean;
+}
+
+export class GroupSteps {
+  constructor(private readonly deps: GroupStepsDeps) {}
+
+  /** Scale-down or surge release: the group is past the desired count. */
+  async removeSurplus(pass: Pass, view: GroupView, desiredGroups: number): Promise<void> {
+    if (await this.deps.deleteGroup(view)) {
+      this.deps.events.normal(
+        pass.md,
+        REASONS.groupDeleted,
+        `group ${view.replica}: removed (scaled to ${desiredGroups} groups)`,
+      );
+    }
+  }
+
+  /** The rollout chose this outdated group to be replaced now. */
+  async replaceOutdated(pass: Pass, g: GroupInPass & { view: GroupView }): Promise<void> {
+    if (await this.deps.deleteGroup(g.view)) {
+      this.deps.events.normal(
+        pass.md,
+        REASONS.rollingUpdate,
+        `group ${g.index}: replacing revision ${g.view.revision ?? "mixed"} with ${pass.revision}`,
+      );
+    }
+    pass.groups.push({ ...g.base, phase: "Recreating", message: `rolling to revision ${pass.revision}` });
+  }
+
+  /** Outdated and waiting for its turn in the rollout: it keeps serving. */
+  keepOutdated(pass: Pass, g: GroupInPass, action: GroupAction): void {
+    const phase =
+      action.kind === "running" ? (action.available ? "Available" : "Running") : ("Scheduling" as const);
+    pass.groups.push({ ...g.base, phase, message: `waiting to roll to ${pass.revision}` });
+  }
+
+  /** No group, or one missing pods: admit it into one topology domain, then create its pods. */
+  async create(pass: Pass, g: GroupInPass, missingOnly: boolean): Promise<void> {
+    const existingDomain = g.view ? domainOf(g.view) : undefined;
+    const admission = existingDomain
+      ? ({ fits: true, domain: existingDomain } as const)
+      : this.deps.admit(pass);
+    if (!admission.fits) {
+      pass.unscheduled.push({
+        replica: g.index,
+        reason: REASONS.insufficientCapacity,
+        message: admission.reason,
+      });
+      pass.groups.push({ ...g.base, phase: "Pending", message: admission.reason, ...carry(g.prev) });
+      pass.requeueIn(this.deps.settings.capacityRetryMs);
+      return;
+    }
+    await this.deps.createGroup(pass, g.index, admission.domain, g.view);
+    if (!missingOnly) {
+      this.deps.events.normal(
+        pass.md,
+        REASONS.groupCreated,
+        `group ${g.index}: ${pass.plan.pp} pods in ${pass.spec.topologyKey}=${admission.domain}`,
+      );
+    }
+    pass.groups.push({
+      ...g.base,
+      revision: pass.revision,
+      phase: "Scheduling",
+      domain: admission.domain,
+      ...carry(g.prev),
+    });
+    pass.requeueIn(this.deps.settings.gangTimeoutMs);
+  }
+
+  /** Terminating, backing off after a gang timeout, or being bound: nothing to do yet. */
+  wait(pass: Pass, g: GroupInPass, reason: "terminating" | "backoff" | "binding"): void {
+    const phase = reason === "terminating" ? "Recreating" : reason === "backoff" ? "Backoff" : "Scheduling";
+    pass.groups.push({
+      ...g.base,
+      phase,
+      ...withDomain(g.view),
+      ...carry(g.prev),
+      ...(g.prev?.message && phase !== "Scheduling" ? { message: g.prev.message } : {}),
+    });
+    if (reason === "backoff" && g.prev?.retryAfter)
+      pass.requeueIn(Date.parse(g.prev.retryAfter) - pass.nowMs);
+    if (reason === "binding" && g.view?.createdAtMs !== undefined) {
+      pass.requeueIn(g.view.createdAtMs + this.deps.settings.gangTimeoutMs - pass.nowMs);
+    }
+    if (reason === "backoff" || reason === "binding") {
+      pass.unscheduled.push({
+        replica: g.index,
+        reason: reason === "backoff" ? REASONS.gangTimeout : REASONS.groupCreated,
+        message: g.prev?.message ?? "pods are being bound",
+      });
+    }
+  }
+
+  /** A member failed, ended or vanished: the whole group goes down and comes back. */
+  async recreateFailed(pass: Pass, g: GroupInPass, why: string): Promise<void> {
+    if (g.view && this.deps.teardownInProgress(g.view)) {
+      // Finishing a teardown this controller started (rollout, gang timeout, failure): not a new failure.
+      await this.deps.deleteGroup(g.view);
+      pass.groups.push({
+        ...g.base,
+        phase: "Recreating",
+        ...(g.prev?.message ? { message: g.prev.message } : {}),
+        ...carry(g.prev),
+      });
+      return;
+    }
+    if (g.view) await this.deps.deleteGroup(g.view);
+    this.deps.events.warning(
+      pass.md,
+      REASONS.groupFailed,
+      `group ${g.index}: ${why}; recreating the whole group`,
+    );
+    pass.failed.push({ replica: g.index, message: why });
+    pass.groups.push({ ...g.base, phase: "Recreating", message: why, ...carry(g.prev) });
+  }
+
+  /** Not fully bound within the gang timeout: delete it and retry after a growing backoff. */
+  async retryAfterGangTimeout(pass: Pass, g: GroupInPass, why: string): Promise<void> {
+    if (g.view) await this.deps.deleteGroup(g.view);
+    const attempts = (g.prev?.attempts ?? 0) + 1;
+    const { gangBackoffBaseMs, gangBackoffMaxMs } = this.deps.settings;
+    const backoff = gangBackoffMs(attempts, gangBackoffBaseMs, gangBackoffMaxMs);
+    const retryAfter = new Date(pass.nowMs + backoff).toISOString();
+    const message = `${why}; retrying in ${Math.round(backoff / 1000)}s`;
+    this.deps.events.warning(pass.md, REASONS.gangTimeout, `group ${g.index}: ${message}`);
+    pass.unscheduled.push({ replica: g.index, reason: REASONS.gangTimeout, message });
+    pass.groups.push({ ...g.base, phase: "Backoff", attempts, retryAfter, message });
+    pass.requeueIn(backoff);
+  }
+
+  /** Every pod bound and none failed: Available once all are ready. */
+  reportRunning(pass: Pass, g: GroupInPass, available: boolean): void {
+    pass.groups.push({
+      ...g.base,
+      phase: available ? "Available" : "Running",
+      ...withDomain(g.view),
+      ...(available ? {} : carry(g.prev)),
+    });
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The head's request path: the replica's API, served on the worker's HTTP port
+ * in front of llama-server on a private loopback port. Per request it continues the
+ * caller's W3C trace (a server span), marks the request on every stage (see
+ * request-trace.ts) and passes the trace context on to llama-server. While the
+ * stage drains or stops it refuses new requests with 503 and Retry-After, and
+ * lets in-flight ones finish: that is what `drain` means at the head.
+ */
+import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import { context, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
+import type { StageState } from "@strata/core";
+import { extractHttpHeaders, injectHttpHeaders } from "@strata/runtime";
+import { type MarkedTunnel, markRequestOnStages } from "./request-trace.js";
+
+export interface HeadFrontOptions {
+  /** llama-server's private loopback port. */
+  readonly enginePort: number;
+  readonly tracer: Tracer;
+  readonly tunnels: readonly MarkedTunnel[];
+  /** The stage's state now: new requests are refused unless "ready" or "starting". */
+  readonly state: () => StageState;
+}
+
+export interface HeadFront {
+  /** Serves one request of the replica's API (mounted into the worker's HTTP port). */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Requests being proxied now. */
+  readonly inFlight: () => number;
+  close(): void;
+}
+
+/** Paths that carry inference work (and get a request mark on the stages). */
+const INFERENCE_PATHS = /^\/(v1\/(chat\/)?completions|completion|v1\/embeddings|embedding|infill)\b/;
+const drainRetryAfterSeconds = 1;
+/**
+ * Idle keep-alive sockets to llama-server close after this long: below its own
+ * 5 s keep-alive timeout, so the front never reuses a socket the engine has just
+ * closed (which surfaced as a 502 "socket hang up" on an otherwise healthy head).
+ */
+const engineSocketIdleMs = 4_000;
+
+export function createHeadFront(options: HeadFrontOptions): HeadFront {
+  let inFlight = 0;
+  const agent = new Agent({ keepAlive: true, timeout: engineSocketIdleMs });
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const state = options.state();
+    if (state === "draining" || state === "stopped") {
+      res.writeHead(503, {
+        "retry-after": String(drainRetryAfterSeconds),
+        "content-type": "application/json",
+      });
+      res.end(
+        JSON.stringify({ error: { message: `replica stage is ${state}`, type: "unavailable", code: state } }),
+      );
+      return;
+    }
+    inFlight++;
+    res.once("close", () => inFlight--);
+    proxy(options, agent, req, res);
+  };
+  return { handle, inFlight: () => inFlight, close: () => agent.destroy() };
+}
+
+function proxy(options: HeadFrontOptions, agent: Agent, req: IncomingMessage, res: ServerResponse): void {
+  const path = req.url ?? "/";
+  const inference = INFERENCE_PATHS.test(path);
+  const parent = extractHttpHeaders(req.headers);
+  const span = options.tracer.startSpan(
+    `${req.method} ${path.split("?")[0]}`,
+    { kind: SpanKind.SERVER, attributes: { "http.request.method": req.method ?? "", "url.path": path } },
+    parent,
+  );
+  const ctx = trace.setSpan(parent, span);
+  const endMarks = inference
+    ? context.with(ctx, () => markRequestOnStages(options.tracer, options.tunnels))
+    : () => {};
+  let finished = false;
+  const finish = (status: number, error?: string) => {
+    if (finished) return;
+    finished = true;
+    endMarks();
+    span.setAttribute("http.response.status_code", status);
+    if (error !== undefined || status >= 500)
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error ?? "" });
+    span.end();
+  };
+  const headers: Record<string, string | string[] | undefined> = { ...req.headers };
+  delete headers.traceparent;
+  delete headers.tracestate;
+  const upstream = httpRequest(
+    {
+      agent,
+      host: "127.0.0.1",
+      port: options.enginePort,
+      method: req.method,
+      path,
+      headers: { ...headers, ...injectHttpHeaders({}, ctx) },
+    },
+    (upstreamRes) => {
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+      upstreamRes.pipe(res);
+      upstreamRes.once("end", () => finish(upstreamRes.statusCode ?? 502));
+      // The engine died mid-response (e.g. restarted after a stage was lost):
+      // end the client's response with an error too, or it would wait forever.
+      upstreamRes.once("close", () => {
+        if (upstreamRes.complete) return;
+        finish(502, "engine closed the response");
+        res.destroy(new Error("engine closed the response"));
+      });
+    },
+  );
+  upstream.once("error", (err) => {
+    if (!res.headersSent) res.writeHead(502, { "content-type": "application/json" });
+    res.end(
+      JSON.stringify({
+        error: { message: `engine unavailable: ${err.message}`, type: "upstream_unavailable" },
+      }),
+    );
+    finish(502, err.message);
+  });
+  // A client that goes away cancels the engine's work.
+  res.once("close", () => {
+    if (!res.writableFinished) upstream.destroy();
+    finish(res.statusCode, res.writableFinished ? undefined : "client disconnected");
+  });
+  req.pipe(upstream);
+}

@@ -1,0 +1,237 @@
+/**
+ * One shard worker, however it is started (a pod, `strata up`): its
+ * configuration comes from the environment contract in core
+ * (`parseWorkerEnv`), its HTTP port answers /healthz, /readyz and /metrics at
+ * once, its engine starts in the background, and on the head the replica's
+ * API is served on the same port once the engine is up.
+ */
+import { HEARTBEAT_INTERVAL_MS, parseWorkerEnv, type WorkerConfig } from "@strata/core";
+import { createMetricsRegistry, jsonLogger, type Logger, setupTracing, type Tracing } from "@strata/runtime";
+import type { Registry } from "prom-client";
+import { llamaCppBinariesIn, llamaCppBinaryPaths } from "../engine/llamacpp-build.js";
+import type { EngineSupervisor } from "../engine/supervisor.js";
+import { createHeadFront, type HeadFront } from "../head/front.js";
+import { type HeadWorker, startHeadWorker } from "../head/head.js";
+import { handleRequestMark } from "../head/request-trace.js";
+import { EngineScraper } from "../metrics/engine-scraper.js";
+import { type TunnelMetricsObserver, tunnelMetricsObserver } from "../metrics/tunnel-observer.js";
+import { type WorkerMetrics, workerMetrics } from "../metrics/worker-metrics.js";
+import { type ControlLink, joinControlPlane } from "../nats/link.js";
+import type { TunnelServerObserver } from "../tunnel/server.js";
+import { startWorkerHttp, type WorkerHttp } from "./http.js";
+import { type StageWorker, startStageWorker } from "./stage.js";
+
+export interface RunWorkerOptions {
+  /** Engine and worker output lines. */
+  readonly log?: (line: string) => void;
+  readonly logger?: Logger;
+  /** Called when a `shutdown` request arrives over NATS (the process should stop). */
+  readonly onShutdown?: () => void;
+}
+
+export interface RunningWorker {
+  readonly config: WorkerConfig;
+  readonly httpPort: number;
+  readonly registry: Registry;
+  /** Resolves with the exit code once the worker has stopped or failed for good. */
+  readonly done: Promise<number>;
+  /** Stops the engine and every listener; resolves `done` with 0. */
+  stop(reason?: string): Promise<void>;
+}
+
+/** The engine could not start, or loaded other layers than planned. */
+export class WorkerFailedError extends Error {
+  override readonly name = "WorkerFailedError";
+}
+
+/**
+ * Parses the environment, serves the HTTP port and starts the role's engine.
+ * @throws InputError naming the variable when the environment is incomplete or wrong
+ */
+export async function runWorker(
+  env: Readonly<Record<string, string | undefined>>,
+  options: RunWorkerOptions = {},
+): Promise<RunningWorker> {
+  const config = parseWorkerEnv(env);
+  const where = `${config.deployment}/${config.replica}/${config.stage}`;
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const logger = options.logger ?? jsonLogger(`shard-worker ${where}`);
+  const binaries = config.engineHome ? llamaCppBinariesIn(config.engineHome) : llamaCppBinaryPaths();
+
+  const registry = createMetricsRegistry({ service: "shard-worker" });
+  let scraper: EngineScraper | undefined;
+  const metrics = workerMetrics(registry, { latest: () => scraper?.latest() });
+  const tracing = setupTracing({
+    serviceName: "strata-shard-worker",
+    attributes: {
+      "strata.deployment": config.deployment,
+      "strata.replica": config.replica,
+      "strata.stage": config.stage,
+    },
+    env: env as NodeJS.ProcessEnv,
+  });
+
+  let engineReady = false;
+  let head: HeadWorker | undefined;
+  let front: HeadFront | undefined;
+  let stage: StageWorker | undefined;
+  let link: ControlLink | undefined;
+  let failure: string | undefined;
+  let finish: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
+
+  const http: WorkerHttp = await startWorkerHttp({
+    host: config.bindHost,
+    port: config.httpPort,
+    registry,
+    live: () => failure === undefined,
+    readiness: () => readiness(config, { engineReady, head, link, failure }),
+  });
+
+  let stopping = false;
+  const stop = async (reason = "worker stopped", code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    scraper?.stop();
+    await link?.close(reason);
+    front?.close();
+    await head?.stop();
+    await stage?.stop();
+    await http.close();
+    await tracing.shutdown();
+    finish(code);
+  };
+
+  if (config.natsUrl !== undefined) {
+    link = await joinControlPlane({
+      config,
+      natsUrl: config.natsUrl,
+      logger,
+      registry,
+      metrics,
+      engine: { latest: () => scraper?.latest() },
+      intervalMs: HEARTBEAT_INTERVAL_MS,
+      onShutdown: () => (options.onShutdown ? options.onShutdown() : stop("shutdown requested")),
+    });
+  }
+
+  const followEngine = (engine: EngineSupervisor) => {
+    engineReady = true;
+    metrics.engineUp.set(1);
+    engine.onEvent((event) => {
+      if (event.type === "ready") {
+        engineReady = true;
+        metrics.engineUp.set(1);
+      } else if (event.type === "exited") {
+        engineReady = false;
+        metrics.engineUp.set(0);
+      } else if (event.type === "restarting") {
+        metrics.engineRestarts.inc();
+        link?.control.engineRestarted();
+      }
+    });
+  };
+
+  const observers = new Map<number, TunnelMetricsObserver>();
+  const startRole = async () => {
+    if (config.role === "stage") {
+      stage = await startStageWorker(config, {
+        log,
+        rpcServerPath: binaries.rpcServer,
+        tunnelObserver: stageTunnelObserver(metrics, tracing, config.stage),
+      });
+      followEngine(stage.engine);
+      link?.started(stage.engine, {
+        tunnelAddress: `${config.advertiseHost ?? config.bindHost}:${stage.tunnelPort}`,
+      });
+      return;
+    }
+    head = await startHeadWorker(config, {
+      log,
+      llamaServerPath: binaries.llamaServer,
+      listenerObserverFor: (s) => {
+        const observer = tunnelMetricsObserver(metrics, s, true);
+        observers.set(s, observer);
+        return observer;
+      },
+    });
+    const { access } = head;
+    front = createHeadFront({
+      enginePort: access.enginePort,
+      tracer: tracing.tracer,
+      state: () => link?.control.state ?? "ready",
+      tunnels: access.tunnels.map((t) => ({
+        stage: t.stage,
+        openStream: (metadata) => t.listener.openStream(metadata),
+        totals: () => observers.get(t.stage)?.totals() ?? { sent: 0, received: 0 },
+      })),
+    });
+    http.route(front.handle);
+    // llama-server itself, not the front: scrapes must not become request spans.
+    scraper = new EngineScraper(`http://127.0.0.1:${access.enginePort}`, HEARTBEAT_INTERVAL_MS, () =>
+      metrics.engineScrapeErrors.inc(),
+    );
+    scraper.start();
+    followEngine(head.engine);
+    link?.started(head.engine, {
+      endpoint: `http://${config.advertiseHost ?? config.bindHost}:${http.port}`,
+    });
+    log(`[head] serving ${config.servedModelName} on port ${http.port}`);
+  };
+
+  startRole().catch(async (err: unknown) => {
+    failure = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`strata worker: ${failure}\n`);
+    link?.failed(failure);
+    await stop(`worker failed: ${failure}`, 1);
+  });
+
+  return { config, httpPort: http.port, registry, done, stop: (reason) => stop(reason) };
+}
+
+/** A stage's tunnel metrics, plus answering the head's request marks with spans. */
+function stageTunnelObserver(metrics: WorkerMetrics, tracing: Tracing, stage: number): TunnelServerObserver {
+  const observer = tunnelMetricsObserver(metrics, stage, false);
+  return {
+    ...observer,
+    requestMark: (call) => handleRequestMark(tracing.tracer, stage, call, observer.totals),
+  };
+}
+
+interface ReadinessInputs {
+  readonly engineReady: boolean;
+  readonly head: HeadWorker | undefined;
+  readonly link: ControlLink | undefined;
+  readonly failure: string | undefined;
+}
+
+/**
+ * A stage is ready when its engine answers. A head is ready when llama-server
+ * answers, every stage tunnel is connected, and it is not draining.
+ */
+function readiness(config: WorkerConfig, s: ReadinessInputs) {
+  const state = s.link?.control.state;
+  const draining = state === "draining" || state === "stopped";
+  const base = {
+    role: config.role,
+    stage: config.stage,
+    layers: config.layers,
+    engine: s.engineReady ? "up" : "starting",
+    ...(state === undefined ? {} : { state }),
+    ...(s.failure === undefined ? {} : { failure: s.failure }),
+  };
+  if (config.role === "stage") return { ready: s.engineReady && !draining, ...base };
+  const tunnels = s.head?.access.tunnels.map((t) => ({
+    stage: t.stage,
+    connected: t.listener.openConnections > 0,
+  }));
+  const connected = tunnels?.every((t) => t.connected) ?? false;
+  return {
+    ready: s.engineReady && connected && !draining && s.head !== undefined,
+    ...base,
+    tunnels: tunnels ?? [],
+    placement: s.head?.placement() ?? [],
+  };
+}
