@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { type VllmGroupPlan, vllmServeCommand } from "@strata/shard-worker";
 import { beforeAll, describe, expect, it } from "vitest";
 import { installedVllm } from "./vllm-fixtures.js";
@@ -40,32 +40,33 @@ const PLANS: [string, VllmGroupPlan, number][] = [
   ],
 ];
 
-function python(code: string): string {
-  const vllm = installedVllm();
-  const run = spawnSync(vllm.python, ["-c", code], {
-    encoding: "utf8",
-    env: { ...process.env, HF_HUB_OFFLINE: "1" },
+/** Runs a command without blocking the event loop (vitest's worker must stay responsive). */
+function run(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { env: { ...process.env, HF_HUB_OFFLINE: "1" }, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`${command} failed: ${stderr.slice(-2000)}`)) : resolve(stdout),
+    );
   });
-  expect(run.status, run.stderr).toBe(0);
-  return run.stdout.trim();
+}
+
+async function python(code: string): Promise<string> {
+  return (await run(installedVllm().python, ["-c", code])).trim();
 }
 
 describe("vllm serve arguments against the installed vLLM", () => {
   let help = "";
   let envNames = new Set<string>();
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const vllm = installedVllm();
-    const run = spawnSync(vllm.command[0], [vllm.command[1], "serve", "--help=all"], {
-      encoding: "utf8",
-      env: { ...process.env, HF_HUB_OFFLINE: "1" },
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    expect(run.status, run.stderr).toBe(0);
-    help = run.stdout;
+    help = await run(vllm.command[0], [vllm.command[1], "serve", "--help=all"]);
     envNames = new Set(
       JSON.parse(
-        python("import json, vllm.envs as e; print(json.dumps(sorted(e.environment_variables)))"),
+        await python("import json, vllm.envs as e; print(json.dumps(sorted(e.environment_variables)))"),
       ) as string[],
     );
   }, 240_000);
@@ -88,8 +89,8 @@ describe("vllm serve arguments against the installed vLLM", () => {
     expect(vllmEnv.filter((k) => !envNames.has(k))).toEqual([]);
   });
 
-  it('compilation mode 2 ("trace-eager") is DYNAMO_TRACE_ONCE in this vLLM', () => {
-    expect(python("from vllm.config import CompilationMode; print(CompilationMode(2).name)")).toBe(
+  it('compilation mode 2 ("trace-eager") is DYNAMO_TRACE_ONCE in this vLLM', async () => {
+    expect(await python("from vllm.config import CompilationMode; print(CompilationMode(2).name)")).toBe(
       "DYNAMO_TRACE_ONCE",
     );
   }, 120_000);

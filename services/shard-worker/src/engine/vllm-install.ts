@@ -117,7 +117,13 @@ export async function ensureVllm(options: EnsureVllmOptions): Promise<VllmInstal
   try {
     // Another process may have finished while this one waited.
     if (vllmInstalled(cacheRoot)) return { ...paths, installed: false };
-    await install(paths, options);
+    try {
+      await install(paths, options);
+    } catch (err: unknown) {
+      // No half-made environment stays behind (it has no marker, so it would be redone anyway).
+      await rm(paths.venv, { recursive: true, force: true });
+      throw err;
+    }
     return { ...paths, installed: true };
   } finally {
     await rm(lock, { recursive: true, force: true });
