@@ -5,10 +5,11 @@
  * correction.
  *
  * How they were chosen: each is a value from the range published or commonly
- * measured for its effect (noted per factor). The four that differ most between
- * architectures and engines are fitted per (GPU family, engine) cell on published
- * measurements (efficiency-table.ts, shipped-factors.ts); the rest keep these
- * values. The two TTFT terms (requestOverheadS, prefillChunkTokens) were added when
+ * measured for its effect (noted per factor). The five that differ most between
+ * architectures and engines (memoryBandwidth, decodeCompute, prefillCompute,
+ * layerLatencyS, requestOverheadS), and the two mixture-of-experts factors, are fitted
+ * per (GPU family, engine) cell on published measurements (efficiency-table.ts,
+ * shipped-factors.ts); the rest keep these values. The two TTFT terms (requestOverheadS, prefillChunkTokens) were added when
  * the comparison showed TTFT too low under load, with values from engine defaults.
  * How each engine sizes its KV cache is a documented engine behaviour, not a fit
  * (ENGINE_MEMORY). The property tests in limits.test.ts hold for any values in range.
