@@ -9,8 +9,9 @@
  * architectures and engines (memoryBandwidth, decodeCompute, prefillCompute,
  * layerLatencyS, requestOverheadS), and the two mixture-of-experts factors, are fitted
  * per (GPU family, engine) cell on published measurements (efficiency-table.ts,
- * shipped-factors.ts); the rest keep these values. The two TTFT terms (requestOverheadS, prefillChunkTokens) were added when
- * the comparison showed TTFT too low under load, with values from engine defaults.
+ * shipped-factors.ts); the rest keep these values. The two TTFT terms
+ * (requestOverheadS, prefillChunkTokens) were added when the comparison showed TTFT
+ * too low under load, with values from engine defaults.
  * How each engine sizes its KV cache is a documented engine behaviour, not a fit
  * (ENGINE_MEMORY). The property tests in limits.test.ts hold for any values in range.
  */
