@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_GPU_RESOURCE, DEFAULT_TOPOLOGY_KEY } from "./constants.js";
+import { DEFAULT_GPU_RESOURCE, DEFAULT_TOPOLOGY_KEY, STRATA_IMAGE } from "./constants.js";
 
 /**
  * The one schema of `ModelDeployment` (strata.dev/v1alpha1). The CRD's
@@ -114,7 +114,7 @@ export const workloadSchema = z.object({
 });
 
 export const imagesSchema = z.object({
-  worker: z.string().min(1).default("ghcr.io/strata-dev/shard-worker:0.1.0"),
+  worker: z.string().min(1).default(STRATA_IMAGE),
   pullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent"),
 });
 
@@ -155,7 +155,7 @@ export const modelDeploymentSpecSchema = z.object({
     .default(DEFAULT_TOPOLOGY_KEY)
     .describe("Node label whose value a whole group shares"),
   images: imagesSchema.default({
-    worker: "ghcr.io/strata-dev/shard-worker:0.1.0",
+    worker: STRATA_IMAGE,
     pullPolicy: "IfNotPresent",
   }),
   resources: resourcesSchema.optional(),

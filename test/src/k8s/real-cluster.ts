@@ -1,0 +1,323 @@
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readlink, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CgroupTree } from "../host/cgroups.js";
+import { unmountUnder } from "../host/mounts.js";
+import { ensureNodePackages } from "../host/packages.js";
+import type { ImageArchive } from "../images/cache.js";
+import {
+  type Containerd,
+  importImage,
+  removeAllContainers,
+  removeHostLeftovers,
+  startContainerd,
+} from "./containerd.js";
+import { type ControlPlane, startControlPlane } from "./control-plane.js";
+import { startCoreDns } from "./coredns.js";
+import { cleanupKubeProxy, startKubeProxy } from "./kube-proxy.js";
+import { type Kubelet, startKubelet } from "./kubelet.js";
+import { type ClusterNetwork, createClusterNetwork, type NodeNetwork } from "./node-network.js";
+import { GPU_RESOURCE, type GpuNodePool, gpuPoolLabels, waitForNodeReady } from "./nodes.js";
+import { CLUSTER_DNS_IP, issueClientCertificate } from "./pki.js";
+import { pollUntil } from "./poll.js";
+import { freePorts } from "./ports.js";
+import { ComponentError, type ManagedProcess, stopProcess } from "./processes.js";
+import { k8sBinaries } from "./versions.js";
+
+/**
+ * A control plane with real nodes: each node a containerd, kubelet and
+ * kube-proxy in a network namespace of its own, pods on a CNI bridge, CoreDNS
+ * for cluster names, and the API server on an address pods reach. Nodes carry
+ * the same GPU, zone and rack labels as the KWOK pools and advertise
+ * `nvidia.com/gpu` as an extended resource (patched into their status, the
+ * documented way for a resource no device plugin reports), so gang admission
+ * and rack affinity apply unchanged. KWOK still runs, for fake nodes beside
+ * the real ones. Needs root (namespaces, cgroups, mounts).
+ */
+export type RealNodePool = Pick<
+  GpuNodePool,
+  "name" | "count" | "gpusPerNode" | "gpuProduct" | "gpuMemoryMiB" | "labels" | "extraLabels"
+>;
+
+export interface RealClusterOptions {
+  /** Real nodes, named `<name>-0`, `<name>-1`, … Default: 2 nodes with 1 GPU each in one rack. */
+  readonly pool?: RealNodePool;
+  /** Images imported into every node's containerd (the pause image always is). */
+  readonly images?: readonly ImageArchive[];
+  readonly pauseImage: ImageArchive;
+  /** Working directory; default a fresh temp dir. Removed by stop(). */
+  readonly dir?: string;
+  /** Deadline for each node to register Ready with its GPUs. Default 120 s. */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface RealCluster {
+  /** Everything on disk (control plane, nodes, logs); removed by stop(). */
+  readonly dir: string;
+  readonly controlPlane: ControlPlane;
+  readonly network: ClusterNetwork;
+  readonly nodes: readonly RealNode[];
+  kubeConfig(): KubeConfig;
+  /** Stops everything and leaves nothing: processes, mounts, cgroups, namespaces, links, files. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface RealNode {
+  readonly name: string;
+  readonly ip: string;
+  readonly podSubnet: string;
+  readonly netns: string;
+  /** cgroup subtree holding the node's containerd, shims and pods. */
+  readonly cgroup: string;
+  readonly dir: string;
+  readonly processes: readonly ManagedProcess[];
+}
+
+export const DEFAULT_REAL_POOL: RealNodePool = {
+  name: "real",
+  count: 2,
+  gpusPerNode: 1,
+  gpuProduct: "NVIDIA-H100-80GB-HBM3",
+  labels: { zone: "zone-a", rack: "rack-a", nvlinkDomain: (i) => `rack-a-nvl-${i}` },
+};
+
+const DEFAULT_READY_TIMEOUT_MS = 120_000;
+/** Children of a node's cgroup: containerd and its shims; the kubelet and kube-proxy (pods go in kubepods). */
+const RUNTIME_CGROUP = "runtime";
+const AGENTS_CGROUP = "agents";
+/** kubelet /var/log/containers links into each node's pod log directory; removed at teardown. */
+const CONTAINER_LOG_LINKS = "/var/log/containers";
+
+interface NodeRuntime {
+  readonly node: RealNode;
+  readonly network: NodeNetwork;
+  readonly cgroup: CgroupTree;
+  containerd?: Containerd;
+  kubelet?: Kubelet;
+  kubeProxy?: ManagedProcess;
+}
+
+export async function startRealCluster(opts: RealClusterOptions): Promise<RealCluster> {
+  if (process.getuid?.() !== 0)
+    throw new ComponentError("real nodes need root (namespaces, cgroups, mounts)");
+  await ensureNodePackages((line) => console.log(line));
+  const bins = k8sBinaries();
+  for (const bin of [bins.kubelet, bins.kubeProxy, bins.coredns]) {
+    if (!existsSync(bin)) {
+      throw new ComponentError(`${bin} is missing: run \`npx tsc --build && node test/dist/setup.js\` first`);
+    }
+  }
+  const pool = opts.pool ?? DEFAULT_REAL_POOL;
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "strata-k8s-real-")));
+  await mkdir(dir, { recursive: true });
+  const network = await createClusterNetwork(pool.count, { dir, cleanStale: cleanStaleSlot });
+  const runtimes: NodeRuntime[] = [];
+  let controlPlane: ControlPlane | undefined;
+  let coredns: ManagedProcess | undefined;
+  const killOnExit = (): void => {
+    for (const r of runtimes) r.cgroup.killAllSync();
+  };
+  process.on("exit", killOnExit);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= stopAll();
+    return stopping;
+  };
+  const stopAll = async (): Promise<void> => {
+    process.removeListener("exit", killOnExit);
+    const failures: string[] = [];
+    await Promise.all(runtimes.map((r) => stopNode(r, bins.kubeProxy, failures)));
+    if (coredns !== undefined) await stopProcess(coredns);
+    await controlPlane?.stop();
+    await network.teardown();
+    await unmountUnder(dir);
+    await rm(dir, { recursive: true, force: true });
+    if (failures.length > 0)
+      throw new ComponentError(`teardown left something behind:\n${failures.join("\n")}`);
+  };
+
+  try {
+    controlPlane = await startControlPlane({
+      dir: join(dir, "control-plane"),
+      advertiseAddress: network.hostIp,
+    });
+    const cp = controlPlane;
+    const kc = cp.kubeConfig();
+    const { readyPort } = await freePorts(["readyPort"] as const);
+    coredns = await startCoreDns(kc, {
+      dir,
+      logDir: join(dir, "logs"),
+      hostIp: network.hostIp,
+      clusterIp: CLUSTER_DNS_IP,
+      readyPort,
+      binary: bins.coredns,
+    });
+    for (const net of network.nodes) {
+      const name = `${pool.name}-${net.index}`;
+      const cgroupPath = `/${net.netns}`;
+      const node: RealNode = {
+        name,
+        ip: net.ip,
+        podSubnet: net.podSubnet,
+        netns: net.netns,
+        cgroup: cgroupPath,
+        dir: join(dir, "nodes", name),
+        processes: [],
+      };
+      const cgroup = await CgroupTree.create(cgroupPath, [RUNTIME_CGROUP, AGENTS_CGROUP]);
+      runtimes.push({ node, network: net, cgroup });
+    }
+    const images = [opts.pauseImage, ...(opts.images ?? [])];
+    await Promise.all(
+      runtimes.map((r) => startNode(r, cp, pool, network, images, bins.kubelet, bins.kubeProxy)),
+    );
+    const timeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+    await Promise.all(runtimes.map((r) => advertiseGpus(kc, r.node.name, pool.gpusPerNode, timeoutMs)));
+    return {
+      dir,
+      controlPlane: cp,
+      network,
+      nodes: runtimes.map((r) => ({
+        ...r.node,
+        processes: [r.containerd?.process, r.kubelet?.process, r.kubeProxy].filter((p) => p !== undefined),
+      })),
+      kubeConfig: () => cp.kubeConfig(),
+      stop,
+    };
+  } catch (err: unknown) {
+    await stop().catch((stopErr: unknown) => console.error(String(stopErr)));
+    throw err;
+  }
+}
+
+async function startNode(
+  r: NodeRuntime,
+  cp: ControlPlane,
+  pool: RealNodePool,
+  network: ClusterNetwork,
+  images: readonly ImageArchive[],
+  kubeletBinary: string,
+  kubeProxyBinary: string,
+): Promise<void> {
+  const { node } = r;
+  const logDir = join(node.dir, "logs");
+  await mkdir(logDir, { recursive: true });
+  r.containerd = await startContainerd({
+    dir: node.dir,
+    logDir,
+    network: r.network,
+    cgroup: `${node.cgroup}/${RUNTIME_CGROUP}`,
+    sandboxImage: images[0]?.name ?? "",
+  });
+  for (const image of images) await importImage(r.containerd, image.path);
+  const credentials = await issueClientCertificate(
+    cp.pki,
+    node.dir,
+    `system:node:${node.name}`,
+    "system:nodes",
+  );
+  r.kubelet = await startKubelet({
+    nodeName: node.name,
+    dir: node.dir,
+    logDir,
+    network: r.network,
+    server: cp.server,
+    caCertPem: cp.caCertPem,
+    credentials,
+    runtimeEndpoint: r.containerd.endpoint,
+    cgroupRoot: node.cgroup,
+    clusterDnsIp: CLUSTER_DNS_IP,
+    labels: gpuPoolLabels(pool, r.network.index),
+    binary: kubeletBinary,
+  });
+  await r.cgroup.adopt(r.kubelet.process.pid, AGENTS_CGROUP);
+  r.kubeProxy = await startKubeProxy({
+    nodeName: node.name,
+    dir: node.dir,
+    logDir,
+    network: r.network,
+    server: cp.server,
+    caCertPem: cp.caCertPem,
+    credentials: await issueClientCertificate(cp.pki, node.dir, "system:kube-proxy"),
+    clusterCidr: network.podCidr,
+    binary: kubeProxyBinary,
+  });
+  await r.cgroup.adopt(r.kubeProxy.pid, AGENTS_CGROUP);
+}
+
+/**
+ * Adds `nvidia.com/gpu` to the node's status capacity (JSON patch on the
+ * status subresource); the kubelet then reports it as allocatable too.
+ * https://kubernetes.io/docs/tasks/administer-cluster/extended-resource-node/
+ */
+async function advertiseGpus(kc: KubeConfig, name: string, gpus: number, timeoutMs: number): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await pollUntil(
+    `node ${name} registered`,
+    timeoutMs,
+    async () => (await core.readNode({ name })) !== undefined,
+  );
+  const path = `/status/capacity/${GPU_RESOURCE.replace("/", "~1")}`;
+  await core.patchNodeStatus(
+    { name, body: [{ op: "add", path, value: String(gpus) }] },
+    setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
+  );
+  await waitForNodeReady(kc, name, true, timeoutMs);
+  await pollUntil(`node ${name} allocatable ${GPU_RESOURCE}`, timeoutMs, async () => {
+    const node = await core.readNode({ name });
+    return node.status?.allocatable?.[GPU_RESOURCE] === String(gpus);
+  });
+}
+
+/**
+ * Kube-proxy and kubelet first (their rules cleaned), then every container
+ * through containerd, then containerd; whatever is still in the node's cgroup
+ * subtree is killed; then mounts, host leftovers and the cgroups go.
+ */
+async function stopNode(r: NodeRuntime, kubeProxyBinary: string, failures: string[]): Promise<void> {
+  const note = (what: string) => (err: unknown) =>
+    failures.push(`${r.node.name}: ${what}: ${err instanceof Error ? err.message : String(err)}`);
+  if (r.kubeProxy !== undefined) {
+    await stopProcess(r.kubeProxy);
+    await cleanupKubeProxy(kubeProxyBinary, r.network).catch(note("kube-proxy --cleanup"));
+  }
+  if (r.kubelet !== undefined) await stopProcess(r.kubelet.process);
+  let containerIds: string[] = [];
+  if (r.containerd !== undefined) {
+    containerIds = await removeAllContainers(r.containerd).catch(() => []);
+    await stopProcess(r.containerd.process);
+  }
+  const survivors = await r.cgroup.killAll();
+  if (survivors.length > 0)
+    failures.push(`${r.node.name}: processes survived SIGKILL: ${survivors.join(" ")}`);
+  if (r.containerd !== undefined) await removeHostLeftovers(r.containerd, containerIds);
+  await unmountUnder(r.node.dir).catch(note("unmount"));
+  await removeContainerLogLinks(r.node.dir);
+  await r.cgroup.remove().catch(note("cgroup removal"));
+}
+
+/** Cleans a slot whose test run died: its processes, mounts, cgroups and files. */
+async function cleanStaleSlot(slot: number, staleDir: string | undefined): Promise<void> {
+  for (let i = 0; i < 16; i++) {
+    const tree = await CgroupTree.existing(`/strata-s${slot}-n${i}`);
+    await tree.killAll();
+    await tree.remove().catch(() => undefined);
+  }
+  if (staleDir !== undefined) {
+    await unmountUnder(staleDir);
+    await removeContainerLogLinks(staleDir);
+    await rm(staleDir, { recursive: true, force: true });
+  }
+}
+
+async function removeContainerLogLinks(nodeDir: string): Promise<void> {
+  if (!existsSync(CONTAINER_LOG_LINKS)) return;
+  for (const entry of await readdir(CONTAINER_LOG_LINKS)) {
+    const link = join(CONTAINER_LOG_LINKS, entry);
+    const target = await readlink(link).catch(() => "");
+    if (target.startsWith(`${nodeDir}/`)) await rm(link, { force: true });
+  }
+}
