@@ -22,7 +22,10 @@ const SKIPPED_DIST_FILE = /(\.test\.js|\.d\.ts|\.map|\.tsbuildinfo)$/;
  * dependencies, ~670 MB) are never loaded, since Strata runs its own llama.cpp
  * build. Other optional dependencies (native modules) stay.
  */
-const BUILD_ONLY_PATHS = ["node_modules/node-llama-cpp/llama/gitRelease.bundle", "node_modules/@node-llama-cpp"];
+const BUILD_ONLY_PATHS = [
+  "node_modules/node-llama-cpp/llama/gitRelease.bundle",
+  "node_modules/@node-llama-cpp",
+];
 
 function fail(message) {
   console.error(`stage-app: ${message}`);

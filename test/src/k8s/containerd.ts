@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, rm, rmdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { CommandError, runCommand } from "../host/commands.js";
 import { CNI_BIN_DIR } from "../host/packages.js";
 import type { NodeNetwork } from "./node-network.js";
@@ -38,6 +38,9 @@ export interface ContainerdOptions {
 /** The CRI namespace: images imported here are the ones the kubelet sees. */
 export const CRI_NAMESPACE = "k8s.io";
 const READY_TIMEOUT_MS = 30_000;
+/** Host paths containerd 1.6 and libcni use whatever the configuration says. */
+const SHIM_SOCKET_DIR = "/run/containerd/s";
+const CNI_RESULTS_DIR = "/var/lib/cni/results";
 
 export async function startContainerd(opts: ContainerdOptions): Promise<Containerd> {
   const root = join(opts.dir, "containerd");
@@ -94,7 +97,9 @@ export async function removeAllContainers(containerd: Containerd): Promise<strin
 /**
  * Removes what a killed containerd leaves outside its directories: shim
  * sockets (/run/containerd/s/<sha256 of address/namespace/id>, containerd
- * 1.6's runtime/v2/shim) and libcni's cached results for the node's network.
+ * 1.6's runtime/v2/shim), libcni's cached results of the node's network and
+ * of CRI's loopback network, and the shared directories once empty (another
+ * cluster's containerd recreates them as it needs them).
  */
 export async function removeHostLeftovers(
   containerd: Pick<Containerd, "socket" | "cniNetwork">,
@@ -104,10 +109,13 @@ export async function removeHostLeftovers(
     const digest = createHash("sha256")
       .update(join(containerd.socket, CRI_NAMESPACE, id))
       .digest("hex");
-    await rm(join("/run/containerd/s", digest), { force: true });
-    for (const ifname of ["eth0"]) {
-      await rm(join("/var/lib/cni/results", `${containerd.cniNetwork}-${id}-${ifname}`), { force: true });
+    await rm(join(SHIM_SOCKET_DIR, digest), { force: true });
+    for (const cached of [`${containerd.cniNetwork}-${id}-eth0`, `cni-loopback-${id}-lo`]) {
+      await rm(join(CNI_RESULTS_DIR, cached), { force: true });
     }
+  }
+  for (const dir of [SHIM_SOCKET_DIR, dirname(SHIM_SOCKET_DIR), CNI_RESULTS_DIR, dirname(CNI_RESULTS_DIR)]) {
+    await rmdir(dir).catch(() => undefined); // not empty, or gone: either is fine
   }
 }
 

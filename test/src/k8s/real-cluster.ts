@@ -23,7 +23,7 @@ import { GPU_RESOURCE, type GpuNodePool, gpuPoolLabels, waitForNodeReady } from 
 import { CLUSTER_DNS_IP, issueClientCertificate } from "./pki.js";
 import { pollUntil } from "./poll.js";
 import { freePorts } from "./ports.js";
-import { ComponentError, type ManagedProcess, stopProcess } from "./processes.js";
+import { ComponentError, logTail, type ManagedProcess, stopProcess } from "./processes.js";
 import { k8sBinaries } from "./versions.js";
 
 /**
@@ -147,6 +147,7 @@ export async function startRealCluster(opts: RealClusterOptions): Promise<RealCl
     const cp = controlPlane;
     const kc = cp.kubeConfig();
     const { readyPort } = await freePorts(["readyPort"] as const);
+    await mkdir(join(dir, "logs"), { recursive: true });
     coredns = await startCoreDns(kc, {
       dir,
       logDir: join(dir, "logs"),
@@ -188,8 +189,17 @@ export async function startRealCluster(opts: RealClusterOptions): Promise<RealCl
       stop,
     };
   } catch (err: unknown) {
+    // The logs go with the directory: keep their tails in the error.
+    const tails = await Promise.all(
+      runtimes.flatMap((r) =>
+        [r.containerd?.process, r.kubelet?.process, r.kubeProxy].map(async (p) =>
+          p === undefined ? "" : `--- ${r.node.name} ${p.name}\n${await logTail(p, 15)}`,
+        ),
+      ),
+    );
     await stop().catch((stopErr: unknown) => console.error(String(stopErr)));
-    throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ComponentError(`real nodes did not start: ${message}\n${tails.join("\n")}`, { cause: err });
   }
 }
 
