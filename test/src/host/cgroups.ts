@@ -36,11 +36,9 @@ export class CgroupTree {
     return tree;
   }
 
-  /** Moves a process into the child cgroup `child` (made by create()) in every hierarchy. */
-  async adopt(pid: number, child: string): Promise<void> {
-    for (const root of this.hierarchies) {
-      await writeFile(join(root, this.path, child, "cgroup.procs"), String(pid));
-    }
+  /** The `cgroup.procs` file of the subtree's root, or of its child `child` (made by create()), in every hierarchy. */
+  procsFiles(child = ""): string[] {
+    return this.hierarchies.map((root) => join(root, this.path, child, "cgroup.procs"));
   }
 
   /** The subtree as it may exist already (a crashed run's), for cleanup. */

@@ -42,6 +42,7 @@ export async function ensureStrataImage(log: (line: string) => void): Promise<Im
     await runCommand(process.execPath, [STAGE_APP, REPO_ROOT, app]);
     const hash = new InputHash().text("base", basename(base.path));
     await hash.file("Dockerfile", DOCKERFILE);
+    await hash.file("stage-app.mjs", STAGE_APP);
     await hash.tree("app", app);
     await hash.file("llama-server", llama.llamaServer);
     await hash.file("ggml-rpc-server", llama.rpcServer);
@@ -79,6 +80,7 @@ export async function ensureStrataImage(log: (line: string) => void): Promise<Im
  */
 async function productionNodeModules(app: string, log: (line: string) => void): Promise<string> {
   const hash = new InputHash().text("npm", NPM_CI_PRODUCTION.join(" "));
+  await hash.file("stage-app.mjs", STAGE_APP); // its --prune runs on the result
   for (const rel of (await readdir(app, { recursive: true })).sort()) {
     if (rel === "package-lock.json" || basename(rel) === "package.json") await hash.file(rel, join(app, rel));
   }

@@ -32,7 +32,8 @@ export interface ContainerdOptions {
   /** cgroup path (from each hierarchy's root) that containerd and its shims run in. */
   readonly cgroup: string;
   readonly sandboxImage: string;
-  readonly outliveParent?: boolean;
+  /** `cgroup.procs` files it joins before it starts (CgroupTree.procsFiles). */
+  readonly cgroupProcs: readonly string[];
 }
 
 /** The CRI namespace: images imported here are the ones the kubelet sees. */
@@ -55,7 +56,7 @@ export async function startContainerd(opts: ContainerdOptions): Promise<Containe
     "containerd",
     "nsenter",
     [`--net=${opts.network.netnsPath}`, "--", "containerd", "--config", configPath],
-    { logDir: opts.logDir, outliveParent: opts.outliveParent },
+    { logDir: opts.logDir, cgroupProcs: opts.cgroupProcs },
   );
   await waitFor(
     "containerd",

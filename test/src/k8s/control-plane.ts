@@ -30,6 +30,8 @@ export interface ControlPlaneOptions {
    * Service, whose endpoint it becomes). It goes in the serving certificate.
    */
   readonly advertiseAddress?: string;
+  /** `cgroup.procs` files every component joins before it starts (real nodes' clusters). */
+  readonly cgroupProcs?: readonly string[];
 }
 
 /** A running control plane on loopback (or on `advertiseAddress`). */
@@ -86,7 +88,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const extra = (c: ComponentName): readonly string[] => opts.extraArgs?.[c] ?? [];
   const procs: ManagedProcess[] = [];
   const start = (name: ComponentName, bin: string, args: readonly string[]): ManagedProcess => {
-    const p = startProcess(name, bin, [...args, ...extra(name)], { logDir, outliveParent: opts.detached });
+    const p = startProcess(name, bin, [...args, ...extra(name)], {
+      logDir,
+      outliveParent: opts.detached,
+      ...(opts.cgroupProcs !== undefined ? { cgroupProcs: opts.cgroupProcs } : {}),
+    });
     procs.push(p);
     return p;
   };

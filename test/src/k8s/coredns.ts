@@ -22,7 +22,8 @@ export interface CoreDnsOptions {
   /** Loopback port of the `ready` plugin. */
   readonly readyPort: number;
   readonly binary: string;
-  readonly outliveParent?: boolean;
+  /** `cgroup.procs` files it joins before it starts (CgroupTree.procsFiles). */
+  readonly cgroupProcs: readonly string[];
 }
 
 export const CLUSTER_DOMAIN = "cluster.local";
@@ -70,7 +71,7 @@ export async function startCoreDns(kc: KubeConfig, opts: CoreDnsOptions): Promis
   );
   const process = startProcess("coredns", opts.binary, ["-conf", corefile], {
     logDir: opts.logDir,
-    outliveParent: opts.outliveParent,
+    cgroupProcs: opts.cgroupProcs,
   });
   await createKubeDnsService(kc, opts.hostIp, opts.clusterIp);
   // `ready` answers once the kubernetes plugin has synced its caches.

@@ -24,7 +24,8 @@ export interface KubeProxyOptions {
   /** Every pod address in the cluster: traffic from outside it to a Service is masqueraded. */
   readonly clusterCidr: string;
   readonly binary: string;
-  readonly outliveParent?: boolean;
+  /** `cgroup.procs` files it joins before it starts (CgroupTree.procsFiles). */
+  readonly cgroupProcs: readonly string[];
 }
 
 export async function startKubeProxy(opts: KubeProxyOptions): Promise<ManagedProcess> {
@@ -62,7 +63,7 @@ export async function startKubeProxy(opts: KubeProxyOptions): Promise<ManagedPro
     "kube-proxy",
     "nsenter",
     [`--net=${opts.network.netnsPath}`, "--", opts.binary, `--config=${config}`],
-    { logDir: opts.logDir, outliveParent: opts.outliveParent },
+    { logDir: opts.logDir, cgroupProcs: opts.cgroupProcs },
   );
 }
 

@@ -29,7 +29,8 @@ export interface KubeletOptions {
   readonly clusterDnsIp: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly binary: string;
-  readonly outliveParent?: boolean;
+  /** `cgroup.procs` files it joins before it starts (CgroupTree.procsFiles). */
+  readonly cgroupProcs: readonly string[];
 }
 
 export interface Kubelet {
@@ -80,7 +81,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       `--node-ip=${opts.network.ip}`,
       `--node-labels=${labels}`,
     ],
-    { logDir: opts.logDir, outliveParent: opts.outliveParent },
+    { logDir: opts.logDir, cgroupProcs: opts.cgroupProcs },
   );
   return { process, rootDir, podLogsDir };
 }

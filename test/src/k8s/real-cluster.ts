@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { CgroupTree } from "../host/cgroups.js";
+import { runCommand } from "../host/commands.js";
 import { unmountUnder } from "../host/mounts.js";
 import { ensureNodePackages } from "../host/packages.js";
 import type { ImageArchive } from "../images/cache.js";
@@ -59,9 +60,17 @@ export interface RealCluster {
   readonly controlPlane: ControlPlane;
   readonly network: ClusterNetwork;
   readonly nodes: readonly RealNode[];
+  /** How long each start-up step took, for reports. */
+  readonly timings: readonly StartupTiming[];
   kubeConfig(): KubeConfig;
   /** Stops everything and leaves nothing: processes, mounts, cgroups, namespaces, links, files. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** Seconds from the start of startRealCluster until each step finished. */
+export interface StartupTiming {
+  readonly step: string;
+  readonly seconds: number;
 }
 
 export interface RealNode {
@@ -84,6 +93,8 @@ export const DEFAULT_REAL_POOL: RealNodePool = {
 };
 
 const DEFAULT_READY_TIMEOUT_MS = 120_000;
+/** Upper bound of the cluster's in-memory directory; only what is written uses memory (~0.5 GB per node with the Strata image). */
+const TMPFS_SIZE = "8g";
 /** Children of a node's cgroup: containerd and its shims; the kubelet and kube-proxy (pods go in kubepods). */
 const RUNTIME_CGROUP = "runtime";
 const AGENTS_CGROUP = "agents";
@@ -112,11 +123,26 @@ export async function startRealCluster(opts: RealClusterOptions): Promise<RealCl
   const pool = opts.pool ?? DEFAULT_REAL_POOL;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "strata-k8s-real-")));
   await mkdir(dir, { recursive: true });
-  const network = await createClusterNetwork(pool.count, { dir, cleanStale: cleanStaleSlot });
+  // Nodes unpack hundreds of MB of image layers, and teardown deletes them: in
+  // memory both take a fraction of the time they take on disk.
+  await runCommand("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_SIZE},mode=0700`, "strata-k8s-real", dir]);
+  let network: ClusterNetwork;
+  let controlCgroup: CgroupTree;
+  try {
+    network = await createClusterNetwork(pool.count, { dir, cleanStale: cleanStaleSlot });
+    controlCgroup = await CgroupTree.create(controlCgroupPath(network.slot));
+  } catch (err: unknown) {
+    await unmountUnder(dir);
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const runtimes: NodeRuntime[] = [];
   let controlPlane: ControlPlane | undefined;
   let coredns: ManagedProcess | undefined;
+  // A crashed run's processes die with it; its mounts, namespaces and cgroups
+  // are cleaned by the next run that claims the slot (cleanStaleSlot).
   const killOnExit = (): void => {
+    controlCgroup.killAllSync();
     for (const r of runtimes) r.cgroup.killAllSync();
   };
   process.on("exit", killOnExit);
@@ -132,6 +158,12 @@ export async function startRealCluster(opts: RealClusterOptions): Promise<RealCl
     await Promise.all(runtimes.map((r) => stopNode(r, bins.kubeProxy, failures)));
     if (coredns !== undefined) await stopProcess(coredns);
     await controlPlane?.stop();
+    const survivors = await controlCgroup.killAll();
+    if (survivors.length > 0)
+      failures.push(`control plane: processes survived SIGKILL: ${survivors.join(" ")}`);
+    await controlCgroup
+      .remove()
+      .catch((err: unknown) => failures.push(`control plane cgroup: ${String(err)}`));
     await network.teardown();
     await unmountUnder(dir);
     await rm(dir, { recursive: true, force: true });
@@ -139,23 +171,14 @@ export async function startRealCluster(opts: RealClusterOptions): Promise<RealCl
       throw new ComponentError(`teardown left something behind:\n${failures.join("\n")}`);
   };
 
+  const timings: StartupTiming[] = [];
+  const started = Date.now();
+  const timed = async <T>(step: string, run: () => Promise<T>): Promise<T> => {
+    const result = await run();
+    timings.push({ step, seconds: (Date.now() - started) / 1000 });
+    return result;
+  };
   try {
-    controlPlane = await startControlPlane({
-      dir: join(dir, "control-plane"),
-      advertiseAddress: network.hostIp,
-    });
-    const cp = controlPlane;
-    const kc = cp.kubeConfig();
-    const { readyPort } = await freePorts(["readyPort"] as const);
-    await mkdir(join(dir, "logs"), { recursive: true });
-    coredns = await startCoreDns(kc, {
-      dir,
-      logDir: join(dir, "logs"),
-      hostIp: network.hostIp,
-      clusterIp: CLUSTER_DNS_IP,
-      readyPort,
-      binary: bins.coredns,
-    });
     for (const net of network.nodes) {
       const name = `${pool.name}-${net.index}`;
       const cgroupPath = `/${net.netns}`;
@@ -171,12 +194,50 @@ export async function startRealCluster(opts: RealClusterOptions): Promise<RealCl
       const cgroup = await CgroupTree.create(cgroupPath, [RUNTIME_CGROUP, AGENTS_CGROUP]);
       runtimes.push({ node, network: net, cgroup });
     }
+    // Containerd and its images need no API server: they start beside the control plane.
     const images = [opts.pauseImage, ...(opts.images ?? [])];
-    await Promise.all(
-      runtimes.map((r) => startNode(r, cp, pool, network, images, bins.kubelet, bins.kubeProxy)),
+    const startControlPlaneAndDns = async (): Promise<ControlPlane> => {
+      const ready = await timed("control plane ready", () =>
+        startControlPlane({
+          dir: join(dir, "control-plane"),
+          advertiseAddress: network.hostIp,
+          cgroupProcs: controlCgroup.procsFiles(),
+        }),
+      );
+      controlPlane = ready;
+      const { readyPort } = await freePorts(["readyPort"] as const);
+      await mkdir(join(dir, "logs"), { recursive: true });
+      coredns = await timed("CoreDNS ready", async () =>
+        startCoreDns(ready.kubeConfig(), {
+          dir,
+          logDir: join(dir, "logs"),
+          hostIp: network.hostIp,
+          clusterIp: CLUSTER_DNS_IP,
+          readyPort,
+          binary: bins.coredns,
+          cgroupProcs: controlCgroup.procsFiles(),
+        }),
+      );
+      return controlPlane;
+    };
+    const controlPlaneReady = startControlPlaneAndDns();
+    await allSettled<unknown>([
+      controlPlaneReady,
+      ...runtimes.map((r) => timed(`${r.node.name} containerd with images`, () => startRuntime(r, images))),
+    ]);
+    const cp = await controlPlaneReady;
+    const kc = cp.kubeConfig();
+    await allSettled(
+      runtimes.map((r) => startAgents(r, cp, pool, network.podCidr, bins.kubelet, bins.kubeProxy)),
     );
     const timeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-    await Promise.all(runtimes.map((r) => advertiseGpus(kc, r.node.name, pool.gpusPerNode, timeoutMs)));
+    await allSettled(
+      runtimes.map((r) =>
+        timed(`${r.node.name} Ready with ${GPU_RESOURCE}`, () =>
+          advertiseGpus(kc, r.node.name, pool.gpusPerNode, timeoutMs),
+        ),
+      ),
+    );
     return {
       dir,
       controlPlane: cp,
@@ -185,6 +246,7 @@ export async function startRealCluster(opts: RealClusterOptions): Promise<RealCl
         ...r.node,
         processes: [r.containerd?.process, r.kubelet?.process, r.kubeProxy].filter((p) => p !== undefined),
       })),
+      timings,
       kubeConfig: () => cp.kubeConfig(),
       stop,
     };
@@ -203,26 +265,32 @@ export async function startRealCluster(opts: RealClusterOptions): Promise<RealCl
   }
 }
 
-async function startNode(
+async function startRuntime(r: NodeRuntime, images: readonly ImageArchive[]): Promise<void> {
+  const logDir = join(r.node.dir, "logs");
+  await mkdir(logDir, { recursive: true });
+  r.containerd = await startContainerd({
+    dir: r.node.dir,
+    logDir,
+    network: r.network,
+    cgroup: `${r.node.cgroup}/${RUNTIME_CGROUP}`,
+    sandboxImage: images[0]?.name ?? "",
+    cgroupProcs: r.cgroup.procsFiles(RUNTIME_CGROUP),
+  });
+  for (const image of images) await importImage(r.containerd, image.path);
+}
+
+/** The kubelet, registering the node with the pool's labels, and kube-proxy. */
+async function startAgents(
   r: NodeRuntime,
   cp: ControlPlane,
   pool: RealNodePool,
-  network: ClusterNetwork,
-  images: readonly ImageArchive[],
+  clusterCidr: string,
   kubeletBinary: string,
   kubeProxyBinary: string,
 ): Promise<void> {
   const { node } = r;
+  if (r.containerd === undefined) throw new ComponentError(`${node.name}: containerd is not running`);
   const logDir = join(node.dir, "logs");
-  await mkdir(logDir, { recursive: true });
-  r.containerd = await startContainerd({
-    dir: node.dir,
-    logDir,
-    network: r.network,
-    cgroup: `${node.cgroup}/${RUNTIME_CGROUP}`,
-    sandboxImage: images[0]?.name ?? "",
-  });
-  for (const image of images) await importImage(r.containerd, image.path);
   const credentials = await issueClientCertificate(
     cp.pki,
     node.dir,
@@ -242,8 +310,8 @@ async function startNode(
     clusterDnsIp: CLUSTER_DNS_IP,
     labels: gpuPoolLabels(pool, r.network.index),
     binary: kubeletBinary,
+    cgroupProcs: r.cgroup.procsFiles(AGENTS_CGROUP),
   });
-  await r.cgroup.adopt(r.kubelet.process.pid, AGENTS_CGROUP);
   r.kubeProxy = await startKubeProxy({
     nodeName: node.name,
     dir: node.dir,
@@ -252,10 +320,21 @@ async function startNode(
     server: cp.server,
     caCertPem: cp.caCertPem,
     credentials: await issueClientCertificate(cp.pki, node.dir, "system:kube-proxy"),
-    clusterCidr: network.podCidr,
+    clusterCidr,
     binary: kubeProxyBinary,
+    cgroupProcs: r.cgroup.procsFiles(AGENTS_CGROUP),
   });
-  await r.cgroup.adopt(r.kubeProxy.pid, AGENTS_CGROUP);
+}
+
+/**
+ * Like Promise.all, but waits for every promise to settle before rejecting
+ * with the first failure, so teardown never races a step still starting.
+ */
+async function allSettled<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /**
@@ -311,8 +390,9 @@ async function stopNode(r: NodeRuntime, kubeProxyBinary: string, failures: strin
 
 /** Cleans a slot whose test run died: its processes, mounts, cgroups and files. */
 async function cleanStaleSlot(slot: number, staleDir: string | undefined): Promise<void> {
-  for (let i = 0; i < 16; i++) {
-    const tree = await CgroupTree.existing(`/strata-s${slot}-n${i}`);
+  const paths = [controlCgroupPath(slot), ...Array.from({ length: 16 }, (_, i) => `/strata-s${slot}-n${i}`)];
+  for (const path of paths) {
+    const tree = await CgroupTree.existing(path);
     await tree.killAll();
     await tree.remove().catch(() => undefined);
   }
@@ -321,6 +401,11 @@ async function cleanStaleSlot(slot: number, staleDir: string | undefined): Promi
     await removeContainerLogLinks(staleDir);
     await rm(staleDir, { recursive: true, force: true });
   }
+}
+
+/** The cgroup of a cluster's control plane and CoreDNS, so a crashed run's can be found and killed. */
+function controlCgroupPath(slot: number): string {
+  return `/strata-s${slot}-control`;
 }
 
 async function removeContainerLogLinks(nodeDir: string): Promise<void> {

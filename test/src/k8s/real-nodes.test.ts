@@ -41,7 +41,8 @@ beforeAll(async () => {
   const started = Date.now();
   cluster = await startRealCluster({ pauseImage: images.pause, images: [images.strata] });
   console.log(
-    `real nodes: ${cluster.nodes.length} Ready with GPUs in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
+    `real nodes: ${cluster.nodes.length} Ready with GPUs in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
+      `(${cluster.timings.map((t) => `${t.step} ${t.seconds.toFixed(1)}`).join(", ")}); ` +
       `Strata image archive ${(images.strata.bytes / 1e6).toFixed(0)} MB`,
   );
   kc = cluster.kubeConfig();
@@ -160,11 +161,14 @@ describe("real Kubernetes nodes", () => {
 
   it("runs `strata --version` from the Strata image on each real node", async () => {
     const ns = await createTestNamespace(kc, "version");
-    for (const [i, { name }] of cluster.nodes.entries()) {
-      const { pod, log } = await runToCompletion(ns, `version-${i}`, { node: name, args: ["--version"] });
-      expect(pod.spec?.nodeName).toBe(name);
+    const runs = await Promise.all(
+      cluster.nodes.map(({ name }, i) =>
+        runToCompletion(ns, `version-${i}`, { node: name, args: ["--version"] }),
+      ),
+    );
+    for (const [i, { pod, log }] of runs.entries()) {
+      expect(pod.spec?.nodeName).toBe(cluster.nodes[i]?.name);
       expect(log.trim()).toBe("0.1.0");
-      // The image's non-root user runs it.
       expect(pod.status?.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(0);
     }
   });
@@ -312,6 +316,7 @@ describe("real Kubernetes nodes", () => {
       expect(existsSync(`/sys/fs/cgroup/memory${node.cgroup}`)).toBe(false);
       expect(existsSync(`/run/netns/${node.netns}`)).toBe(false);
     }
+    expect(existsSync(`/sys/fs/cgroup/memory/strata-s${slot}-control`)).toBe(false);
     expect(await mountsUnder(dir)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
     const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" });
