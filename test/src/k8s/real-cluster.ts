@@ -93,7 +93,7 @@ export const DEFAULT_REAL_POOL: RealNodePool = {
 };
 
 const DEFAULT_READY_TIMEOUT_MS = 120_000;
-/** Upper bound of the cluster's in-memory directory; only what is written uses memory (~0.5 GB per node with the Strata image). */
+/** Upper bound of the cluster's in-memory directory; only what is written uses memory (~1 GB for two nodes with the Strata and NATS images). */
 const TMPFS_SIZE = "8g";
 /** Children of a node's cgroup: containerd and its shims; the kubelet and kube-proxy (pods go in kubepods). */
 const RUNTIME_CGROUP = "runtime";
