@@ -85,6 +85,7 @@ export {
   planStatusSchema,
   REASONS,
   STRATA_API_GROUP,
+  STRATA_IMAGE,
   specRules,
   TUNNEL_TOKEN_SECRET_KEY,
   toStructuralSchema,

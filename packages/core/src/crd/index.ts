@@ -15,6 +15,7 @@ export {
   POD_GROUP_LABEL,
   REASONS,
   STRATA_API_GROUP,
+  STRATA_IMAGE,
   TUNNEL_TOKEN_SECRET_KEY,
   WORKER_ROLES,
 } from "./constants.js";

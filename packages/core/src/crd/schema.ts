@@ -2,7 +2,7 @@ import { z } from "zod";
 import { engineSchema } from "../engines.js";
 import { WEIGHT_DTYPES } from "../model/model-spec.js";
 import { layerRangeSchema } from "../planner/layer-range.js";
-import { DEFAULT_GPU_RESOURCE, DEFAULT_TOPOLOGY_KEY } from "./constants.js";
+import { DEFAULT_GPU_RESOURCE, DEFAULT_TOPOLOGY_KEY, STRATA_IMAGE } from "./constants.js";
 
 /**
  * The one schema of `ModelDeployment` (strata.dev/v1alpha1). The CRD's
@@ -138,7 +138,7 @@ export const workloadSchema = z.object({
 });
 
 export const imagesSchema = z.object({
-  worker: z.string().min(1).default("ghcr.io/strata-dev/shard-worker:0.1.0"),
+  worker: z.string().min(1).default(STRATA_IMAGE),
   pullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent"),
 });
 
@@ -179,7 +179,7 @@ export const modelDeploymentSpecSchema = z.object({
     .default(DEFAULT_TOPOLOGY_KEY)
     .describe("Node label whose value a whole group shares"),
   images: imagesSchema.default({
-    worker: "ghcr.io/strata-dev/shard-worker:0.1.0",
+    worker: STRATA_IMAGE,
     pullPolicy: "IfNotPresent",
   }),
   resources: resourcesSchema.optional(),
