@@ -272,6 +272,7 @@ export {
   DEFAULT_MAX_SEQUENCES,
   DEFAULT_WORKER_BIND_HOST,
   parseWorkerEnv,
+  TUNNEL_TLS,
   WORKER_ENV,
   WORKER_PORTS,
   type WorkerConfig,

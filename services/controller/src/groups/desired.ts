@@ -19,6 +19,7 @@ import {
   type PlanStatus,
   POD_GROUP_LABEL,
   stageWidth,
+  TUNNEL_TLS,
   TUNNEL_TOKEN_SECRET_KEY,
   WORKER_ENV,
   WORKER_PORTS,
@@ -103,6 +104,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
       ? plan.stages.map((s) => `${stageHost(name, namespace, ctx.replica, s.stage)}:${WORKER_PORTS.tunnel}`)
       : [],
     natsUrl: ctx.natsUrl,
+    ...(multiStage ? { tunnelTlsDir: TUNNEL_TLS.mountPath } : {}),
     httpPort: WORKER_PORTS.http,
     tunnelPort: WORKER_PORTS.tunnel,
   });
@@ -119,6 +121,20 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
       : []),
   ];
   const { volumes, mounts } = modelVolumes(spec);
+  if (multiStage) {
+    // The tunnel's TLS files from the deployment's Secret (not its token: that comes as a variable).
+    volumes.push({
+      name: "tunnel-tls",
+      secret: {
+        secretName: tunnelSecretName(name),
+        items: [TUNNEL_TLS.caFile, TUNNEL_TLS.certFile, TUNNEL_TLS.keyFile].map((key) => ({
+          key,
+          path: key,
+        })),
+      },
+    });
+    mounts.push({ name: "tunnel-tls", mountPath: TUNNEL_TLS.mountPath, readOnly: true });
+  }
   const requests: Record<string, string> = { [spec.gpu.resourceName]: gpus };
   const limits: Record<string, string> = { [spec.gpu.resourceName]: gpus };
   if (spec.resources?.cpu) requests.cpu = spec.resources.cpu;

@@ -16,6 +16,8 @@ export interface TunnelTarget {
   readonly token: string;
   /** PEM CA certificate to trust; TLS is used when present. */
   readonly caCert?: Buffer;
+  /** The name the server's certificate must carry, whatever `address` names (TLS only). */
+  readonly serverName?: string;
 }
 
 export interface TunnelListenerObserver {
@@ -43,7 +45,10 @@ export class TunnelListener {
     const credentials = target.caCert
       ? ChannelCredentials.createSsl(target.caCert)
       : ChannelCredentials.createInsecure();
-    this.client = new Client(target.address, credentials, tunnelChannelOptions);
+    this.client = new Client(target.address, credentials, {
+      ...tunnelChannelOptions,
+      ...(target.caCert && target.serverName ? { "grpc.ssl_target_name_override": target.serverName } : {}),
+    });
     this.listener = createServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
