@@ -1,7 +1,8 @@
 import { freeLoopbackPort } from "@strata/runtime";
+import { GgufFile } from "@strata/shard-worker";
 import OpenAI from "openai";
 import { beforeAll, describe, expect, it } from "vitest";
-import { NO_NETWORK_ENV } from "../shard-worker/real-model.js";
+import { NO_NETWORK_ENV, smollm2Path } from "../shard-worker/real-model.js";
 import { binaries } from "../shard-worker/rpc-fixtures.js";
 import { type CompletionTokens, completeGreedy, StrataRun } from "./strata-up.js";
 
@@ -28,6 +29,8 @@ interface Served {
   readonly models: string[];
   readonly greedy: CompletionTokens[];
   readonly answer: string;
+  /** The chat template llama-server renders chat requests with (its /props, asked at the head). */
+  readonly chatTemplate: string;
 }
 
 /** Runs `strata up` with `args`, asks everything, stops it (Ctrl-C) and checks nothing is left. */
@@ -48,10 +51,12 @@ async function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Serve
       cache_prompt: false,
     });
     const answer = chat.choices[0]?.message.content ?? "";
+    const head = /in front of the head at (http:\/\/\S+)/.exec(run.stderr)?.[1];
+    const props = (await (await fetch(`${head}/props`)).json()) as { chat_template?: string };
     const exit = await run.interrupt();
     expect(exit.code).toBe(0);
     expect(run.leftovers()).toEqual([]);
-    return { stderr: run.stderr, models, greedy, answer };
+    return { stderr: run.stderr, models, greedy, answer, chatTemplate: props.chat_template ?? "" };
   } finally {
     run.forceCleanup();
   }
@@ -79,6 +84,13 @@ describe("strata up with no --model: a real model, end to end", () => {
       expect(served.models).toEqual([SERVED_NAME]);
       expect(served.answer).toContain("Paris");
     }
+
+    // Chat goes through the template the GGUF carries, not a built-in one.
+    const gguf = await GgufFile.open(await smollm2Path());
+    const shipped = gguf.header.metadata.get("tokenizer.chat_template");
+    await gguf.close();
+    expect(shipped).toMatch(/You are a helpful AI assistant named SmolLM/);
+    expect(split.chatTemplate).toBe(shipped);
 
     // The planner read 30 layers from the GGUF and llama.cpp put them where planned.
     expect(split.stderr).toMatch(
