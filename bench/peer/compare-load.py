@@ -21,6 +21,9 @@ How each tool counts (both read from their own source, so the figures compare):
 - output tokens/s: all output tokens over the run; inference-perf divides by the
   time from the first request's start to the last one's end, Strata by the time
   from the start of the arrival schedule to the last end.
+The gateway's own TTFT histogram (from its /metrics, before and after each run)
+is the referee when the two disagree: it times each request from its arrival at
+the gateway to the first token it relays, whichever client sent it.
 """
 
 import argparse
@@ -33,8 +36,7 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,6 +96,31 @@ def start_strata_up(stages, log_path):
         if match:
             return child, match.group(1)
     fail(f"strata up exited before serving; see {log_path}")
+
+
+TTFT_HISTOGRAM = "strata_gateway_time_to_first_token_seconds"
+
+
+def gateway_ttft_buckets(url):
+    """The gateway's own TTFT histogram (cumulative counts by upper bound, seconds)."""
+    text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+    counts = {}
+    for labels, value in re.findall(rf"^{TTFT_HISTOGRAM}_bucket{{([^}}]*)}} (\d+)", text, re.M):
+        le = re.search(r'le="([^"]+)"', labels).group(1)
+        counts[math.inf if le == "+Inf" else float(le)] = int(value)
+    return counts
+
+
+def gateway_median_ttft(before, after):
+    """The bucket holding the median TTFT the gateway saw between two snapshots: (low, high] seconds."""
+    diff = sorted((le, after[le] - before.get(le, 0)) for le in after)
+    total = diff[-1][1] if diff else 0
+    low = 0.0
+    for le, cumulative in diff:
+        if total > 0 and cumulative >= total / 2:
+            return low, le
+        low = le
+    return math.nan, math.nan
 
 
 def run_strata_load(url, args, out):
@@ -157,12 +184,14 @@ def run_peer_load(binary, url, args, out, tokenizer):
 
 def table(rows):
     lines = [
-        "| tool | round | requests ok / failed | TTFT p50 ms | TPOT p50 ms | output tok/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| tool | round | requests ok / failed | TTFT p50 ms | TPOT p50 ms | output tok/s | gateway's TTFT p50 bucket |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for name, rnd, r in rows:
+        low, high = r["gateway_ttft"]
         lines.append(
-            f"| {name} | {rnd} | {r['requests']} / {r['failed']} | {r['ttft_ms']:.0f} | {r['tpot_ms']:.1f} | {r['output_tps']:.2f} |"
+            f"| {name} | {rnd} | {r['requests']} / {r['failed']} | {r['ttft_ms']:.0f} | {r['tpot_ms']:.1f} "
+            f"| {r['output_tps']:.2f} | {low:g}–{high:g} s |"
         )
     return "\n".join(lines)
 
@@ -192,8 +221,14 @@ def main():
     try:
         for rnd in range(1, args.rounds + 1):
             load_before = os.getloadavg()[0]
-            rows.append(("strata bench load", rnd, run_strata_load(url, args, out / f"strata-{rnd}")))
-            rows.append(("inference-perf", rnd, run_peer_load(binary, url, args, out / f"peer-{rnd}", tokenizer)))
+            for name, run in (
+                ("strata bench load", lambda: run_strata_load(url, args, out / f"strata-{rnd}")),
+                ("inference-perf", lambda: run_peer_load(binary, url, args, out / f"peer-{rnd}", tokenizer)),
+            ):
+                before = gateway_ttft_buckets(url)
+                result = run()
+                result["gateway_ttft"] = gateway_median_ttft(before, gateway_ttft_buckets(url))
+                rows.append((name, rnd, result))
             print(f"round {rnd}: 1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after", file=sys.stderr)
     finally:
         if child is not None:
