@@ -211,7 +211,7 @@ def main():
 
     binary = ensure_inference_perf()
     tokenizer = ensure_tokenizer()
-    out = Path(args.out)
+    out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     child = None
     url = args.url
