@@ -166,8 +166,16 @@ export {
   weightBytes,
 } from "./model/model-spec.js";
 export { DEPLOYMENT_NAME_PATTERN, deploymentNameSchema, isDeploymentName } from "./names.js";
-export { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./perf/efficiency.js";
 export {
+  DEFAULT_EFFICIENCY,
+  type EfficiencyFactors,
+  ENGINE_MEMORY,
+  engineEfficiency,
+  KV_MEMORY_RULES,
+  type KvMemoryRule,
+} from "./perf/efficiency.js";
+export {
+  CELL_FACTOR_RANGES,
   CELL_FACTORS,
   type CellFactorName,
   type CellFactors,
@@ -178,7 +186,15 @@ export {
   type FactorTable,
   type FactorTarget,
   factorChain,
+  findCell,
+  MOE_CELL_FACTOR_RANGES,
+  MOE_CELL_FACTORS,
+  type MoeCellFactorName,
+  type MoeCellFactors,
+  type MoeFactorTable,
+  type ResolvedCell,
   type ResolvedEfficiency,
+  type ResolveOptions,
   resolveEfficiency,
 } from "./perf/efficiency-table.js";
 export { type GoodputPoint, goodputPoint, type LatencySlo } from "./perf/goodput.js";
@@ -190,7 +206,8 @@ export {
 export { perfModelShape } from "./perf/model-shape.js";
 export { kvCapacityTokensPerReplica, predictPerformance } from "./perf/predict.js";
 export { expectedDistinctExperts } from "./perf/roofline.js";
-export { SHIPPED_FACTORS } from "./perf/shipped-factors.js";
+export { resolveShippedEfficiency } from "./perf/shipped.js";
+export { SHIPPED_FACTORS, SHIPPED_MOE_FACTORS } from "./perf/shipped-factors.js";
 export type {
   DecodeStageBreakdown,
   PerfBottleneck,
