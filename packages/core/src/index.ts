@@ -287,6 +287,7 @@ export {
 } from "./planner/search.js";
 export { type ParallelLayout, vllmParallelArgs } from "./planner/vllm-args.js";
 export {
+  DEFAULT_MAX_SEQUENCES,
   DEFAULT_WORKER_BIND_HOST,
   parseWorkerEnv,
   TUNNEL_TLS,
