@@ -27,7 +27,9 @@ export {
 } from "./crd-manifest.js";
 export type {
   Condition,
+  GroupLastTransition,
   GroupPhase,
+  GroupStageStatus,
   GroupStatus,
   ModelDeployment,
   ModelDeploymentSpec,
@@ -38,6 +40,7 @@ export type {
 } from "./schema.js";
 export {
   conditionSchema,
+  DEFAULT_DRAIN_TIMEOUT_SECONDS,
   GROUP_PHASES,
   groupStatusSchema,
   MAX_DEPLOYMENT_NAME_LENGTH,

@@ -23,6 +23,14 @@ interface ModelDeploymentObject extends KubernetesObject {
   spec?: { model?: { servedName?: string } };
 }
 
+/**
+ * A failed watch is restarted every WATCH_RESTART_DELAY_MS; the source gives up
+ * (and the process ends, to be restarted) only after the API server stayed
+ * unreachable for WATCH_GIVE_UP_MS, e.g. not during an API server restart.
+ */
+const WATCH_RESTART_DELAY_MS = 1_000;
+const WATCH_GIVE_UP_MS = 120_000;
+
 /** Label selector for the per-replica head Services' EndpointSlices (slices inherit Service labels). */
 export const headSliceSelector = `${LABELS.role}=${WORKER_ROLES.head},${LABELS.deployment}`;
 
@@ -72,6 +80,7 @@ export class KubernetesReplicaSource implements ReplicaSource {
   private slices: (Informer<V1EndpointSlice> & ObjectCache<V1EndpointSlice>) | undefined;
   private deployments: (Informer<ModelDeploymentObject> & ObjectCache<ModelDeploymentObject>) | undefined;
   private pushed = new Map<string, ReplicaEndpoint>();
+  private stopped = false;
   private readonly onFatal: (err: unknown) => void;
 
   /** `onFatal` is called when a watch cannot recover; the process should end. */
@@ -107,10 +116,9 @@ export class KubernetesReplicaSource implements ReplicaSource {
       informer.on("add", sync);
       informer.on("update", sync);
       informer.on("delete", sync);
-      // The client does not restart a failed watch by itself: restart it; if that fails too, give up.
-      informer.on("error", () => {
-        setTimeout(() => informer.start().catch(this.onFatal), 1_000).unref();
-      });
+      // The client does not restart a failed watch by itself: restart it until the API server
+      // answers again, or give up after WATCH_GIVE_UP_MS.
+      informer.on("error", (err: unknown) => this.restart(informer, Date.now(), err));
     }
     await this.deployments.start();
     await this.slices.start();
@@ -118,8 +126,21 @@ export class KubernetesReplicaSource implements ReplicaSource {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.slices?.stop();
     await this.deployments?.stop();
+  }
+
+  private restart(informer: Informer<KubernetesObject>, failingSinceMs: number, err: unknown): void {
+    if (this.stopped) return;
+    if (Date.now() - failingSinceMs > WATCH_GIVE_UP_MS) {
+      this.onFatal(err);
+      return;
+    }
+    setTimeout(() => {
+      if (this.stopped) return;
+      informer.start().catch((e: unknown) => this.restart(informer, failingSinceMs, e));
+    }, WATCH_RESTART_DELAY_MS).unref();
   }
 
   private sync(sink: ReplicaSink): void {

@@ -26,6 +26,8 @@ export interface HeadFront {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** Requests being proxied now. */
   readonly inFlight: () => number;
+  /** When the engine last sent response bytes to a client (ms since the epoch, 0 before the first). */
+  readonly lastOutputAtMs: () => number;
   close(): void;
 }
 
@@ -41,6 +43,10 @@ const engineSocketIdleMs = 4_000;
 
 export function createHeadFront(options: HeadFrontOptions): HeadFront {
   let inFlight = 0;
+  let lastOutputAtMs = 0;
+  const sawOutput = () => {
+    lastOutputAtMs = Date.now();
+  };
   const agent = new Agent({ keepAlive: true, timeout: engineSocketIdleMs });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const state = options.state();
@@ -56,12 +62,23 @@ export function createHeadFront(options: HeadFrontOptions): HeadFront {
     }
     inFlight++;
     res.once("close", () => inFlight--);
-    proxy(options, agent, req, res);
+    proxy(options, agent, req, res, sawOutput);
   };
-  return { handle, inFlight: () => inFlight, close: () => agent.destroy() };
+  return {
+    handle,
+    inFlight: () => inFlight,
+    lastOutputAtMs: () => lastOutputAtMs,
+    close: () => agent.destroy(),
+  };
 }
 
-function proxy(options: HeadFrontOptions, agent: Agent, req: IncomingMessage, res: ServerResponse): void {
+function proxy(
+  options: HeadFrontOptions,
+  agent: Agent,
+  req: IncomingMessage,
+  res: ServerResponse,
+  sawOutput: () => void,
+): void {
   const path = req.url ?? "/";
   const inference = INFERENCE_PATHS.test(path);
   const parent = extractHttpHeaders(req.headers);
@@ -98,6 +115,7 @@ function proxy(options: HeadFrontOptions, agent: Agent, req: IncomingMessage, re
     },
     (upstreamRes) => {
       res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+      upstreamRes.on("data", sawOutput);
       upstreamRes.pipe(res);
       upstreamRes.once("end", () => finish(upstreamRes.statusCode ?? 502));
       // The engine died mid-response (e.g. restarted after a stage was lost):
