@@ -81,6 +81,9 @@ export class KubernetesReplicaSource implements ReplicaSource {
   private deployments: (Informer<ModelDeploymentObject> & ObjectCache<ModelDeploymentObject>) | undefined;
   private pushed = new Map<string, ReplicaEndpoint>();
   private stopped = false;
+  /** When each failing watch first failed; cleared once a restart lists and watches again. */
+  private readonly failingSince = new Map<Informer<KubernetesObject>, number>();
+  private readonly errors = new Map<Informer<KubernetesObject>, number>();
   private readonly onFatal: (err: unknown) => void;
 
   /** `onFatal` is called when a watch cannot recover; the process should end. */
@@ -118,7 +121,10 @@ export class KubernetesReplicaSource implements ReplicaSource {
       informer.on("delete", sync);
       // The client does not restart a failed watch by itself: restart it until the API server
       // answers again, or give up after WATCH_GIVE_UP_MS.
-      informer.on("error", (err: unknown) => this.restart(informer, Date.now(), err));
+      informer.on("error", (err: unknown) => {
+        this.errors.set(informer, (this.errors.get(informer) ?? 0) + 1);
+        this.restart(informer, err);
+      });
     }
     await this.deployments.start();
     await this.slices.start();
@@ -131,15 +137,24 @@ export class KubernetesReplicaSource implements ReplicaSource {
     await this.deployments?.stop();
   }
 
-  private restart(informer: Informer<KubernetesObject>, failingSinceMs: number, err: unknown): void {
+  private restart(informer: Informer<KubernetesObject>, err: unknown): void {
     if (this.stopped) return;
-    if (Date.now() - failingSinceMs > WATCH_GIVE_UP_MS) {
+    const since = this.failingSince.get(informer) ?? Date.now();
+    this.failingSince.set(informer, since);
+    if (Date.now() - since > WATCH_GIVE_UP_MS) {
       this.onFatal(err);
       return;
     }
     setTimeout(() => {
       if (this.stopped) return;
-      informer.start().catch((e: unknown) => this.restart(informer, failingSinceMs, e));
+      const errorsBefore = this.errors.get(informer) ?? 0;
+      informer
+        .start()
+        .then(() => {
+          // start() reports a failed list or watch through the error event, not by rejecting.
+          if ((this.errors.get(informer) ?? 0) === errorsBefore) this.failingSince.delete(informer);
+        })
+        .catch((e: unknown) => this.restart(informer, e));
     }, WATCH_RESTART_DELAY_MS).unref();
   }
 

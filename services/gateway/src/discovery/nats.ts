@@ -38,6 +38,10 @@ export const replicaKey = (deployment: string, replica: number): string => `${de
  * fails gets no new request from the moment its event arrives, in both modes
  * (with Kubernetes discovery the head's EndpointSlice would only follow its
  * readiness probe, seconds later).
+ *
+ * A NATS outage is not a lost head: while the gateway is disconnected it keeps
+ * the heads it knows (they may well be serving), and after it reconnects each
+ * gets LOST_AFTER_INTERVALS intervals to be heard from again.
  */
 export class NatsHeartbeatSource implements ReplicaSource {
   readonly name = "nats";
@@ -47,6 +51,8 @@ export class NatsHeartbeatSource implements ReplicaSource {
   private readonly lastSeenMs = new Map<string, { atMs: number; lostAfterMs: number }>();
   private subs: Subscription[] = [];
   private sweeper: NodeJS.Timeout | undefined;
+  private connected = true;
+  private stopped = false;
   /** Messages that failed to decode (also counted in the registry). */
   rejected = 0;
 
@@ -111,10 +117,12 @@ export class NatsHeartbeatSource implements ReplicaSource {
       },
     });
     this.subs = [heartbeats, events];
+    void this.watchConnection(now);
     await this.nc.flush();
     if (this.options.discover) {
       this.sweeper = setInterval(
         () => {
+          if (!this.connected) return;
           const t = now();
           for (const [id, seen] of this.lastSeenMs) {
             if (t - seen.atMs > seen.lostAfterMs) {
@@ -129,7 +137,20 @@ export class NatsHeartbeatSource implements ReplicaSource {
     }
   }
 
+  private async watchConnection(now: () => number): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (this.stopped) return;
+      if (s.type === "disconnect") this.connected = false;
+      else if (s.type === "reconnect") {
+        this.connected = true;
+        const t = now();
+        for (const seen of this.lastSeenMs.values()) seen.atMs = t;
+      }
+    }
+  }
+
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.sweeper) clearInterval(this.sweeper);
     for (const sub of this.subs.splice(0)) sub.unsubscribe();
   }
