@@ -91,7 +91,15 @@ export class Load {
       const response = await fetch(`${url}/v1/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model, prompt: "The chaos suite says", max_tokens: maxTokens, stream: true }),
+        // Greedy: the same tokens every time. The test model's weights are random, and sampled
+        // tokens can form byte sequences llama-server refuses to encode as UTF-8 (HTTP 500).
+        body: JSON.stringify({
+          model,
+          prompt: "The chaos suite says",
+          max_tokens: maxTokens,
+          temperature: 0,
+          stream: true,
+        }),
         signal: AbortSignal.timeout(timeoutMs),
       });
       if (response.status !== 200 || !response.body) {

@@ -84,6 +84,8 @@ export class Reconciler {
   private readonly deletedByUs = new Map<string, number>();
 
   private readonly steps: GroupSteps;
+  /** Deployments (uid) whose workers have reported over NATS: their groups must say they serve. */
+  private readonly reporting = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.owned = new OwnedObjects(deps.api, deps.caches, deps.settings.gangTimeoutMs);
@@ -146,11 +148,17 @@ export class Reconciler {
     const views = viewGroups(this.deps.caches.podsOf(namespace, name));
     const previous = new Map((md.status?.groups ?? []).map((g) => [g.replica, g]));
     const signals = new Map([...views].map(([i, v]) => [i, this.deps.workers.signals(v.pods)] as const));
+    // Once this deployment's workers are known to report over NATS (now, or in the status an
+    // earlier pass wrote), a group is available only while its head reports ready: KWOK or a
+    // fast kubelet can mark a new pod Ready before its worker has loaded anything.
+    if ([...signals.values()].some((s) => s.observed) || (md.status?.groups ?? []).some((g) => g.stages)) {
+      this.reporting.add(md.metadata.uid);
+    }
+    const reports = this.reporting.has(md.metadata.uid);
     const decide = (index: number, view: GroupView | undefined): GroupAction => {
       const action = decideGroup(view, this.gangSettings(plan, pass.nowMs, previous.get(index)));
-      // Where the group's workers report over NATS, it is available only while its head serves.
       const heard = signals.get(index);
-      if (action.kind === "running" && action.available && heard?.observed && !heard.serving) {
+      if (action.kind === "running" && action.available && reports && !heard?.serving) {
         return { kind: "running", available: false };
       }
       return action;

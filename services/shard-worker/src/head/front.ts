@@ -34,12 +34,6 @@ export interface HeadFront {
 /** Paths that carry inference work (and get a request mark on the stages). */
 const INFERENCE_PATHS = /^\/(v1\/(chat\/)?completions|completion|v1\/embeddings|embedding|infill)\b/;
 const drainRetryAfterSeconds = 1;
-/**
- * Idle keep-alive sockets to llama-server close after this long: below its own
- * 5 s keep-alive timeout, so the front never reuses a socket the engine has just
- * closed (which surfaced as a 502 "socket hang up" on an otherwise healthy head).
- */
-const engineSocketIdleMs = 4_000;
 
 export function createHeadFront(options: HeadFrontOptions): HeadFront {
   let inFlight = 0;
@@ -47,7 +41,12 @@ export function createHeadFront(options: HeadFrontOptions): HeadFront {
   const sawOutput = () => {
     lastOutputAtMs = Date.now();
   };
-  const agent = new Agent({ keepAlive: true, timeout: engineSocketIdleMs });
+  // One loopback connection per request, never reused: a kept-alive socket that
+  // llama-server closes just as the front reuses it ends that request with a 502
+  // "socket hang up". An idle timeout below the engine's 5 s keep-alive made this
+  // rarer but not gone on a loaded machine (timers fire late); a loopback
+  // connect costs well under a millisecond next to a completion.
+  const agent = new Agent({ keepAlive: false });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const state = options.state();
     if (state === "draining" || state === "stopped") {
