@@ -16,14 +16,17 @@ import { type LiveEnv, startLiveEnv } from "../controller/live-fixture.js";
 import type { ChaosContext, Scenario, ScenarioResult } from "./scenario.js";
 import { apiserverScenario, leaderScenario, nodeNotReadyScenario } from "./scenarios/control-plane.js";
 import { hangScenario } from "./scenarios/hang.js";
-import { garbageScenario, sigkillUpScenario } from "./scenarios/loopback.js";
+import { garbageScenario, sigkillUpScenario, startUp } from "./scenarios/loopback.js";
 import { natsRestartScenario } from "./scenarios/nats-restart.js";
 import { rollingUpdateScenario } from "./scenarios/rolling-update.js";
 
-/** In this order: loopback first; the kube-apiserver restart last, as it disturbs the shared cluster. */
+/**
+ * In this order: loopback first (garbage, then SIGKILL of the same `strata up`);
+ * the kube-apiserver restart last, as it disturbs the shared cluster.
+ */
 const SCENARIOS: readonly Scenario[] = [
-  sigkillUpScenario,
   garbageScenario,
+  sigkillUpScenario,
   hangScenario,
   rollingUpdateScenario,
   natsRestartScenario,
@@ -52,6 +55,9 @@ const chosen = SCENARIOS.filter((s) => !wanted || wanted.includes(s.name));
 
 const say = (line: string) => process.stderr.write(`chaos: ${line}\n`);
 let live: Promise<LiveEnv> | undefined;
+let up: ReturnType<typeof startUp> | undefined;
+/** Every `strata up` started, stopped (and its leftovers killed) at the end. */
+const ups: ReturnType<typeof startUp>[] = [];
 const ctx: ChaosContext = {
   live: () => {
     live ??= (async () => {
@@ -59,6 +65,17 @@ const ctx: ChaosContext = {
       return await startLiveEnv();
     })();
     return live;
+  },
+  up: () => {
+    if (!up) {
+      say("starting `strata up` (2 stages of a generated 4-layer model)");
+      up = startUp();
+      ups.push(up);
+    }
+    return up;
+  },
+  upGone: () => {
+    up = undefined;
   },
   log: (line) => say(`  ${line}`),
 };
@@ -90,6 +107,7 @@ try {
     }
   }
 } finally {
+  for (const u of ups) await (await u.catch(() => undefined))?.stop();
   if (live) await (await live.catch(() => undefined))?.stop();
 }
 

@@ -1,4 +1,12 @@
 import type { LiveEnv } from "../controller/live-fixture.js";
+import type { StrataRun } from "../e2e/strata-up.js";
+
+/** One `strata up` (2 stages of the test model) shared by the loopback scenarios. */
+export interface LocalUp {
+  readonly run: StrataRun;
+  /** The gateway's base URL. */
+  readonly url: string;
+}
 
 /** A requirement a scenario checks: the suite fails when one does not hold. */
 export interface Check {
@@ -18,6 +26,9 @@ export interface ScenarioResult {
 export interface ChaosContext {
   /** The shared test cluster (control plane, NATS, test model), started on first use. */
   live(): Promise<LiveEnv>;
+  /** A running `strata up`, started on first use; a scenario that kills it calls `upGone()` (it is still cleaned up at the end). */
+  up(): Promise<LocalUp>;
+  upGone(): void;
   log(line: string): void;
 }
 

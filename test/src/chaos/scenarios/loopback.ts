@@ -18,11 +18,20 @@ import { writeTinyLlamaGguf } from "@strata/shard-worker";
 import { metricSample } from "../../controller/live-fixture.js";
 import { commandName, isAlive } from "../../e2e/processes.js";
 import { completeGreedy, StrataRun } from "../../e2e/strata-up.js";
-import { type ChaosContext, check, type Scenario, type ScenarioResult, seconds, until } from "../scenario.js";
+import {
+  type ChaosContext,
+  check,
+  type LocalUp,
+  type Scenario,
+  type ScenarioResult,
+  seconds,
+  until,
+} from "../scenario.js";
 
 const GARBAGE_PER_TARGET = 100;
 
-async function withUp<T>(fn: (run: StrataRun, url: string) => Promise<T>): Promise<T> {
+/** Starts `strata up` with 2 stages of a generated 4-layer model; the caller stops it. */
+export async function startUp(): Promise<LocalUp & { stop(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "strata-chaos-up-"));
   const model = join(dir, "tiny.gguf");
   await writeTinyLlamaGguf(model, { layers: 4 });
@@ -35,12 +44,15 @@ async function withUp<T>(fn: (run: StrataRun, url: string) => Promise<T>): Promi
     "--port",
     String(await freeLoopbackPort()),
   ]);
-  try {
-    const url = await run.endpoint();
-    return await fn(run, url);
-  } finally {
+  const stop = async () => {
     run.forceCleanup();
     await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    return { run, url: await run.endpoint(), stop };
+  } catch (err: unknown) {
+    await stop();
+    throw err;
   }
 }
 
@@ -48,7 +60,9 @@ export const sigkillUpScenario: Scenario = {
   name: "sigkill_strata_up",
   title: "SIGKILL `strata up`: processes left behind",
   async run(ctx: ChaosContext): Promise<ScenarioResult> {
-    return await withUp(async (run) => {
+    const { run } = await ctx.up();
+    ctx.upGone();
+    {
       const tree = run.recordProcesses();
       const names = tree.map((p) => commandName(p));
       ctx.log(`strata up ${run.pid} runs ${names.join(", ")}`);
@@ -78,7 +92,7 @@ export const sigkillUpScenario: Scenario = {
           `the run's processes: ${[...new Set(names)].join(", ")} (nats-server under a lifeline, workers on IPC lifelines)`,
         ],
       };
-    });
+    }
   },
 };
 
@@ -86,7 +100,8 @@ export const garbageScenario: Scenario = {
   name: "garbage",
   title: `Garbage: ${GARBAGE_PER_TARGET} malformed messages on each NATS subject, at the gateway, random bytes at a tunnel port`,
   async run(ctx: ChaosContext): Promise<ScenarioResult> {
-    return await withUp(async (run, url) => {
+    const { run, url } = await ctx.up();
+    {
       const natsUrl = /nats-server \(JetStream\) on (nats:\/\/\S+)/.exec(run.stderr)?.[1];
       const supervisorMetrics = /supervisor metrics at (http:\/\/\S+?);/.exec(run.stderr)?.[1];
       if (!natsUrl || !supervisorMetrics)
@@ -192,7 +207,7 @@ export const garbageScenario: Scenario = {
           "NATS: heartbeat, lifecycle (JetStream), control and cluster.status subjects of a `strata up` (supervisor and workers count them); gateway: malformed chat bodies (400); tunnel: connections of random bytes to a stage's gRPC port",
         ],
       };
-    });
+    }
   },
 };
 
