@@ -104,6 +104,17 @@ export async function proxyCompletion(deps: ProxyDeps, pr: ProxyRequest): Promis
         },
       );
     }
+    if (decision.kind === "draining") {
+      throw new OpenAIError(
+        503,
+        "server_error",
+        `Every replica of '${model}' is draining or restarting; retry later.`,
+        {
+          code: "replicas_draining",
+          headers: { "retry-after": String(config.retryAfterSeconds) },
+        },
+      );
+    }
     if (decision.kind === "exhausted") break;
     const replica = decision.replica;
     const outcome = await attemptOn(deps, pr, replica, headers, watch);

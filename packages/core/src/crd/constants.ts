@@ -74,6 +74,9 @@ export const REASONS = {
   rolloutComplete: "RolloutComplete",
   scaling: "Scaling",
   healthy: "Healthy",
+  draining: "Draining",
+  groupHung: "GroupHung",
+  nodeNotReady: "NodeNotReady",
 } as const;
 export type Reason = (typeof REASONS)[keyof typeof REASONS];
 

@@ -28,7 +28,9 @@ export {
 } from "./crd-manifest.js";
 export type {
   Condition,
+  GroupLastTransition,
   GroupPhase,
+  GroupStageStatus,
   GroupStatus,
   ModelDeployment,
   ModelDeploymentSpec,
@@ -39,6 +41,7 @@ export type {
 } from "./schema.js";
 export {
   conditionSchema,
+  DEFAULT_DRAIN_TIMEOUT_SECONDS,
   GROUP_PHASES,
   groupStatusSchema,
   MAX_DEPLOYMENT_NAME_LENGTH,

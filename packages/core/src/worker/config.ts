@@ -55,6 +55,11 @@ export const WORKER_ENV = {
   engineThreads: "STRATA_ENGINE_THREADS",
   /** Where the engine's programs are: llama.cpp's bin folder, or vLLM's virtual environment. */
   engineHome: "STRATA_ENGINE_HOME",
+  /**
+   * The pod's uid (downward API `metadata.uid`), carried in heartbeats and events so the
+   * controller tells a recreated pod from its predecessor of the same name. Unset outside Kubernetes.
+   */
+  podUid: "STRATA_POD_UID",
 } as const;
 
 export type WorkerEnvName = (typeof WORKER_ENV)[keyof typeof WORKER_ENV];
@@ -111,6 +116,7 @@ export interface WorkerConfig {
   readonly tunnelPort: number;
   readonly engineThreads?: number;
   readonly engineHome?: string;
+  readonly podUid?: string;
 }
 
 /** What a starter (the controller, `strata up`) fills in; role and layers follow from the rest. */
@@ -153,6 +159,7 @@ const envSchema = z.object({
   [WORKER_ENV.tunnelPort]: port.default(WORKER_PORTS.tunnel),
   [WORKER_ENV.engineThreads]: intText(1, 4096).optional(),
   [WORKER_ENV.engineHome]: nonEmpty.optional(),
+  [WORKER_ENV.podUid]: z.string().trim().min(1).max(128).optional(),
 });
 
 /**
@@ -243,6 +250,7 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
     tunnelPort: e[WORKER_ENV.tunnelPort],
     ...optional("engineThreads", e[WORKER_ENV.engineThreads]),
     ...optional("engineHome", e[WORKER_ENV.engineHome]),
+    ...optional("podUid", e[WORKER_ENV.podUid]),
   };
 }
 
@@ -285,6 +293,7 @@ export function workerEnv(
   put(WORKER_ENV.tunnelPort, input.tunnelPort);
   put(WORKER_ENV.engineThreads, input.engineThreads);
   put(WORKER_ENV.engineHome, input.engineHome);
+  put(WORKER_ENV.podUid, input.podUid);
   return out;
 }
 
