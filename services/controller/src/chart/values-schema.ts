@@ -66,7 +66,9 @@ export const chartValuesSchema = z.object({
     storageType: z
       .enum(["persistentVolumeClaim", "emptyDir"])
       .default("persistentVolumeClaim")
-      .describe("Where JetStream keeps its store: a volume claim (needs a storage class) or the pod's emptyDir"),
+      .describe(
+        "Where JetStream keeps its store: a volume claim (needs a storage class) or the pod's emptyDir",
+      ),
     storageSize: z.string().default("10Gi"),
     resources,
   }),
