@@ -53,6 +53,7 @@ import {
   requireThat,
   tunnelServesTls,
 } from "./checks.js";
+import { diagnose } from "./diagnose.js";
 import {
   gatewayBaseUrl,
   greedyTokens,
@@ -111,6 +112,9 @@ async function main(): Promise<void> {
   const workDir = await mkdtemp(join(tmpdir(), "strata-cluster-helm-"));
   try {
     await run(cluster, modelDir, workDir);
+  } catch (err: unknown) {
+    await diagnose(cluster.kubeConfig(), NAMESPACE, say).catch((e: unknown) => say(`diagnosis failed: ${e}`));
+    throw err;
   } finally {
     say("stopping the cluster");
     await cluster.stop();
@@ -228,8 +232,9 @@ async function checkControlPlanePods(kc: KubeConfig): Promise<void> {
   const controllers = byComponent("controller").map((p) => p.metadata?.name ?? "");
   let holder = "";
   await pollUntil("a controller holds the Lease", 60_000, async () => {
+    // The controller's identity is its pod's name and its process id.
     holder = await leaseHolder(kc, NAMESPACE, `${FULLNAME}-controller`);
-    return controllers.includes(holder);
+    return controllers.some((name) => holder.startsWith(`${name}-`));
   });
   for (const [component, account] of [
     ["controller", `${FULLNAME}-controller`],
