@@ -1,3 +1,5 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { MODEL_DEPLOYMENT_PLURAL, MODEL_DEPLOYMENT_VERSION, STRATA_API_GROUP } from "@strata/core";
 
@@ -31,4 +33,23 @@ export async function diagnose(
     namespace,
   })) as { items: { metadata: { name: string }; status?: unknown }[] };
   for (const md of mds.items) say(`modeldeployment ${md.metadata.name}: ${JSON.stringify(md.status ?? {})}`);
+}
+
+/**
+ * The kubelets' container logs still on disk under the cluster's directory,
+ * for pods already deleted (a failed worker's group is recreated at once).
+ */
+export async function diagnoseNodeLogs(clusterDir: string, say: (line: string) => void): Promise<void> {
+  const nodes = join(clusterDir, "nodes");
+  for (const node of (await readdir(nodes)).sort()) {
+    const podLogs = join(nodes, node, "kubelet", "pod-logs");
+    const files = (await readdir(podLogs, { recursive: true }).catch(() => [])).filter((f) =>
+      f.endsWith(".log"),
+    );
+    for (const file of files.sort()) {
+      const lines = (await readFile(join(podLogs, file), "utf8")).split("\n").filter(Boolean);
+      say(`log ${node} ${file}`);
+      for (const line of lines.slice(-LOG_LINES)) say(`  | ${line.slice(0, 300)}`);
+    }
+  }
 }

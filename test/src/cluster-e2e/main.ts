@@ -53,7 +53,7 @@ import {
   requireThat,
   tunnelServesTls,
 } from "./checks.js";
-import { diagnose } from "./diagnose.js";
+import { diagnose, diagnoseNodeLogs } from "./diagnose.js";
 import {
   gatewayBaseUrl,
   greedyTokens,
@@ -114,6 +114,7 @@ async function main(): Promise<void> {
     await run(cluster, modelDir, workDir);
   } catch (err: unknown) {
     await diagnose(cluster.kubeConfig(), NAMESPACE, say).catch((e: unknown) => say(`diagnosis failed: ${e}`));
+    await diagnoseNodeLogs(cluster.dir, say).catch((e: unknown) => say(`diagnosis failed: ${e}`));
     throw err;
   } finally {
     say("stopping the cluster");
