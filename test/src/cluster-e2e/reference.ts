@@ -1,5 +1,5 @@
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { STRATA_IMAGE } from "@strata/core";
+import { DEFAULT_MAX_SEQUENCES, STRATA_IMAGE } from "@strata/core";
 import { completeGreedy } from "../e2e/strata-up.js";
 import { NODE_LABELS, pollUntil } from "../k8s/index.js";
 
@@ -22,6 +22,7 @@ export async function referenceTokens(
   namespace: string,
   modelDir: string,
   modelFile: string,
+  contextSize: number,
   prompt: string,
   nPredict: number,
 ): Promise<ReferenceTokens> {
@@ -49,8 +50,12 @@ export async function referenceTokens(
               "0.0.0.0",
               "--port",
               String(REFERENCE_PORT),
-              "--threads",
-              "1",
+              // The head's context and slots (llamacpp-args.ts), for the same arithmetic.
+              "--ctx-size",
+              String(contextSize),
+              "--parallel",
+              String(DEFAULT_MAX_SEQUENCES),
+              "--kv-unified",
             ],
             volumeMounts: [{ name: "model", mountPath: "/models", readOnly: true }],
             readinessProbe: { httpGet: { path: "/health", port: REFERENCE_PORT }, periodSeconds: 1 },
