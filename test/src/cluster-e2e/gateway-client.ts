@@ -72,7 +72,15 @@ export function streamCompletion(
   const outcome = (async () => {
     try {
       const stream = await client.completions.create(
-        { model, prompt, max_tokens: maxTokens, temperature: 0, stream: true },
+        // ignore_eos, llama.cpp's extension: the stream runs its full length, whatever the model says.
+        {
+          model,
+          prompt,
+          max_tokens: maxTokens,
+          temperature: 0,
+          stream: true,
+          ignore_eos: true,
+        } as OpenAI.Completions.CompletionCreateParamsStreaming,
         { signal },
       );
       for await (const chunk of stream) {

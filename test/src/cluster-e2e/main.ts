@@ -291,7 +291,7 @@ async function deleteMidStream(kc: KubeConfig, mds: Deployments, client: ReturnT
   const stream = streamCompletion(
     client,
     SERVED_NAME,
-    "Write a long story about a dragon.",
+    "Once upon a time, there was a",
     LONG_STREAM_TOKENS,
     STREAM_HANG_MS,
   );
