@@ -85,6 +85,8 @@ interface Figures {
 }
 
 const figures: Figures = {};
+/** Requirements that did not hold in steps the run could go on after; the run then exits 1. */
+const unmet: string[] = [];
 const setup: Record<string, number> = {};
 
 async function main(): Promise<void> {
@@ -195,11 +197,15 @@ async function run(cluster: RealCluster, modelDir: string, workDir: string): Pro
     );
   }
   requireThat(split.tokens.length === GREEDY_TOKENS, `the gateway returned ${split.tokens.length} token ids`);
-  requireThat(
-    JSON.stringify(split.tokens) === JSON.stringify(reference.tokens),
-    `2-stage greedy tokens ${split.tokens.join(",")} equal the one-stage engine's ${reference.tokens.join(",")}`,
-  );
-  say(`greedy tokens equal the one-stage engine's (on ${reference.node}): ${JSON.stringify(split.text)}`);
+  // Checked, and the run goes on: the later steps do not depend on it.
+  if (JSON.stringify(split.tokens) === JSON.stringify(reference.tokens)) {
+    say(`greedy tokens equal the one-stage engine's (on ${reference.node}): ${JSON.stringify(split.text)}`);
+  } else {
+    unmet.push(
+      `2-stage greedy tokens ${split.tokens.join(",")} differ from the one-stage engine's ${reference.tokens.join(",")}`,
+    );
+    say(`NOT MET: ${unmet.at(-1)}`);
+  }
 
   const tls = await tunnelServesTls(kc, NAMESPACE, `${DEPLOYMENT}-tunnel`, stage);
   say(
@@ -387,7 +393,9 @@ async function deleteAllModelDeployments(kc: KubeConfig): Promise<void> {
 main().then(
   () => {
     say(`setup: ${JSON.stringify(setup)}`);
+    for (const line of unmet) say(`FAILED: ${line}`);
     process.stdout.write(`${JSON.stringify(figures)}\n`);
+    if (unmet.length > 0) process.exitCode = 1;
   },
   (err: unknown) => {
     say(`FAILED: ${err instanceof Error ? err.message : String(err)}`);
