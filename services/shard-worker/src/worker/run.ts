@@ -87,7 +87,7 @@ export async function runWorker(
     port: config.httpPort,
     registry,
     live: () => failure === undefined,
-    readiness: () => readiness(config, { engineReady, head, link, failure }),
+    readiness: () => readiness(config, { engineReady, head, stage, link, failure }),
   });
 
   let stopping = false;
@@ -203,6 +203,7 @@ function stageTunnelObserver(metrics: WorkerMetrics, tracing: Tracing, stage: nu
 interface ReadinessInputs {
   readonly engineReady: boolean;
   readonly head: HeadWorker | undefined;
+  readonly stage: StageWorker | undefined;
   readonly link: ControlLink | undefined;
   readonly failure: string | undefined;
 }
@@ -222,7 +223,10 @@ function readiness(config: WorkerConfig, s: ReadinessInputs) {
     ...(state === undefined ? {} : { state }),
     ...(s.failure === undefined ? {} : { failure: s.failure }),
   };
-  if (config.role === "stage") return { ready: s.engineReady && !draining, ...base };
+  if (config.role === "stage") {
+    const rpcCache = s.stage?.rpcCache;
+    return { ready: s.engineReady && !draining, ...base, ...(rpcCache ? { rpcCache } : {}) };
+  }
   const tunnels = s.head?.access.tunnels.map((t) => ({
     stage: t.stage,
     connected: t.listener.openConnections > 0,
