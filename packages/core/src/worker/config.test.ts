@@ -147,7 +147,11 @@ describe("worker environment contract", () => {
       { [WORKER_ENV.rpcCacheMaxBytes]: "1000" },
       /^STRATA_RPC_CACHE_MAX_BYTES: needs STRATA_RPC_CACHE_DIR$/,
     ],
-    ["a cache bound that is not a number", { [WORKER_ENV.rpcCacheDir]: "/c", [WORKER_ENV.rpcCacheMaxBytes]: "10G" }, /^STRATA_RPC_CACHE_MAX_BYTES: must be a whole number$/],
+    [
+      "a cache bound that is not a number",
+      { [WORKER_ENV.rpcCacheDir]: "/c", [WORKER_ENV.rpcCacheMaxBytes]: "10G" },
+      /^STRATA_RPC_CACHE_MAX_BYTES: must be a whole number$/,
+    ],
   ];
   it.each(bad)("refuses %s with one line naming the variable", (_name, change, message) => {
     let error: unknown;

@@ -84,7 +84,9 @@ export function threadsPerStage(stages: number): number {
 
 /** What a stage's /readyz says about its tensor cache, for the progress line. */
 function cacheLine(report: unknown): string {
-  const cache = report as { enabled?: boolean; bytes?: number; writtenBytes?: number; seconds?: number } | undefined;
+  const cache = report as
+    | { enabled?: boolean; bytes?: number; writtenBytes?: number; seconds?: number }
+    | undefined;
   if (cache?.enabled !== true) return cache === undefined ? "" : ", no tensor cache";
   const gib = (bytes = 0) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
   return `, tensor cache ${gib(cache.bytes)} (${gib(cache.writtenBytes)} written in ${(cache.seconds ?? 0).toFixed(1)} s)`;
@@ -100,7 +102,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<R
     })),
   );
   const stageAddresses = ports.map((p) => `127.0.0.1:${p.tunnel}`);
-  const cache = options.rpcCache && options.engine === "llamacpp" && stages > 1 ? options.rpcCache : undefined;
+  const cache =
+    options.rpcCache && options.engine === "llamacpp" && stages > 1 ? options.rpcCache : undefined;
   const cacheRoot =
     cache === undefined
       ? undefined
@@ -113,7 +116,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<R
     stopping = true;
     // The head first: it holds connections to every stage.
     await Promise.all([...workers].reverse().map((w) => w.process.stop()));
-    if (cache && cacheRoot && "privateUnder" in cache.where) await rm(cacheRoot, { recursive: true, force: true });
+    if (cache && cacheRoot && "privateUnder" in cache.where)
+      await rm(cacheRoot, { recursive: true, force: true });
   };
   const exitHandler = () => {
     for (const w of workers) w.process.killNow();

@@ -125,7 +125,13 @@ describe("preparing a stage's tensor cache from a model file", () => {
 
     await writeTinyLlamaGguf(changing, { ...shape, seed: 7 });
     await utimes(changing, new Date(), new Date(Date.now() + 5000));
-    const result = await prepareRpcCache({ dir: cacheDir, modelPath: changing, layers, lastStage: false, log });
+    const result = await prepareRpcCache({
+      dir: cacheDir,
+      modelPath: changing,
+      layers,
+      lastStage: false,
+      log,
+    });
     expect(result).toMatchObject({ enabled: true, writtenTensors: 6 });
     const after = await cacheFiles(cacheDir);
     expectSameFiles(after, await expectedFiles(changing));
@@ -144,7 +150,9 @@ describe("preparing a stage's tensor cache from a model file", () => {
       log,
     });
     expect(result.enabled).toBe(false);
-    expect(result.enabled === false && result.reason).toMatch(/needs 0\.06 GiB, more than its bound of 0\.02 GiB/);
+    expect(result.enabled === false && result.reason).toMatch(
+      /needs 0\.06 GiB, more than its bound of 0\.02 GiB/,
+    );
     expect(await readdir(cacheDir)).toEqual([]);
   });
 });

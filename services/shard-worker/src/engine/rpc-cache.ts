@@ -190,7 +190,12 @@ function gib(bytes: number): string {
 }
 
 /** Reads the tensor from the model into a temporary file while hashing it, then names the file by its hash. */
-async function copyHashed(model: GgufFile, tensor: GgufTensorInfo, files: string, hasher: Fnv1a): Promise<string> {
+async function copyHashed(
+  model: GgufFile,
+  tensor: GgufTensorInfo,
+  files: string,
+  hasher: Fnv1a,
+): Promise<string> {
   const temp = join(files, `${randomBytes(8).toString("hex")}${TEMP_SUFFIX}`);
   const out = await open(temp, "w");
   try {

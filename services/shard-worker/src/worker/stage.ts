@@ -3,8 +3,8 @@ import { join } from "node:path";
 import type { WorkerConfig } from "@strata/core";
 import { freeLoopbackPort } from "@strata/runtime";
 import { rpcServerArgs } from "../engine/llamacpp-args.js";
-import { prepareRpcCache, type RpcCacheResult } from "../engine/rpc-cache.js";
 import { tcpProbe } from "../engine/probes.js";
+import { prepareRpcCache, type RpcCacheResult } from "../engine/rpc-cache.js";
 import { EngineSupervisor, type RestartPolicy } from "../engine/supervisor.js";
 import { TunnelServer, type TunnelServerObserver } from "../tunnel/server.js";
 
@@ -37,7 +37,8 @@ export interface StageWorker {
  * for every stage's tunnel) loads against a full cache.
  */
 export async function startStageWorker(config: WorkerConfig, deps: StageDeps): Promise<StageWorker> {
-  const rpcCache = config.rpcCacheDir === undefined ? undefined : await prepareCache(config, config.rpcCacheDir, deps);
+  const rpcCache =
+    config.rpcCacheDir === undefined ? undefined : await prepareCache(config, config.rpcCacheDir, deps);
   const cached = rpcCache?.enabled === true;
   const enginePort = await freeLoopbackPort();
   const engine = new EngineSupervisor(
