@@ -83,6 +83,7 @@ export {
   modelDeploymentStatusSchema,
   POD_GROUP_LABEL,
   planStatusSchema,
+  quantityBytes,
   REASONS,
   STRATA_API_GROUP,
   specRules,
