@@ -15,4 +15,14 @@ export {
   runTransportBench,
   type TransportBenchOptions,
   type TransportBenchResult,
+  type TransportSummary,
+  transportSummary,
 } from "./transport/run.js";
+export {
+  DEFAULT_LOAD_TIME_LAYERS,
+  formatLoadTimeReport,
+  LOAD_TIME_MODEL_SHAPE,
+  type LoadTimeOptions,
+  type LoadTimeResult,
+  runLoadTimeBench,
+} from "./load-time/run.js";

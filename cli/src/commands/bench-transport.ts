@@ -1,5 +1,10 @@
 import { resolve } from "node:path";
-import { DEFAULT_MESSAGE_SIZES, formatTransportReport, runTransportBench } from "@strata/bench";
+import {
+  DEFAULT_MESSAGE_SIZES,
+  formatTransportReport,
+  runTransportBench,
+  transportSummary,
+} from "@strata/bench";
 import type { Command } from "commander";
 import { positiveInt } from "../flags.js";
 import { workerCommand } from "../worker-command.js";
@@ -9,6 +14,7 @@ interface TransportFlags {
   stages: number;
   tokens: number;
   repeats: number;
+  json?: boolean;
 }
 
 /** `strata bench transport`: the gRPC tunnel against llama.cpp's direct RPC and raw TCP. */
@@ -27,6 +33,10 @@ export function registerBenchTransport(bench: Command): void {
       positiveInt,
       5,
     )
+    .option(
+      "--json",
+      'print {"decodeRatio", "bulkRatio": {"1MiB", "16MiB"}, "rttRatio", ...} as one JSON object',
+    )
     .action(async (flags: TransportFlags) => {
       const result = await runTransportBench({
         modelPath: flags.model ? resolve(flags.model) : undefined,
@@ -37,6 +47,8 @@ export function registerBenchTransport(bench: Command): void {
         workerCommand: workerCommand(),
         progress: (line) => process.stderr.write(`strata: ${line}\n`),
       });
-      process.stdout.write(`${formatTransportReport(result, flags.stages)}\n`);
+      process.stdout.write(
+        `${flags.json ? JSON.stringify(transportSummary(result)) : formatTransportReport(result, flags.stages)}\n`,
+      );
     });
 }
