@@ -14,7 +14,11 @@ export interface HeadTunnelFigures {
   readonly waitSeconds: ReadonlyMap<number, number>;
 }
 
-function sampleValues(text: string, metric: string, labels: Readonly<Record<string, string>>): Map<number, number> {
+function sampleValues(
+  text: string,
+  metric: string,
+  labels: Readonly<Record<string, string>>,
+): Map<number, number> {
   const out = new Map<number, number>();
   for (const line of text.split("\n")) {
     if (!line.startsWith(`${metric}{`)) continue;

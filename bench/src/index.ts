@@ -10,6 +10,14 @@ export { CV_MODES, type CvMode, type ValidationReport, type ValidationRow } from
 export type { LoadOptions, LoadResult } from "./load/run-load.js";
 export { runLoad } from "./load/run-load.js";
 export {
+  DEFAULT_LOAD_TIME_LAYERS,
+  formatLoadTimeReport,
+  LOAD_TIME_MODEL_SHAPE,
+  type LoadTimeOptions,
+  type LoadTimeResult,
+  runLoadTimeBench,
+} from "./load-time/run.js";
+export {
   DEFAULT_MESSAGE_SIZES,
   formatTransportReport,
   runTransportBench,
@@ -18,11 +26,3 @@ export {
   type TransportSummary,
   transportSummary,
 } from "./transport/run.js";
-export {
-  DEFAULT_LOAD_TIME_LAYERS,
-  formatLoadTimeReport,
-  LOAD_TIME_MODEL_SHAPE,
-  type LoadTimeOptions,
-  type LoadTimeResult,
-  runLoadTimeBench,
-} from "./load-time/run.js";

@@ -14,7 +14,11 @@ export interface RoundTripCount {
  * token to each stage: a request for `tokens` tokens minus a request for 1
  * with the same prompt (the same prompt processing), over `tokens - 1`.
  */
-export async function countRoundTrips(headUrl: string, prompt: string, tokens: number): Promise<RoundTripCount> {
+export async function countRoundTrips(
+  headUrl: string,
+  prompt: string,
+  tokens: number,
+): Promise<RoundTripCount> {
   const at0 = await headTunnelFigures(headUrl);
   await complete(headUrl, prompt, 1);
   const at1 = await headTunnelFigures(headUrl);

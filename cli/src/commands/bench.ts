@@ -16,6 +16,8 @@ const BENCH_SUBCOMMANDS: ReadonlyArray<(bench: Command) => void> = [
 ];
 
 export function registerBenchCommand(program: Command): void {
-  const bench = program.command("bench").description("Benchmarks: capacity planning, load, load time, transport");
+  const bench = program
+    .command("bench")
+    .description("Benchmarks: capacity planning, load, load time, transport");
   for (const register of BENCH_SUBCOMMANDS) register(bench);
 }

@@ -272,6 +272,7 @@ export { type ParallelLayout, vllmParallelArgs } from "./planner/vllm-args.js";
 export {
   DEFAULT_WORKER_BIND_HOST,
   parseWorkerEnv,
+  TUNNEL_TLS,
   WORKER_ENV,
   WORKER_PORTS,
   type WorkerConfig,

@@ -36,3 +36,4 @@ export { CONTROLLER_METRICS, controllerMetrics } from "./metrics/metrics.js";
 export { RECONCILE_RESULTS, ReconcilerMetrics } from "./metrics/reconciler-metrics.js";
 export { planOneReplica } from "./plan/auto.js";
 export { type AutoPlanner, PlanError, resolvePlan } from "./plan/resolve-plan.js";
+export { makeTunnelTls, type TunnelTlsMaterial } from "./reconcile/tunnel-tls.js";

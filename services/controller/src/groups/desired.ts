@@ -20,6 +20,7 @@ import {
   POD_GROUP_LABEL,
   quantityBytes,
   stageWidth,
+  TUNNEL_TLS,
   TUNNEL_TOKEN_SECRET_KEY,
   WORKER_ENV,
   WORKER_PORTS,
@@ -105,6 +106,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
       ? plan.stages.map((s) => `${stageHost(name, namespace, ctx.replica, s.stage)}:${WORKER_PORTS.tunnel}`)
       : [],
     natsUrl: ctx.natsUrl,
+    ...(multiStage ? { tunnelTlsDir: TUNNEL_TLS.mountPath } : {}),
     httpPort: WORKER_PORTS.http,
     tunnelPort: WORKER_PORTS.tunnel,
     ...(cache ? cache.contract : {}),
@@ -125,6 +127,20 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
   if (cache) {
     volumes.push(cache.volume);
     mounts.push(cache.mount);
+  }
+  if (multiStage) {
+    // The tunnel's TLS files from the deployment's Secret (not its token: that comes as a variable).
+    volumes.push({
+      name: "tunnel-tls",
+      secret: {
+        secretName: tunnelSecretName(name),
+        items: [TUNNEL_TLS.caFile, TUNNEL_TLS.certFile, TUNNEL_TLS.keyFile].map((key) => ({
+          key,
+          path: key,
+        })),
+      },
+    });
+    mounts.push({ name: "tunnel-tls", mountPath: TUNNEL_TLS.mountPath, readOnly: true });
   }
   const requests: Record<string, string> = { [spec.gpu.resourceName]: gpus };
   const limits: Record<string, string> = { [spec.gpu.resourceName]: gpus };

@@ -114,6 +114,16 @@ export class KubeApi {
     }
   }
 
+  /** Replaces a Secret read earlier; a 409 (it changed meanwhile) propagates so the key is requeued. */
+  async replaceSecret(secret: V1Secret): Promise<void> {
+    this.count("update", "secrets");
+    await this.core.replaceNamespacedSecret({
+      name: secret.metadata?.name ?? "",
+      namespace: secret.metadata?.namespace ?? "",
+      body: secret,
+    });
+  }
+
   /** Replaces the status subresource; a 409 (stale resourceVersion) propagates so the key is requeued. */
   async replaceStatus(md: ModelDeployment, status: ModelDeploymentStatus): Promise<void> {
     this.count("update", "modeldeployments/status");

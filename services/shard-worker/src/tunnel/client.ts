@@ -33,6 +33,8 @@ export interface TunnelTarget {
   readonly token: string;
   /** PEM CA certificate to trust; TLS is used when present. */
   readonly caCert?: Buffer;
+  /** The name the server's certificate must carry, whatever `address` names (TLS only). */
+  readonly serverName?: string;
 }
 
 export interface TunnelListenerObserver {
@@ -73,7 +75,8 @@ class TunnelSession {
               port,
               ca: this.target.caCert,
               ALPNProtocols: ["h2"],
-              servername: servername(host),
+              // SNI, and the name the certificate must carry (Node checks it against servername).
+              servername: this.target.serverName ?? servername(host),
             })
           : netConnect({ host, port });
         socket.setNoDelay(true);

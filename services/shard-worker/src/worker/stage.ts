@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { WorkerConfig } from "@strata/core";
+import { TUNNEL_TLS, type WorkerConfig } from "@strata/core";
 import { freeLoopbackPort } from "@strata/runtime";
 import { rpcServerArgs } from "../engine/llamacpp-args.js";
 import { tcpProbe } from "../engine/probes.js";
@@ -56,8 +56,8 @@ export async function startStageWorker(config: WorkerConfig, deps: StageDeps): P
   await engine.start();
   const tls = config.tunnelTlsDir
     ? {
-        cert: await readFile(join(config.tunnelTlsDir, "tls.crt")),
-        key: await readFile(join(config.tunnelTlsDir, "tls.key")),
+        cert: await readFile(join(config.tunnelTlsDir, TUNNEL_TLS.certFile)),
+        key: await readFile(join(config.tunnelTlsDir, TUNNEL_TLS.keyFile)),
       }
     : undefined;
   const tunnel = new TunnelServer({
