@@ -8,6 +8,8 @@
 export interface HeadTunnelFigures {
   /** Bytes the head sent into each stage's tunnel, by stage. */
   readonly bytesSent: ReadonlyMap<number, number>;
+  /** Bytes each stage's tunnel brought back to the head. */
+  readonly bytesReceived: ReadonlyMap<number, number>;
   /** Round trips to each stage so far. */
   readonly roundTrips: ReadonlyMap<number, number>;
   /** Seconds the head spent waiting for each stage's replies so far. */
@@ -37,6 +39,7 @@ export async function headTunnelFigures(headUrl: string): Promise<HeadTunnelFigu
   const text = await response.text();
   return {
     bytesSent: sampleValues(text, "strata_tunnel_bytes_total", { direction: "sent" }),
+    bytesReceived: sampleValues(text, "strata_tunnel_bytes_total", { direction: "received" }),
     roundTrips: sampleValues(text, "strata_tunnel_message_latency_seconds_count", {}),
     waitSeconds: sampleValues(text, "strata_tunnel_message_latency_seconds_sum", {}),
   };

@@ -5,6 +5,8 @@ import { complete } from "./decode.js";
 export interface RoundTripCount {
   /** Per remote stage, in stage order from 1. */
   readonly perTokenByStage: readonly number[];
+  /** Bytes per token each way (head to stage, stage to head), per remote stage. */
+  readonly bytesPerTokenByStage: readonly { readonly sent: number; readonly received: number }[];
   readonly tokens: number;
 }
 
@@ -26,11 +28,15 @@ export async function countRoundTrips(
   const at2 = await headTunnelFigures(headUrl);
   const generated = body.timings.predicted_n;
   const stages = [...at2.roundTrips.keys()].sort((a, b) => a - b);
-  const perTokenByStage = stages.map((stage) => {
-    const count = (f: typeof at0) => f.roundTrips.get(stage) ?? 0;
-    const one = count(at1) - count(at0);
-    const many = count(at2) - count(at1);
+  const perToken = (read: (f: typeof at0) => number) => {
+    const one = read(at1) - read(at0);
+    const many = read(at2) - read(at1);
     return (many - one) / (generated - 1);
-  });
-  return { perTokenByStage, tokens: generated };
+  };
+  const perTokenByStage = stages.map((stage) => perToken((f) => f.roundTrips.get(stage) ?? 0));
+  const bytesPerTokenByStage = stages.map((stage) => ({
+    sent: perToken((f) => f.bytesSent.get(stage) ?? 0),
+    received: perToken((f) => f.bytesReceived.get(stage) ?? 0),
+  }));
+  return { perTokenByStage, bytesPerTokenByStage, tokens: generated };
 }

@@ -100,6 +100,8 @@ export interface TransportSummary {
   readonly rttRatio: number;
   /** Round trips per token to each remote stage, counted. */
   readonly roundTripsPerToken: readonly number[];
+  /** Tunnel bytes per token to and from each remote stage. */
+  readonly bytesPerToken: readonly { readonly sent: number; readonly received: number }[];
   /** Extra time per token through the tunnel against direct RPC, and per round trip. */
   readonly overheadUsPerToken: number;
   readonly overheadUsPerRoundTrip: number;
@@ -122,6 +124,7 @@ export function transportSummary(result: TransportBenchResult): TransportSummary
     bulkRatio: { "1MiB": bulk(MiB), "16MiB": bulk(16 * MiB) },
     rttRatio: result.latency.tunnelRoundTripUs / result.latency.rawRoundTripUs,
     roundTripsPerToken: result.roundTrips.perTokenByStage,
+    bytesPerToken: result.roundTrips.bytesPerTokenByStage,
     overheadUsPerToken,
     overheadUsPerRoundTrip: overheadUsPerToken / roundTrips,
     sameTokens: result.sameTokens,
@@ -149,7 +152,7 @@ export function formatTransportReport(result: TransportBenchResult, stages: numb
   lines.push(`Same greedy tokens in every setup: ${result.sameTokens ? "yes" : "NO"}`);
   const summary = transportSummary(result);
   lines.push(
-    `Round trips per token, counted by the tunnel: ${summary.roundTripsPerToken.map((n, i) => `stage ${i + 1}: ${n.toFixed(2)}`).join(", ")}; ` +
+    `Round trips per token, counted by the tunnel: ${summary.roundTripsPerToken.map((n, i) => `stage ${i + 1}: ${n.toFixed(2)} (${Math.round(summary.bytesPerToken[i]?.sent ?? 0)} B out, ${Math.round(summary.bytesPerToken[i]?.received ?? 0)} B back)`).join(", ")}; ` +
       `tunnel overhead ${summary.overheadUsPerToken.toFixed(0)} µs per token, ${summary.overheadUsPerRoundTrip.toFixed(0)} µs per round trip`,
   );
   lines.push("");
