@@ -1,8 +1,5 @@
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
-import { homedir } from "node:os";
-import { basename, extname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import {
   type LocalRpcCache,
   type RunningCluster,
@@ -21,12 +18,14 @@ import {
 import { type RunningGateway, startLocalGateway } from "@strata/gateway";
 import { resolveNatsUrl } from "@strata/runtime";
 import {
+  type ChosenModel,
+  chooseModel,
+  DEFAULT_MODEL_NAME,
   type DevicePlacement,
   ensureLlamaCppBinaries,
+  ModelPullError,
   readModelSpec,
   strataCacheRoot,
-  TINY_LLAMA_DEFAULTS,
-  writeTinyLlamaGguf,
 } from "@strata/shard-worker";
 import type { Command } from "commander";
 import { port, positiveInt } from "../flags.js";
@@ -63,17 +62,28 @@ async function assertPortFree(host: string, wanted: number): Promise<void> {
   });
 }
 
-/** The default model when none is given: generated once into the cache. */
-async function defaultModel(progress: (line: string) => void): Promise<string> {
-  const dir = join(homedir(), ".cache", "strata", "models");
-  const d = TINY_LLAMA_DEFAULTS;
-  const path = join(dir, `tiny-llama-${d.layers}L-${d.hidden}d-seed${d.seed}.gguf`);
-  if (!existsSync(path)) {
-    await mkdir(dir, { recursive: true });
-    progress(`no --model given: generating ${path}`);
-    await writeTinyLlamaGguf(path);
+/**
+ * The model to serve: the default (pulled when not cached) unless --model names
+ * a catalog model or a file. When the default cannot be fetched, the generated
+ * model serves instead, and one line says so.
+ */
+async function modelToServe(
+  requested: string | undefined,
+  progress: (line: string) => void,
+): Promise<ChosenModel> {
+  let chosen: ChosenModel;
+  try {
+    chosen = await chooseModel(requested, { log: progress });
+  } catch (err: unknown) {
+    if (err instanceof ModelPullError) throw new InputError("--model", err.message, { cause: err });
+    throw err;
   }
-  return path;
+  if (chosen.fallbackReason !== undefined) {
+    progress(
+      `cannot fetch ${DEFAULT_MODEL_NAME} (${chosen.fallbackReason}); serving the generated ${chosen.servedName} instead (random weights: its answers are noise)`,
+    );
+  }
+  return chosen;
 }
 
 /** The planner's split, with its errors naming this command's flag. */
@@ -131,10 +141,13 @@ export function registerUpCommand(program: Command): void {
     .description(
       "Run a model split into pipeline stages on this machine: real llama.cpp processes, activations over the gRPC tunnel, an OpenAI-compatible endpoint",
     )
-    .option("--model <path>", "GGUF model file (default: a generated tiny llama model)")
+    .option(
+      "--model <name|path>",
+      `a GGUF file, or a catalog model that \`strata model pull\` fetches (default: ${DEFAULT_MODEL_NAME}, pulled when not cached; the generated tiny model when it cannot be fetched)`,
+    )
     .option(
       "--served-name <name>",
-      "the model's name in the OpenAI API (default: the file's name without .gguf)",
+      "the model's name in the OpenAI API (default: the catalog name, or the file's name without .gguf)",
     )
     .option(
       "--stages <n>",
@@ -164,10 +177,12 @@ export function registerUpCommand(program: Command): void {
       const rpcCache = rpcCacheChoice(flags);
       await assertPortFree(flags.host, flags.port);
       const natsUrl = resolveNatsUrl(flags.natsUrl);
-      const modelPath = flags.model ? resolve(flags.model) : await defaultModel(progress);
+      if (flags.servedName?.trim() === "") throw new InputError("--served-name", "must not be empty");
+      const model = await modelToServe(flags.model, progress);
+      const modelPath = model.path;
       const spec = await readModelSpec(modelPath, "--model");
       const stageLayers = planStages(spec, flags.stages);
-      const servedName = flags.servedName ?? basename(modelPath, extname(modelPath));
+      const servedName = flags.servedName ?? model.servedName;
       const binaries = await ensureLlamaCppBinaries({ log: progress });
       progress(
         `${spec.numLayers} layers over ${flags.stages} stage(s): ${stageLayers.map((r, i) => `stage ${i} ${formatLayerRange(r)}`).join(", ")}`,

@@ -53,6 +53,14 @@ export { WORKER_METRICS } from "./metrics/names.js";
 export { type TunnelMetricsObserver, tunnelMetricsObserver } from "./metrics/tunnel-observer.js";
 export { type EngineFiguresSource, workerMetrics } from "./metrics/worker-metrics.js";
 export { modelCacheDir, strataCacheRoot } from "./model/cache-dir.js";
+export {
+  type ChooseModelOptions,
+  type ChosenModel,
+  chooseModel,
+  DEFAULT_MODEL_NAME,
+  generatedModel,
+  servedNameOfFile,
+} from "./model/choose-model.js";
 export { MODEL_DOWNLOADS, SMOLLM2_135M_SOURCE, type WheelModelSource } from "./model/downloads.js";
 export {
   canDequantize,

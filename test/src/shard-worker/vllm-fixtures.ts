@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { freeLoopbackPort } from "@strata/runtime";
 import {
   convertGgufToHf,
-  pullModel,
   tcpProbe,
   type VllmGroupPlan,
   type VllmInstall,
@@ -12,6 +11,7 @@ import {
   vllmInstallPaths,
   vllmServeCommand,
 } from "@strata/shard-worker";
+import { smollm2Path } from "./real-model.js";
 
 /**
  * Real vLLM processes for tests: the environment `strata setup --engine vllm`
@@ -30,9 +30,9 @@ export function installedVllm(): Omit<VllmInstall, "installed"> {
 
 /** SmolLM2-135M-Instruct as a Hugging Face folder under `dir` (the pull is offline once cached). */
 export async function smollm2HfFolder(dir: string): Promise<string> {
-  const pulled = await pullModel("smollm2-135m", { log: () => {} });
+  const gguf = await smollm2Path();
   const out = join(dir, "smollm2-hf");
-  if (!existsSync(join(out, "config.json"))) await convertGgufToHf(pulled.path, out, { log: () => {} });
+  if (!existsSync(join(out, "config.json"))) await convertGgufToHf(gguf, out, { log: () => {} });
   return out;
 }
 

@@ -26,22 +26,27 @@ export interface HeadFront {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** Requests being proxied now. */
   readonly inFlight: () => number;
+  /** When the engine last sent response bytes to a client (ms since the epoch, 0 before the first). */
+  readonly lastOutputAtMs: () => number;
   close(): void;
 }
 
 /** Paths that carry inference work (and get a request mark on the stages). */
 const INFERENCE_PATHS = /^\/(v1\/(chat\/)?completions|completion|v1\/embeddings|embedding|infill)\b/;
 const drainRetryAfterSeconds = 1;
-/**
- * Idle keep-alive sockets to llama-server close after this long: below its own
- * 5 s keep-alive timeout, so the front never reuses a socket the engine has just
- * closed (which surfaced as a 502 "socket hang up" on an otherwise healthy head).
- */
-const engineSocketIdleMs = 4_000;
 
 export function createHeadFront(options: HeadFrontOptions): HeadFront {
   let inFlight = 0;
-  const agent = new Agent({ keepAlive: true, timeout: engineSocketIdleMs });
+  let lastOutputAtMs = 0;
+  const sawOutput = () => {
+    lastOutputAtMs = Date.now();
+  };
+  // One loopback connection per request, never reused: a kept-alive socket that
+  // llama-server closes just as the front reuses it ends that request with a 502
+  // "socket hang up". An idle timeout below the engine's 5 s keep-alive made this
+  // rarer but not gone on a loaded machine (timers fire late); a loopback
+  // connect costs well under a millisecond next to a completion.
+  const agent = new Agent({ keepAlive: false });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const state = options.state();
     if (state === "draining" || state === "stopped") {
@@ -56,12 +61,23 @@ export function createHeadFront(options: HeadFrontOptions): HeadFront {
     }
     inFlight++;
     res.once("close", () => inFlight--);
-    proxy(options, agent, req, res);
+    proxy(options, agent, req, res, sawOutput);
   };
-  return { handle, inFlight: () => inFlight, close: () => agent.destroy() };
+  return {
+    handle,
+    inFlight: () => inFlight,
+    lastOutputAtMs: () => lastOutputAtMs,
+    close: () => agent.destroy(),
+  };
 }
 
-function proxy(options: HeadFrontOptions, agent: Agent, req: IncomingMessage, res: ServerResponse): void {
+function proxy(
+  options: HeadFrontOptions,
+  agent: Agent,
+  req: IncomingMessage,
+  res: ServerResponse,
+  sawOutput: () => void,
+): void {
   const path = req.url ?? "/";
   const inference = INFERENCE_PATHS.test(path);
   const parent = extractHttpHeaders(req.headers);
@@ -98,6 +114,7 @@ function proxy(options: HeadFrontOptions, agent: Agent, req: IncomingMessage, re
     },
     (upstreamRes) => {
       res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+      upstreamRes.on("data", sawOutput);
       upstreamRes.pipe(res);
       upstreamRes.once("end", () => finish(upstreamRes.statusCode ?? 502));
       // The engine died mid-response (e.g. restarted after a stage was lost):

@@ -20,7 +20,8 @@ import { type PipeTotals, pipeSocketAndCall } from "./pipe.js";
 export interface TunnelServerObserver {
   streamOpened?(): void;
   streamClosed?(totals: PipeTotals, error?: Error): void;
-  rejected?(reason: "unauthenticated"): void;
+  /** A call without the token, or a connection that does not speak HTTP/2 (garbage). */
+  rejected?(reason: "unauthenticated" | "malformed"): void;
   /**
    * Claims an authenticated stream before any engine connection is made
    * (request marks for tracing); returns true when it took the call over.
@@ -90,6 +91,10 @@ export class TunnelServer {
       // The connection-level receive window; the stream-level one is in the settings.
       session.setLocalWindowSize(http2Options.settings.initialWindowSize);
     });
+    // A connection whose bytes are not HTTP/2 (or, with TLS, not a TLS handshake) is counted once.
+    const malformed = () => options.observer?.rejected?.("malformed");
+    this.server.on("sessionError", malformed);
+    this.server.on("tlsClientError", malformed);
     this.server.on("stream", (stream, headers) => this.open(stream, headers));
   }
 
