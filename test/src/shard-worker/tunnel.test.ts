@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
@@ -13,13 +15,14 @@ const TOKEN = "s3cret-token";
 describe("gRPC tunnel in front of a real ggml-rpc-server", () => {
   let engine: RpcServerProcess;
   let relay: CountingRelay;
+  let relayPort: number;
   let server: TunnelServer;
   let tunnelPort: number;
 
   beforeAll(async () => {
     engine = await startRpcServer();
     relay = new CountingRelay(engine.port);
-    const relayPort = await relay.listen();
+    relayPort = await relay.listen();
     server = new TunnelServer({ enginePort: relayPort, bind: "127.0.0.1:0", token: TOKEN });
     tunnelPort = await server.start();
   });
@@ -74,6 +77,39 @@ describe("gRPC tunnel in front of a real ggml-rpc-server", () => {
     } finally {
       await listener.close();
       peer.stop();
+    }
+  });
+
+  it("counts a connection of random bytes as malformed, without a byte reaching the engine", async () => {
+    const reasons: string[] = [];
+    let counted!: () => void;
+    const seen = new Promise<void>((resolve) => {
+      counted = resolve;
+    });
+    const guarded = new TunnelServer({
+      enginePort: relayPort,
+      bind: "127.0.0.1:0",
+      token: TOKEN,
+      observer: {
+        rejected: (reason) => {
+          reasons.push(reason);
+          counted();
+        },
+      },
+    });
+    const port = await guarded.start();
+    const before = { connections: relay.connections, bytes: relay.bytesToTarget };
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.on("error", () => {});
+    try {
+      socket.write(randomBytes(4096));
+      await seen;
+      expect(reasons).toEqual(["malformed"]);
+      expect(relay.connections).toBe(before.connections);
+      expect(relay.bytesToTarget).toBe(before.bytes);
+    } finally {
+      socket.destroy();
+      await guarded.stop();
     }
   });
 
