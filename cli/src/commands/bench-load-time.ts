@@ -26,7 +26,7 @@ export function registerBenchLoadTime(bench: Command): void {
       DEFAULT_LOAD_TIME_LAYERS,
     )
     .option("--stages <n>", "pipeline stages", positiveInt, 2)
-    .option("--json", "print the figures as one JSON object")
+    .option("--json", "print the figures as one JSON object (the table goes to stderr)")
     .action(async (flags: LoadTimeFlags) => {
       const result = await runLoadTimeBench({
         ...(flags.model ? { modelPath: resolve(flags.model) } : {}),
@@ -35,6 +35,13 @@ export function registerBenchLoadTime(bench: Command): void {
         workerCommand: workerCommand(),
         progress: (line) => process.stderr.write(`strata: ${line}\n`),
       });
-      process.stdout.write(`${flags.json ? JSON.stringify(result) : formatLoadTimeReport(result)}\n`);
+      const report = `${formatLoadTimeReport(result)}\n`;
+      if (flags.json) {
+        // The table still goes to stderr, so one run gives both.
+        process.stderr.write(report);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+      } else {
+        process.stdout.write(report);
+      }
     });
 }

@@ -39,7 +39,7 @@ export function registerBenchTransport(bench: Command): void {
     )
     .option(
       "--json",
-      'print {"decodeRatio", "bulkRatio": {"1MiB", "16MiB"}, "rttRatio", ...} as one JSON object',
+      'print {"decodeRatio", "bulkRatio": {"1MiB", "16MiB"}, "rttRatio", ...} as one JSON object (the table goes to stderr)',
     )
     .action(async (flags: TransportFlags) => {
       const progress = (line: string) => process.stderr.write(`strata: ${line}\n`);
@@ -61,8 +61,13 @@ export function registerBenchTransport(bench: Command): void {
         workerCommand: workerCommand(),
         progress,
       });
-      process.stdout.write(
-        `${flags.json ? JSON.stringify(transportSummary(result)) : formatTransportReport(result, flags.stages)}\n`,
-      );
+      const report = `${formatTransportReport(result, flags.stages)}\n`;
+      if (flags.json) {
+        // The table still goes to stderr, so one run gives both.
+        process.stderr.write(report);
+        process.stdout.write(`${JSON.stringify(transportSummary(result))}\n`);
+      } else {
+        process.stdout.write(report);
+      }
     });
 }
