@@ -96,14 +96,23 @@ export async function runWorker(
   const stop = async (reason = "worker stopped", code = 0) => {
     if (stopping) return;
     stopping = true;
+    // Each step runs whatever the one before it did: a broker that is gone
+    // (its supervisor was killed too) must not keep the engines running.
+    const attempt = async (what: string, step: () => unknown) => {
+      try {
+        await step();
+      } catch (err) {
+        logger.warn(`stopping: ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    };
     scraper?.stop();
     health?.stop();
-    await link?.close(reason);
+    await attempt("closing the NATS link", () => link?.close(reason));
     front?.close();
-    await head?.stop();
-    await stage?.stop();
-    await http.close();
-    await tracing.shutdown();
+    await attempt("stopping the head", () => head?.stop());
+    await attempt("stopping the stage", () => stage?.stop());
+    await attempt("closing the HTTP server", () => http.close());
+    await attempt("flushing traces", () => tracing.shutdown());
     finish(code);
   };
 
