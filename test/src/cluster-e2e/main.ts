@@ -350,12 +350,15 @@ async function upgradeUnderLoad(helm: Helm, mds: Deployments, baseUrl: string, s
   try {
     await helm.apply(RELEASE, NAMESPACE, chartValues(shape), HELM_TIMEOUT_S);
     const phases = new Set<string>();
+    let fewestAvailable = 2;
     await mds.waitFor(
       "rolled to the new revision and serving",
       DEPLOYMENT,
       SERVING_MS,
       (md: ModelDeployment) => {
-        for (const g of md.status?.groups ?? []) phases.add(`${g.replica}:${g.phase}`);
+        const groups = md.status?.groups ?? [];
+        for (const g of groups) phases.add(`${g.replica}:${g.phase}`);
+        fewestAvailable = Math.min(fewestAvailable, groups.filter((g) => g.phase === "Available").length);
         return md.status?.revision !== before && md.status?.updatedReplicas === 2 && serving(md, 2);
       },
     );
@@ -364,6 +367,8 @@ async function upgradeUnderLoad(helm: Helm, mds: Deployments, baseUrl: string, s
       [...phases].some((p) => p.endsWith("Draining")),
       "a group was drained before deletion",
     );
+    // maxUnavailable 1: one group at a time, the other serving throughout.
+    requireThat(fewestAvailable >= 1, "one group Available at every status read during the rollout");
   } finally {
     await load.stop();
   }
