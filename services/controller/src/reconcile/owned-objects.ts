@@ -42,24 +42,22 @@ export class OwnedObjects {
     });
   }
 
+  /** Creates the Secret once per deployment; one that exists already (AlreadyExists) is kept. */
   async ensureTunnelSecret(md: ModelDeployment): Promise<void> {
     if (this.secretsEnsured.has(md.metadata.uid)) return;
     const { namespace, name } = md.metadata;
-    const secretName = tunnelSecretName(name);
-    if (!(await this.api.readSecret(namespace, secretName))) {
-      await this.api.createSecret({
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: {
-          name: secretName,
-          namespace,
-          labels: { [LABELS.deployment]: name, [LABELS.managedBy]: MANAGED_BY_VALUE },
-          ownerReferences: [ownerReference(md)],
-        },
-        type: "Opaque",
-        stringData: { [TUNNEL_TOKEN_SECRET_KEY]: randomBytes(32).toString("base64url") },
-      });
-    }
+    await this.api.createSecret({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: {
+        name: tunnelSecretName(name),
+        namespace,
+        labels: { [LABELS.deployment]: name, [LABELS.managedBy]: MANAGED_BY_VALUE },
+        ownerReferences: [ownerReference(md)],
+      },
+      type: "Opaque",
+      stringData: { [TUNNEL_TOKEN_SECRET_KEY]: randomBytes(32).toString("base64url") },
+    });
     this.secretsEnsured.add(md.metadata.uid);
   }
 
