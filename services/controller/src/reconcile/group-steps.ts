@@ -52,6 +52,9 @@ export class Pass {
    * before it writes status, and a failure fails the pass.
    */
   defer(work: Promise<unknown>): void {
+    // Handled now, so a failure while later steps await is not an unhandled
+    // rejection; settle() still rejects with it.
+    work.catch(() => undefined);
     this.#work.push(work);
   }
 
