@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc --build
 npx strata setup
+# vLLM's CPU backend (about 4 min and 6.2 GB cold) and the real model the vLLM
+# and end-to-end tests serve (SmolLM2-135M, 94 MB); both skip when cached.
+npx strata setup --engine vllm
+npx strata model pull smollm2-135m
 node test/dist/setup.js
 npx biome check .
 npx buf lint

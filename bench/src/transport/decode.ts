@@ -14,7 +14,7 @@ interface CompletionBody {
   timings: { predicted_per_second: number; predicted_n: number };
 }
 
-async function complete(url: string, prompt: string, nPredict: number): Promise<CompletionBody> {
+export async function complete(url: string, prompt: string, nPredict: number): Promise<CompletionBody> {
   const response = await fetch(`${url}/completion`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -24,6 +24,8 @@ async function complete(url: string, prompt: string, nPredict: number): Promise<
       temperature: 0,
       return_tokens: true,
       cache_prompt: false,
+      // Every setup decodes exactly nPredict tokens, even with a real model that would stop.
+      ignore_eos: true,
     }),
   });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${await response.text()}`);

@@ -1,9 +1,7 @@
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
-import { homedir } from "node:os";
-import { basename, extname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import {
+  type LocalRpcCache,
   type RunningCluster,
   startLocalCluster,
   startLocalStateKeeper,
@@ -20,11 +18,14 @@ import {
 import { type RunningGateway, startLocalGateway } from "@strata/gateway";
 import { resolveNatsUrl } from "@strata/runtime";
 import {
+  type ChosenModel,
+  chooseModel,
+  DEFAULT_MODEL_NAME,
   type DevicePlacement,
   ensureLlamaCppBinaries,
+  ModelPullError,
   readModelSpec,
-  TINY_LLAMA_DEFAULTS,
-  writeTinyLlamaGguf,
+  strataCacheRoot,
 } from "@strata/shard-worker";
 import type { Command } from "commander";
 import { port, positiveInt } from "../flags.js";
@@ -43,6 +44,9 @@ interface UpFlags {
   ctxSize: number;
   verbose?: boolean;
   natsUrl?: string;
+  /** false with --no-rpc-cache. */
+  rpcCache: boolean;
+  rpcCacheDir?: string;
 }
 
 /** The deployment name a local replica reports under (`strata status`). */
@@ -58,17 +62,28 @@ async function assertPortFree(host: string, wanted: number): Promise<void> {
   });
 }
 
-/** The default model when none is given: generated once into the cache. */
-async function defaultModel(progress: (line: string) => void): Promise<string> {
-  const dir = join(homedir(), ".cache", "strata", "models");
-  const d = TINY_LLAMA_DEFAULTS;
-  const path = join(dir, `tiny-llama-${d.layers}L-${d.hidden}d-seed${d.seed}.gguf`);
-  if (!existsSync(path)) {
-    await mkdir(dir, { recursive: true });
-    progress(`no --model given: generating ${path}`);
-    await writeTinyLlamaGguf(path);
+/**
+ * The model to serve: the default (pulled when not cached) unless --model names
+ * a catalog model or a file. When the default cannot be fetched, the generated
+ * model serves instead, and one line says so.
+ */
+async function modelToServe(
+  requested: string | undefined,
+  progress: (line: string) => void,
+): Promise<ChosenModel> {
+  let chosen: ChosenModel;
+  try {
+    chosen = await chooseModel(requested, { log: progress });
+  } catch (err: unknown) {
+    if (err instanceof ModelPullError) throw new InputError("--model", err.message, { cause: err });
+    throw err;
   }
-  return path;
+  if (chosen.fallbackReason !== undefined) {
+    progress(
+      `cannot fetch ${DEFAULT_MODEL_NAME} (${chosen.fallbackReason}); serving the generated ${chosen.servedName} instead (random weights: its answers are noise)`,
+    );
+  }
+  return chosen;
 }
 
 /** The planner's split, with its errors naming this command's flag. */
@@ -81,6 +96,23 @@ function planStages(spec: ModelSpec, stages: number): LayerRange[] {
     }
     throw err;
   }
+}
+
+/**
+ * Stage tensor caches (on by default: local stages read the same model file):
+ * a folder of this run's own, removed at exit, unless --rpc-cache-dir names
+ * one to keep.
+ */
+function rpcCacheChoice(flags: UpFlags): LocalRpcCache | undefined {
+  if (!flags.rpcCache) {
+    if (flags.rpcCacheDir !== undefined) {
+      throw new InputError("--rpc-cache-dir", "cannot be used with --no-rpc-cache");
+    }
+    return undefined;
+  }
+  return flags.rpcCacheDir !== undefined
+    ? { where: { dir: resolve(flags.rpcCacheDir) } }
+    : { where: { privateUnder: join(strataCacheRoot(), "rpc-cache") } };
 }
 
 /** One line per stage saying what llama.cpp placed there (the head checked it against the plan). */
@@ -109,10 +141,13 @@ export function registerUpCommand(program: Command): void {
     .description(
       "Run a model split into pipeline stages on this machine: real llama.cpp processes, activations over the gRPC tunnel, an OpenAI-compatible endpoint",
     )
-    .option("--model <path>", "GGUF model file (default: a generated tiny llama model)")
+    .option(
+      "--model <name|path>",
+      `a GGUF file, or a catalog model that \`strata model pull\` fetches (default: ${DEFAULT_MODEL_NAME}, pulled when not cached; the generated tiny model when it cannot be fetched)`,
+    )
     .option(
       "--served-name <name>",
-      "the model's name in the OpenAI API (default: the file's name without .gguf)",
+      "the model's name in the OpenAI API (default: the catalog name, or the file's name without .gguf)",
     )
     .option(
       "--stages <n>",
@@ -125,18 +160,29 @@ export function registerUpCommand(program: Command): void {
     .option("--ctx-size <tokens>", "context length", positiveInt, DEFAULT_CONTEXT_TOKENS)
     .option("--verbose", "print worker and engine logs")
     .option(
+      "--no-rpc-cache",
+      "stages do not pre-load their weights into ggml-rpc-server's tensor cache (the head sends them through the tunnel)",
+    )
+    .option(
+      "--rpc-cache-dir <dir>",
+      "keep the stages' tensor caches in this folder across runs (default: a folder of the run's own, removed at exit)",
+    )
+    .option(
       "--nats-url <url>",
       "control plane on this NATS server (default: $NATS_URL, else a nats-server started on a free loopback port)",
     )
     .action(async (flags: UpFlags) => {
       const progress = (line: string) => process.stderr.write(`strata: ${line}\n`);
       const log = flags.verbose ? (line: string) => process.stderr.write(`${line}\n`) : () => {};
+      const rpcCache = rpcCacheChoice(flags);
       await assertPortFree(flags.host, flags.port);
       const natsUrl = resolveNatsUrl(flags.natsUrl);
-      const modelPath = flags.model ? resolve(flags.model) : await defaultModel(progress);
+      if (flags.servedName?.trim() === "") throw new InputError("--served-name", "must not be empty");
+      const model = await modelToServe(flags.model, progress);
+      const modelPath = model.path;
       const spec = await readModelSpec(modelPath, "--model");
       const stageLayers = planStages(spec, flags.stages);
-      const servedName = flags.servedName ?? basename(modelPath, extname(modelPath));
+      const servedName = flags.servedName ?? model.servedName;
       const binaries = await ensureLlamaCppBinaries({ log: progress });
       progress(
         `${spec.numLayers} layers over ${flags.stages} stage(s): ${stageLayers.map((r, i) => `stage ${i} ${formatLayerRange(r)}`).join(", ")}`,
@@ -158,6 +204,7 @@ export function registerUpCommand(program: Command): void {
           natsUrl: keeper.natsUrl,
           log,
           progress,
+          ...(rpcCache === undefined ? {} : { rpcCache }),
         });
       } catch (err: unknown) {
         await keeper.stop();

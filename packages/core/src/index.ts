@@ -90,8 +90,10 @@ export {
   modelDeploymentStatusSchema,
   POD_GROUP_LABEL,
   planStatusSchema,
+  quantityBytes,
   REASONS,
   STRATA_API_GROUP,
+  STRATA_IMAGE,
   specRules,
   TUNNEL_TOKEN_SECRET_KEY,
   toStructuralSchema,
@@ -173,8 +175,16 @@ export {
   weightBytes,
 } from "./model/model-spec.js";
 export { DEPLOYMENT_NAME_PATTERN, deploymentNameSchema, isDeploymentName } from "./names.js";
-export { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./perf/efficiency.js";
 export {
+  DEFAULT_EFFICIENCY,
+  type EfficiencyFactors,
+  ENGINE_MEMORY,
+  engineEfficiency,
+  KV_MEMORY_RULES,
+  type KvMemoryRule,
+} from "./perf/efficiency.js";
+export {
+  CELL_FACTOR_RANGES,
   CELL_FACTORS,
   type CellFactorName,
   type CellFactors,
@@ -185,7 +195,15 @@ export {
   type FactorTable,
   type FactorTarget,
   factorChain,
+  findCell,
+  MOE_CELL_FACTOR_RANGES,
+  MOE_CELL_FACTORS,
+  type MoeCellFactorName,
+  type MoeCellFactors,
+  type MoeFactorTable,
+  type ResolvedCell,
   type ResolvedEfficiency,
+  type ResolveOptions,
   resolveEfficiency,
 } from "./perf/efficiency-table.js";
 export { type GoodputPoint, goodputPoint, type LatencySlo } from "./perf/goodput.js";
@@ -197,7 +215,8 @@ export {
 export { perfModelShape } from "./perf/model-shape.js";
 export { kvCapacityTokensPerReplica, predictPerformance } from "./perf/predict.js";
 export { expectedDistinctExperts } from "./perf/roofline.js";
-export { SHIPPED_FACTORS } from "./perf/shipped-factors.js";
+export { resolveShippedEfficiency } from "./perf/shipped.js";
+export { SHIPPED_FACTORS, SHIPPED_MOE_FACTORS } from "./perf/shipped-factors.js";
 export type {
   DecodeStageBreakdown,
   PerfBottleneck,
@@ -276,8 +295,10 @@ export {
 } from "./planner/search.js";
 export { type ParallelLayout, vllmParallelArgs } from "./planner/vllm-args.js";
 export {
+  DEFAULT_MAX_SEQUENCES,
   DEFAULT_WORKER_BIND_HOST,
   parseWorkerEnv,
+  TUNNEL_TLS,
   WORKER_ENV,
   WORKER_PORTS,
   type WorkerConfig,

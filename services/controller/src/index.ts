@@ -14,6 +14,7 @@ export { headServiceName, podName, tunnelSecretName } from "./groups/names.js";
 export { loadKubeConfig } from "./kube/kubeconfig.js";
 export {
   type LocalClusterOptions,
+  type LocalRpcCache,
   type LocalWorker,
   type RunningCluster,
   startLocalCluster,
@@ -35,3 +36,4 @@ export { CONTROLLER_METRICS, controllerMetrics } from "./metrics/metrics.js";
 export { RECONCILE_RESULTS, ReconcilerMetrics } from "./metrics/reconciler-metrics.js";
 export { planOneReplica } from "./plan/auto.js";
 export { type AutoPlanner, PlanError, resolvePlan } from "./plan/resolve-plan.js";
+export { makeTunnelTls, type TunnelTlsMaterial } from "./reconcile/tunnel-tls.js";

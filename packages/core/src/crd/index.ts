@@ -15,6 +15,7 @@ export {
   POD_GROUP_LABEL,
   REASONS,
   STRATA_API_GROUP,
+  STRATA_IMAGE,
   TUNNEL_TOKEN_SECRET_KEY,
   WORKER_ROLES,
 } from "./constants.js";
@@ -25,6 +26,7 @@ export {
   specRules,
   toStructuralSchema,
 } from "./crd-manifest.js";
+export { quantityBytes } from "./quantity.js";
 export type {
   Condition,
   GroupLastTransition,

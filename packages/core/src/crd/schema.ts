@@ -2,7 +2,7 @@ import { z } from "zod";
 import { engineSchema } from "../engines.js";
 import { WEIGHT_DTYPES } from "../model/model-spec.js";
 import { layerRangeSchema } from "../planner/layer-range.js";
-import { DEFAULT_GPU_RESOURCE, DEFAULT_TOPOLOGY_KEY } from "./constants.js";
+import { DEFAULT_GPU_RESOURCE, DEFAULT_TOPOLOGY_KEY, STRATA_IMAGE } from "./constants.js";
 
 /**
  * The one schema of `ModelDeployment` (strata.dev/v1alpha1). The CRD's
@@ -138,7 +138,7 @@ export const workloadSchema = z.object({
 });
 
 export const imagesSchema = z.object({
-  worker: z.string().min(1).default("ghcr.io/strata-dev/shard-worker:0.1.0"),
+  worker: z.string().min(1).default(STRATA_IMAGE),
   pullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent"),
 });
 
@@ -146,6 +146,27 @@ export const resourcesSchema = z.object({
   cpu: quantity.optional().describe("CPU request of each worker pod"),
   memory: quantity.optional().describe("Memory request and limit of each worker pod"),
   sharedMemory: quantity.optional().describe("Size of /dev/shm (NCCL needs more than the default 64Mi)"),
+});
+
+export const rpcCacheSchema = z.object({
+  enabled: z
+    .boolean()
+    .default(true)
+    .describe(
+      "llama.cpp stages fill ggml-rpc-server's tensor cache from the model volume before the head loads, so large weights do not cross the tunnel (needs a hostPath or pvc model source)",
+    ),
+  sizeLimit: quantity
+    .optional()
+    .describe(
+      "Bound on each stage's cache, a second copy of its large weights (also the emptyDir's sizeLimit)",
+    ),
+  hostPath: z
+    .string()
+    .startsWith("/")
+    .optional()
+    .describe(
+      "Keep the caches on the node under this path, one folder per namespace, deployment, replica and stage, so a recreated group finds them full (default: an emptyDir per pod)",
+    ),
 });
 
 /** How long a group's head may take to finish its in-flight requests before the group is deleted anyway. */
@@ -191,10 +212,11 @@ export const modelDeploymentSpecSchema = z.object({
     .default(DEFAULT_TOPOLOGY_KEY)
     .describe("Node label whose value a whole group shares"),
   images: imagesSchema.default({
-    worker: "ghcr.io/strata-dev/shard-worker:0.1.0",
+    worker: STRATA_IMAGE,
     pullPolicy: "IfNotPresent",
   }),
   resources: resourcesSchema.optional(),
+  rpcCache: rpcCacheSchema.optional().describe("Stage tensor caches (llama.cpp); on unless enabled is false"),
   rollout: rolloutSchema.default({
     maxSurge: 0,
     maxUnavailable: 1,

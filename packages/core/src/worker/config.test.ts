@@ -56,6 +56,13 @@ describe("worker environment contract", () => {
     expect(config.tunnelToken).toBeUndefined();
   });
 
+  it("carries the engine's sequence slots, 4 unless the starter says otherwise", () => {
+    expect(parseWorkerEnv(complete).maxSequences).toBe(4);
+    const eight = workerEnv({ ...parseWorkerEnv(complete), maxSequences: 8 });
+    expect(eight[WORKER_ENV.maxSequences]).toBe("8");
+    expect(parseWorkerEnv(eight).maxSequences).toBe(8);
+  });
+
   it("carries expert parallelism for a vLLM mixture of experts, and leaves it out (1) otherwise", () => {
     expect(complete[WORKER_ENV.expertParallel]).toBeUndefined();
     expect(parseWorkerEnv(complete).expertParallel).toBe(1);
@@ -76,6 +83,19 @@ describe("worker environment contract", () => {
     expect(() => parseWorkerEnv({ ...moe, [WORKER_ENV.tensorParallel]: "3" })).toThrow(
       "STRATA_EXPERT_PARALLEL: 8 is not a multiple of STRATA_TENSOR_PARALLEL 3",
     );
+  });
+
+  it("carries a llama.cpp stage's tensor cache folder and bound, and has none unless told", () => {
+    expect(parseWorkerEnv(complete).rpcCacheDir).toBeUndefined();
+    const cached = workerEnv({
+      ...parseWorkerEnv(complete),
+      rpcCacheDir: "/var/cache/strata/rpc",
+      rpcCacheMaxBytes: 64 * 1024 ** 3,
+    });
+    expect(parseWorkerEnv(cached)).toMatchObject({
+      rpcCacheDir: "/var/cache/strata/rpc",
+      rpcCacheMaxBytes: 64 * 1024 ** 3,
+    });
   });
 
   const bad: Array<[string, Record<string, string | undefined>, RegExp]> = [
@@ -119,10 +139,26 @@ describe("worker environment contract", () => {
       /^STRATA_TUNNEL_TOKEN: is required/,
     ],
     ["a port out of range", { [WORKER_ENV.httpPort]: "70000" }, /^STRATA_HTTP_PORT: /],
+    ["no sequence slots", { [WORKER_ENV.maxSequences]: "0" }, /^STRATA_MAX_SEQUENCES: /],
     [
       "expert parallelism on llama.cpp",
       { [WORKER_ENV.expertParallel]: "8" },
       /^STRATA_EXPERT_PARALLEL: 8 needs the vllm engine/,
+    ],
+    [
+      "a tensor cache on vLLM",
+      { [WORKER_ENV.engine]: "vllm", [WORKER_ENV.rpcCacheDir]: "/cache" },
+      /^STRATA_RPC_CACHE_DIR: is for llama.cpp stages/,
+    ],
+    [
+      "a cache bound without a cache",
+      { [WORKER_ENV.rpcCacheMaxBytes]: "1000" },
+      /^STRATA_RPC_CACHE_MAX_BYTES: needs STRATA_RPC_CACHE_DIR$/,
+    ],
+    [
+      "a cache bound that is not a number",
+      { [WORKER_ENV.rpcCacheDir]: "/c", [WORKER_ENV.rpcCacheMaxBytes]: "10G" },
+      /^STRATA_RPC_CACHE_MAX_BYTES: must be a whole number$/,
     ],
   ];
   it.each(bad)("refuses %s with one line naming the variable", (_name, change, message) => {

@@ -31,6 +31,12 @@ export const WORKER_ENV = {
   modelPath: "STRATA_MODEL_PATH",
   servedModelName: "STRATA_SERVED_MODEL_NAME",
   maxModelLength: "STRATA_MAX_MODEL_LENGTH",
+  /**
+   * Sequences the engine decodes at once: llama-server's slots (`--parallel`,
+   * sharing one KV cache of the full context), and so the most completions one
+   * request may ask for (`n`).
+   */
+  maxSequences: "STRATA_MAX_SEQUENCES",
   /** Weight precision a vLLM engine loads (GGUF files carry their own). */
   dtype: "STRATA_DTYPE",
   /** host:port of every stage's tunnel (or, for vLLM, its rendezvous), in stage order. */
@@ -50,6 +56,15 @@ export const WORKER_ENV = {
   /** Where the engine's programs are: llama.cpp's bin folder, or vLLM's virtual environment. */
   engineHome: "STRATA_ENGINE_HOME",
   /**
+   * llama.cpp stages: a folder only this stage writes, for ggml-rpc-server's
+   * tensor cache. The worker fills it with its layers' weights from
+   * STRATA_MODEL_PATH before the head loads, so the head's uploads become
+   * hash checks. Unset: no cache, the weights cross the tunnel.
+   */
+  rpcCacheDir: "STRATA_RPC_CACHE_DIR",
+  /** Upper bound on that cache in bytes (the volume's free space bounds it too). */
+  rpcCacheMaxBytes: "STRATA_RPC_CACHE_MAX_BYTES",
+  /**
    * The pod's uid (downward API `metadata.uid`), carried in heartbeats and events so the
    * controller tells a recreated pod from its predecessor of the same name. Unset outside Kubernetes.
    */
@@ -58,9 +73,25 @@ export const WORKER_ENV = {
 
 export type WorkerEnvName = (typeof WORKER_ENV)[keyof typeof WORKER_ENV];
 
+/**
+ * The tunnel's TLS files in STRATA_TUNNEL_TLS_DIR (the keys of the deployment's
+ * tunnel Secret, mounted there in pods), and the one name every stage's
+ * certificate carries: the head asks for it whatever address it dials, and
+ * trusts only the deployment's own CA.
+ */
+export const TUNNEL_TLS = {
+  caFile: "ca.crt",
+  certFile: "tls.crt",
+  keyFile: "tls.key",
+  serverName: "strata-tunnel",
+  mountPath: "/etc/strata/tunnel-tls",
+} as const;
+
 /** Ports a worker listens on unless told otherwise (fixed in pods, so Services can name them). */
 export const WORKER_PORTS = { http: 8080, tunnel: 7070 } as const;
 export const DEFAULT_WORKER_BIND_HOST = "0.0.0.0";
+/** llama-server's own choice when it picks the slot count itself (`--parallel -1`). */
+export const DEFAULT_MAX_SEQUENCES = 4;
 
 export type WorkerRole = "head" | "stage";
 
@@ -80,6 +111,8 @@ export interface WorkerConfig {
   readonly modelPath: string;
   readonly servedModelName: string;
   readonly maxModelLength: number;
+  /** Sequences decoded at once (engine slots); the largest `n` a request may ask for. */
+  readonly maxSequences: number;
   readonly dtype?: WeightDtype;
   /** One per stage when there is more than one stage; empty otherwise. */
   readonly stageAddresses: readonly string[];
@@ -92,15 +125,17 @@ export interface WorkerConfig {
   readonly tunnelPort: number;
   readonly engineThreads?: number;
   readonly engineHome?: string;
+  readonly rpcCacheDir?: string;
+  readonly rpcCacheMaxBytes?: number;
   readonly podUid?: string;
 }
 
 /** What a starter (the controller, `strata up`) fills in; role and layers follow from the rest. */
 export type WorkerConfigInput = Omit<
   WorkerConfig,
-  "role" | "layers" | "bindHost" | "httpPort" | "tunnelPort" | "expertParallel"
+  "role" | "layers" | "bindHost" | "httpPort" | "tunnelPort" | "expertParallel" | "maxSequences"
 > &
-  Partial<Pick<WorkerConfig, "bindHost" | "httpPort" | "tunnelPort" | "expertParallel">>;
+  Partial<Pick<WorkerConfig, "bindHost" | "httpPort" | "tunnelPort" | "expertParallel" | "maxSequences">>;
 
 const intText = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -123,6 +158,7 @@ const envSchema = z.object({
   [WORKER_ENV.modelPath]: nonEmpty,
   [WORKER_ENV.servedModelName]: nonEmpty,
   [WORKER_ENV.maxModelLength]: intText(1),
+  [WORKER_ENV.maxSequences]: intText(1, 4096).default(DEFAULT_MAX_SEQUENCES),
   [WORKER_ENV.dtype]: z.enum(WEIGHT_DTYPES).optional(),
   [WORKER_ENV.stageAddresses]: z.string().optional(),
   [WORKER_ENV.tunnelToken]: nonEmpty.optional(),
@@ -134,6 +170,8 @@ const envSchema = z.object({
   [WORKER_ENV.tunnelPort]: port.default(WORKER_PORTS.tunnel),
   [WORKER_ENV.engineThreads]: intText(1, 4096).optional(),
   [WORKER_ENV.engineHome]: nonEmpty.optional(),
+  [WORKER_ENV.rpcCacheDir]: nonEmpty.optional(),
+  [WORKER_ENV.rpcCacheMaxBytes]: intText(1).optional(),
   [WORKER_ENV.podUid]: z.string().trim().min(1).max(128).optional(),
 });
 
@@ -196,6 +234,13 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
       `${ep} is not a multiple of ${WORKER_ENV.tensorParallel} ${e[WORKER_ENV.tensorParallel]}`,
     );
   }
+  const cacheDir = e[WORKER_ENV.rpcCacheDir];
+  if (cacheDir !== undefined && e[WORKER_ENV.engine] !== "llamacpp") {
+    throw new InputError(WORKER_ENV.rpcCacheDir, "is for llama.cpp stages (ggml-rpc-server's tensor cache)");
+  }
+  if (e[WORKER_ENV.rpcCacheMaxBytes] !== undefined && cacheDir === undefined) {
+    throw new InputError(WORKER_ENV.rpcCacheMaxBytes, `needs ${WORKER_ENV.rpcCacheDir}`);
+  }
   const token = e[WORKER_ENV.tunnelToken];
   if (multiStage && e[WORKER_ENV.engine] === "llamacpp" && token === undefined) {
     throw new InputError(WORKER_ENV.tunnelToken, "is required when there is more than one llama.cpp stage");
@@ -213,6 +258,7 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
     modelPath: e[WORKER_ENV.modelPath],
     servedModelName: e[WORKER_ENV.servedModelName],
     maxModelLength: e[WORKER_ENV.maxModelLength],
+    maxSequences: e[WORKER_ENV.maxSequences],
     ...optional("dtype", e[WORKER_ENV.dtype]),
     stageAddresses: multiStage ? stageAddresses : [],
     ...optional("tunnelToken", token),
@@ -224,6 +270,8 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
     tunnelPort: e[WORKER_ENV.tunnelPort],
     ...optional("engineThreads", e[WORKER_ENV.engineThreads]),
     ...optional("engineHome", e[WORKER_ENV.engineHome]),
+    ...optional("rpcCacheDir", cacheDir),
+    ...optional("rpcCacheMaxBytes", e[WORKER_ENV.rpcCacheMaxBytes]),
     ...optional("podUid", e[WORKER_ENV.podUid]),
   };
 }
@@ -253,6 +301,7 @@ export function workerEnv(
   put(WORKER_ENV.modelPath, input.modelPath);
   put(WORKER_ENV.servedModelName, input.servedModelName);
   put(WORKER_ENV.maxModelLength, input.maxModelLength);
+  put(WORKER_ENV.maxSequences, input.maxSequences);
   put(WORKER_ENV.dtype, input.dtype);
   if (input.stageAddresses && input.stageAddresses.length > 0) {
     put(WORKER_ENV.stageAddresses, input.stageAddresses.join(","));
@@ -266,6 +315,8 @@ export function workerEnv(
   put(WORKER_ENV.tunnelPort, input.tunnelPort);
   put(WORKER_ENV.engineThreads, input.engineThreads);
   put(WORKER_ENV.engineHome, input.engineHome);
+  put(WORKER_ENV.rpcCacheDir, input.rpcCacheDir);
+  put(WORKER_ENV.rpcCacheMaxBytes, input.rpcCacheMaxBytes);
   put(WORKER_ENV.podUid, input.podUid);
   return out;
 }

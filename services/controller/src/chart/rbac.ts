@@ -17,8 +17,8 @@ export const CONTROLLER_RBAC_RULES: readonly PolicyRule[] = [
   { apiGroups: ["strata.dev"], resources: ["modeldeployments/finalizers"], verbs: ["update"] },
   { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create", "delete"] },
   { apiGroups: [""], resources: ["services"], verbs: ["get", "list", "watch", "create", "update", "delete"] },
-  // The tunnel-token Secret is created once (AlreadyExists keeps it); the controller never reads Secrets.
-  { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+  // The tunnel-token Secret is read by name and created once; the controller never lists Secrets.
+  { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "update"] },
   { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
   { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },

@@ -77,6 +77,14 @@ describe("groupPods", () => {
     });
     const token = llamaPods[1]?.spec?.containers[0]?.env?.find((e) => e.name === WORKER_ENV.tunnelToken);
     expect(token?.valueFrom?.secretKeyRef).toEqual({ name: "llama-tunnel", key: "tunnel-token" });
+    // The TLS files come from the same Secret as the token, mounted where the contract says.
+    const container = llamaPods[1]?.spec?.containers[0];
+    const tlsDir = container?.env?.find((e) => e.name === WORKER_ENV.tunnelTlsDir)?.value;
+    expect(tlsDir).toBe("/etc/strata/tunnel-tls");
+    const mount = container?.volumeMounts?.find((m) => m.mountPath === tlsDir);
+    const volume = llamaPods[1]?.spec?.volumes?.find((v) => v.name === mount?.name);
+    expect(volume?.secret?.secretName).toBe("llama-tunnel");
+    expect(volume?.secret?.items?.map((i) => i.key).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
   });
 
   it("writes the worker contract: what the pod receives parses into the planned stage", () => {
@@ -100,6 +108,9 @@ describe("groupPods", () => {
         httpPort: 8080,
         tunnelPort: 7070,
       });
+      // vLLM stages do not use the tunnel: no TLS directory, no Secret volume.
+      expect(config.tunnelTlsDir).toBeUndefined();
+      expect(pod.spec?.volumes?.some((v) => v.secret)).toBe(false);
       expect(config.stageAddresses).toEqual([
         "llama-1-0.llama-1.prod.svc:7070",
         "llama-1-1.llama-1.prod.svc:7070",
@@ -149,5 +160,77 @@ describe("revisionHash", () => {
       ),
     ).toBe(base);
     expect(revisionHash({ ...spec, images: { ...spec.images, worker: "w:2" } }, plan)).not.toBe(base);
+  });
+});
+
+describe("stage tensor caches (llama.cpp)", () => {
+  const llamaSpec = (
+    extra: Record<string, unknown> = {},
+    source: object = { hostPath: "/models/405b.gguf" },
+  ) =>
+    modelDeploymentSpecSchema.parse({
+      model: { catalog: "llama-3.1-405b", source, servedName: "llama", format: "gguf" },
+      engine: "llamacpp",
+      parallelism: { mode: "explicit", tp: 1, pp: 3 },
+      gpu: { type: "h100-sxm-80g", perNode: 8 },
+      ...extra,
+    });
+  const podsOf = (s: ReturnType<typeof llamaSpec>) =>
+    groupPods({ ...md, spec: s }, resolvePlan(s, noAuto), {
+      replica: 2,
+      revision: "r",
+      domain: "rack-1",
+      natsUrl: "nats://nats:4222",
+    });
+  const cacheOf = (pods: ReturnType<typeof podsOf>) =>
+    pods.map((pod) => {
+      const container = pod.spec?.containers[0];
+      return {
+        dir: container?.env?.find((e) => e.name === WORKER_ENV.rpcCacheDir)?.value,
+        max: container?.env?.find((e) => e.name === WORKER_ENV.rpcCacheMaxBytes)?.value,
+        volume: pod.spec?.volumes?.find((v) => v.name === "rpc-cache"),
+        mounted: container?.volumeMounts?.some((m) => m.name === "rpc-cache") ?? false,
+      };
+    });
+
+  it("gives every remote stage an emptyDir cache of its own by default, and the head none", () => {
+    const caches = cacheOf(podsOf(llamaSpec()));
+    expect(caches[0]).toEqual({ dir: undefined, max: undefined, volume: undefined, mounted: false });
+    for (const cache of caches.slice(1)) {
+      expect(cache).toEqual({
+        dir: "/var/cache/strata/rpc",
+        max: undefined,
+        volume: { name: "rpc-cache", emptyDir: {} },
+        mounted: true,
+      });
+    }
+  });
+
+  it("bounds it by sizeLimit, and keeps it on the node per deployment, replica and stage with hostPath", () => {
+    const caches = cacheOf(
+      podsOf(llamaSpec({ rpcCache: { sizeLimit: "64Gi", hostPath: "/var/lib/strata/" } })),
+    );
+    expect(caches[2]).toEqual({
+      dir: "/var/cache/strata/rpc",
+      max: String(64 * 1024 ** 3),
+      volume: {
+        name: "rpc-cache",
+        hostPath: { path: "/var/lib/strata/prod/llama/replica-2/stage-2", type: "DirectoryOrCreate" },
+      },
+      mounted: true,
+    });
+  });
+
+  it("is off when the deployment turns it off, or when stages cannot read the model file", () => {
+    const off = [
+      llamaSpec({ rpcCache: { enabled: false } }),
+      llamaSpec({}, { uri: "https://models.example/405b.gguf" }),
+    ];
+    for (const s of off) {
+      for (const cache of cacheOf(podsOf(s))) expect(cache.dir).toBeUndefined();
+    }
+    expect(cacheOf(podsOf(llamaSpec({}, { pvc: { claimName: "models" } })))[1]?.dir).toBe(
+      "/var/cache/strata/rpc",
+    );
   });
 });

@@ -18,7 +18,9 @@ import {
   type ModelDeploymentSpec,
   type PlanStatus,
   POD_GROUP_LABEL,
+  quantityBytes,
   stageWidth,
+  TUNNEL_TLS,
   TUNNEL_TOKEN_SECRET_KEY,
   WORKER_ENV,
   WORKER_PORTS,
@@ -94,6 +96,8 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
   // Under expert parallelism a pod holds the whole ep group: ep/tp attention ranks of tp GPUs.
   const gpus = String(stageWidth(plan.tp, plan.ep));
   const multiStage = plan.stages.length > 1;
+  const tunnel = usesTunnel(spec, plan);
+  const cache = rpcCache(md, ctx.replica, stage, multiStage);
   // The worker contract (core's workerEnv); the token comes from the group's
   // Secret and the advertised address from the pod's own IP.
   const contract = workerEnv({
@@ -112,14 +116,16 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
       ? plan.stages.map((s) => `${stageHost(name, namespace, ctx.replica, s.stage)}:${WORKER_PORTS.tunnel}`)
       : [],
     natsUrl: ctx.natsUrl,
+    ...(tunnel ? { tunnelTlsDir: TUNNEL_TLS.mountPath } : {}),
     httpPort: WORKER_PORTS.http,
     tunnelPort: WORKER_PORTS.tunnel,
+    ...(cache ? cache.contract : {}),
   });
   const env: V1EnvVar[] = [
     ...Object.entries(contract).map(([envName, value]) => ({ name: envName, value })),
     { name: WORKER_ENV.advertiseHost, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
     { name: WORKER_ENV.podUid, valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
-    ...(usesTunnel(spec, plan)
+    ...(tunnel
       ? [
           {
             name: WORKER_ENV.tunnelToken,
@@ -129,6 +135,24 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
       : []),
   ];
   const { volumes, mounts } = modelVolumes(spec);
+  if (cache) {
+    volumes.push(cache.volume);
+    mounts.push(cache.mount);
+  }
+  if (tunnel) {
+    // The tunnel's TLS files from the deployment's Secret (not its token: that comes as a variable).
+    volumes.push({
+      name: "tunnel-tls",
+      secret: {
+        secretName: tunnelSecretName(name),
+        items: [TUNNEL_TLS.caFile, TUNNEL_TLS.certFile, TUNNEL_TLS.keyFile].map((key) => ({
+          key,
+          path: key,
+        })),
+      },
+    });
+    mounts.push({ name: "tunnel-tls", mountPath: TUNNEL_TLS.mountPath, readOnly: true });
+  }
   const requests: Record<string, string> = { [spec.gpu.resourceName]: gpus };
   const limits: Record<string, string> = { [spec.gpu.resourceName]: gpus };
   if (spec.resources?.cpu) requests.cpu = spec.resources.cpu;
@@ -235,6 +259,43 @@ function modelVolumes(spec: ModelDeploymentSpec): { volumes: V1Volume[]; mounts:
     mounts.push({ name: "model", mountPath: MODEL_MOUNT, readOnly: true });
   }
   return { volumes, mounts };
+}
+
+const RPC_CACHE_MOUNT = "/var/cache/strata/rpc";
+
+/**
+ * A llama.cpp stage's tensor cache (engine/rpc-cache.ts in the worker): on
+ * unless the deployment turns it off, for remote stages that can read the
+ * model file (a hostPath or pvc source, mounted in every pod). One folder per
+ * stage pod: an emptyDir, or a node folder of its own under `hostPath`.
+ */
+function rpcCache(md: ModelDeployment, replica: number, stage: number, multiStage: boolean) {
+  const { spec } = md;
+  const options = spec.rpcCache;
+  const readable = spec.model.source.pvc !== undefined || spec.model.source.hostPath !== undefined;
+  if (spec.engine !== "llamacpp" || !multiStage || stage === 0 || !readable || options?.enabled === false) {
+    return undefined;
+  }
+  const name = "rpc-cache";
+  const volume: V1Volume = options?.hostPath
+    ? {
+        name,
+        hostPath: {
+          path: `${options.hostPath.replace(/\/+$/, "")}/${md.metadata.namespace}/${md.metadata.name}/replica-${replica}/stage-${stage}`,
+          type: "DirectoryOrCreate",
+        },
+      }
+    : { name, emptyDir: options?.sizeLimit ? { sizeLimit: options.sizeLimit } : {} };
+  return {
+    volume,
+    mount: { name, mountPath: RPC_CACHE_MOUNT } satisfies V1VolumeMount,
+    contract: {
+      rpcCacheDir: RPC_CACHE_MOUNT,
+      ...(options?.sizeLimit
+        ? { rpcCacheMaxBytes: quantityBytes(options.sizeLimit, "spec.rpcCache.sizeLimit") }
+        : {}),
+    },
+  };
 }
 
 /** Headless Service of a group: stable DNS names for stage-to-stage traffic. */

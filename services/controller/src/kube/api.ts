@@ -105,6 +105,16 @@ export class KubeApi {
     }
   }
 
+  async readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    this.count("get", "secrets");
+    try {
+      return await this.core.readNamespacedSecret({ name, namespace });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   async createSecret(secret: V1Secret): Promise<void> {
     this.count("create", "secrets");
     try {
@@ -112,6 +122,16 @@ export class KubeApi {
     } catch (err) {
       if (!isConflict(err)) throw err;
     }
+  }
+
+  /** Replaces a Secret read earlier; a 409 (it changed meanwhile) propagates so the key is requeued. */
+  async replaceSecret(secret: V1Secret): Promise<void> {
+    this.count("update", "secrets");
+    await this.core.replaceNamespacedSecret({
+      name: secret.metadata?.name ?? "",
+      namespace: secret.metadata?.namespace ?? "",
+      body: secret,
+    });
   }
 
   /** Replaces the status subresource; a 409 (stale resourceVersion) propagates so the key is requeued. */

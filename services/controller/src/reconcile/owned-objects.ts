@@ -4,15 +4,18 @@ import {
   MANAGED_BY_VALUE,
   type ModelDeployment,
   type PlanStatus,
+  TUNNEL_TLS,
   TUNNEL_TOKEN_SECRET_KEY,
 } from "@strata/core";
 import { groupLabels, headlessService, headService, ownerReference } from "../groups/desired.js";
 import { podGroupName, tunnelSecretName } from "../groups/names.js";
 import type { KubeApi } from "../kube/api.js";
 import type { Caches } from "../kube/caches.js";
+import { makeTunnelTls } from "./tunnel-tls.js";
 
 /**
- * The objects a deployment owns besides its pods: the tunnel-token Secret,
+ * The objects a deployment owns besides its pods: the tunnel Secret (bearer
+ * token, and the CA and certificate its stages serve the tunnel with),
  * the Services of each group, and PodGroups when the scheduler-plugins API
  * exists. Each `ensure` creates what is missing and is safe to repeat.
  */
@@ -42,22 +45,41 @@ export class OwnedObjects {
     });
   }
 
-  /** Creates the Secret once per deployment; one that exists already (AlreadyExists) is kept. */
+  /**
+   * The tunnel Secret: a bearer token and the TLS material of the deployment's
+   * tunnels. A Secret from before TLS (token only) gets the TLS keys added and
+   * keeps its token.
+   */
   async ensureTunnelSecret(md: ModelDeployment): Promise<void> {
     if (this.secretsEnsured.has(md.metadata.uid)) return;
     const { namespace, name } = md.metadata;
-    await this.api.createSecret({
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: {
-        name: tunnelSecretName(name),
-        namespace,
-        labels: { [LABELS.deployment]: name, [LABELS.managedBy]: MANAGED_BY_VALUE },
-        ownerReferences: [ownerReference(md)],
-      },
-      type: "Opaque",
-      stringData: { [TUNNEL_TOKEN_SECRET_KEY]: randomBytes(32).toString("base64url") },
-    });
+    const secretName = tunnelSecretName(name);
+    const existing = await this.api.readSecret(namespace, secretName);
+    const tlsKeys = [TUNNEL_TLS.caFile, TUNNEL_TLS.certFile, TUNNEL_TLS.keyFile];
+    if (!existing || tlsKeys.some((key) => !existing.data?.[key])) {
+      const tls = await makeTunnelTls(name, namespace);
+      const stringData = {
+        [TUNNEL_TLS.caFile]: tls.caCert,
+        [TUNNEL_TLS.certFile]: tls.cert,
+        [TUNNEL_TLS.keyFile]: tls.key,
+      };
+      if (existing) {
+        await this.api.replaceSecret({ ...existing, stringData });
+      } else {
+        await this.api.createSecret({
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: {
+            name: secretName,
+            namespace,
+            labels: { [LABELS.deployment]: name, [LABELS.managedBy]: MANAGED_BY_VALUE },
+            ownerReferences: [ownerReference(md)],
+          },
+          type: "Opaque",
+          stringData: { [TUNNEL_TOKEN_SECRET_KEY]: randomBytes(32).toString("base64url"), ...stringData },
+        });
+      }
+    }
     this.secretsEnsured.add(md.metadata.uid);
   }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { formatLayerRange, layerCount, type WorkerConfig } from "@strata/core";
+import { formatLayerRange, layerCount, TUNNEL_TLS, type WorkerConfig } from "@strata/core";
 import { freeLoopbackPort } from "@strata/runtime";
 import {
   isPlacementOrNonDebugLine,
@@ -64,7 +64,7 @@ export interface HeadDeps extends WorkerDeps {
  */
 export async function startHeadWorker(config: WorkerConfig, deps: HeadDeps): Promise<HeadWorker> {
   const numLayers = (config.stageLayers.at(-1)?.last ?? -1) + 1;
-  const caCert = config.tunnelTlsDir ? readFileSync(join(config.tunnelTlsDir, "ca.crt")) : undefined;
+  const caCert = config.tunnelTlsDir ? readFileSync(join(config.tunnelTlsDir, TUNNEL_TLS.caFile)) : undefined;
   const listeners: TunnelListener[] = [];
   let engine: EngineSupervisor | undefined;
   // llama.cpp keeps weights and KV cache on the stage: when a stage's side of a
@@ -92,7 +92,12 @@ export async function startHeadWorker(config: WorkerConfig, deps: HeadDeps): Pro
     for (let stage = 1; stage < config.stageLayers.length; stage++) {
       const address = config.stageAddresses[stage] as string;
       const listener = new TunnelListener(
-        { address, token: config.tunnelToken ?? "", caCert },
+        {
+          address,
+          token: config.tunnelToken ?? "",
+          caCert,
+          ...(caCert ? { serverName: TUNNEL_TLS.serverName } : {}),
+        },
         observerFor(stage),
       );
       listeners.push(listener);
@@ -118,6 +123,7 @@ export async function startHeadWorker(config: WorkerConfig, deps: HeadDeps): Pro
         host: "127.0.0.1",
         port: enginePort,
         contextSize: config.maxModelLength,
+        maxSequences: config.maxSequences,
         rpcEndpoints: endpoints,
         offload: offloadPlanFor(config.stageLayers, numLayers),
         threads: config.engineThreads,
