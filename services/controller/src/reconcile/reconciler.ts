@@ -141,6 +141,8 @@ export class Reconciler {
       return {};
     }
     const revision = revisionHash(spec, plan);
+    // Before any pod that mounts it; once per deployment (remembered), and only where stages tunnel.
+    if (usesTunnel(spec, plan)) await this.owned.ensureTunnelSecret(md);
     return await this.reconcileGroups(md, spec, plan, revision);
   }
 
@@ -221,12 +223,8 @@ export class Reconciler {
       if (heard.lastTransition) g.lastTransition = heard.lastTransition;
     }
 
-    // The Secret, the Services and the pods the pass decided on, all at once; status last.
-    await Promise.all([
-      usesTunnel(spec, plan) ? this.owned.ensureTunnelSecret(md) : undefined,
-      this.owned.ensureServices(md, rollout.desiredGroups),
-      pass.settle(),
-    ]);
+    // The Services and the pods the pass decided on, all at once; status last.
+    await Promise.all([this.owned.ensureServices(md, rollout.desiredGroups), pass.settle()]);
     if (pass.created.length > 0) this.deps.events.normal(md, REASONS.groupCreated, pass.created.join("; "));
     await this.writeStatus(md, this.passStatus(pass, rollout.rolling));
     const requeueAfterMs = pass.requeueAfterMs;
