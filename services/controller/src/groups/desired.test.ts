@@ -59,11 +59,34 @@ describe("groupPods", () => {
       { first: 0, last: plan.stages[0]?.layers.last },
       { first: (plan.stages[0]?.layers.last ?? 0) + 1, last: 125 },
     ]);
-    expect(env(0, WORKER_ENV.tunnelToken)?.valueFrom?.secretKeyRef).toEqual({
-      name: "llama-tunnel",
-      key: "tunnel-token",
-    });
+    // vLLM stages meet through vLLM's rendezvous, not the tunnel: no token, no Secret.
+    expect(env(0, WORKER_ENV.tunnelToken)).toBeUndefined();
     expect(env(1, WORKER_ENV.advertiseHost)?.valueFrom?.fieldRef?.fieldPath).toBe("status.podIP");
+    expect(env(1, WORKER_ENV.podUid)?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.uid");
+  });
+
+  it("gives llama.cpp stages the tunnel token from the deployment's Secret", () => {
+    const llama = modelDeploymentSpecSchema.parse({
+      ...spec,
+      engine: "llamacpp",
+      model: { ...spec.model, format: "gguf" },
+    });
+    const llamaPods = groupPods({ ...md, spec: llama }, resolvePlan(llama, noAuto), {
+      replica: 0,
+      revision: "abc",
+      domain: "rack-7",
+      natsUrl: "nats://nats:4222",
+    });
+    const token = llamaPods[1]?.spec?.containers[0]?.env?.find((e) => e.name === WORKER_ENV.tunnelToken);
+    expect(token?.valueFrom?.secretKeyRef).toEqual({ name: "llama-tunnel", key: "tunnel-token" });
+    // The TLS files come from the same Secret as the token, mounted where the contract says.
+    const container = llamaPods[1]?.spec?.containers[0];
+    const tlsDir = container?.env?.find((e) => e.name === WORKER_ENV.tunnelTlsDir)?.value;
+    expect(tlsDir).toBe("/etc/strata/tunnel-tls");
+    const mount = container?.volumeMounts?.find((m) => m.mountPath === tlsDir);
+    const volume = llamaPods[1]?.spec?.volumes?.find((v) => v.name === mount?.name);
+    expect(volume?.secret?.secretName).toBe("llama-tunnel");
+    expect(volume?.secret?.items?.map((i) => i.key).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
   });
 
   it("writes the worker contract: what the pod receives parses into the planned stage", () => {
@@ -71,7 +94,8 @@ describe("groupPods", () => {
       // What the kubelet resolves: the Secret's token and the pod's IP.
       const resolved: Record<string, string> = {};
       for (const v of pod.spec?.containers[0]?.env ?? []) {
-        resolved[v.name] = v.value ?? (v.valueFrom?.secretKeyRef ? "token-from-secret" : "10.0.0.7");
+        const field = v.valueFrom?.fieldRef?.fieldPath;
+        resolved[v.name] = v.value ?? (field === "metadata.uid" ? "pod-uid-1" : "10.0.0.7");
       }
       const config = parseWorkerEnv(resolved);
       expect(config).toMatchObject({
@@ -81,17 +105,14 @@ describe("groupPods", () => {
         role: stage === 0 ? "head" : "stage",
         layers: plan.stages[stage]?.layers,
         tensorParallel: 8,
-        tunnelToken: "token-from-secret",
         advertiseHost: "10.0.0.7",
+        podUid: "pod-uid-1",
         httpPort: 8080,
         tunnelPort: 7070,
-        tunnelTlsDir: "/etc/strata/tunnel-tls",
       });
-      // The TLS files come from the same Secret as the token, mounted where the contract says.
-      const mount = pod.spec?.containers[0]?.volumeMounts?.find((m) => m.mountPath === config.tunnelTlsDir);
-      const volume = pod.spec?.volumes?.find((v) => v.name === mount?.name);
-      expect(volume?.secret?.secretName).toBe("llama-tunnel");
-      expect(volume?.secret?.items?.map((i) => i.key).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
+      // vLLM stages do not use the tunnel: no TLS directory, no Secret volume.
+      expect(config.tunnelTlsDir).toBeUndefined();
+      expect(pod.spec?.volumes?.some((v) => v.secret)).toBe(false);
       expect(config.stageAddresses).toEqual([
         "llama-1-0.llama-1.prod.svc:7070",
         "llama-1-1.llama-1.prod.svc:7070",
@@ -99,7 +120,7 @@ describe("groupPods", () => {
     }
   });
 
-  it("pins the group to its domain and keeps it together with pod affinity", () => {
+  it("pins every pod of the group to its admitted domain, without inter-pod affinity", () => {
     const affinity = pods[0]?.spec?.affinity;
     expect(
       affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0]
@@ -109,9 +130,10 @@ describe("groupPods", () => {
       operator: "In",
       values: ["rack-7"],
     });
-    expect(affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey).toBe(
-      "strata.dev/rack",
-    );
+    for (const pod of pods) {
+      expect(pod.spec?.affinity?.nodeAffinity).toEqual(affinity?.nodeAffinity);
+      expect(pod.spec?.affinity?.podAffinity).toBeUndefined();
+    }
     expect(pods[0]?.metadata?.ownerReferences?.[0]).toMatchObject({
       kind: "ModelDeployment",
       uid: "uid-1",
@@ -119,7 +141,8 @@ describe("groupPods", () => {
     });
   });
 
-  it("routes the head Service to stage 0 only", () => {
+  it("routes the head Service (headless: the gateway reads its EndpointSlice) to stage 0 only", () => {
+    expect(headService(md, 1).spec?.clusterIP).toBe("None");
     expect(headService(md, 1).spec?.selector).toEqual({
       [LABELS.deployment]: "llama",
       [LABELS.replica]: "1",

@@ -66,6 +66,15 @@ export function groupLabels(md: ModelDeployment, replica: number): Record<string
   };
 }
 
+/**
+ * Whether a group's stages talk through Strata's gRPC tunnel, which needs the
+ * deployment's token Secret: llama.cpp over more than one stage. vLLM stages
+ * meet through vLLM's own rendezvous.
+ */
+export function usesTunnel(spec: ModelDeploymentSpec, plan: PlanStatus): boolean {
+  return spec.engine === "llamacpp" && plan.stages.length > 1;
+}
+
 /** The pods of one group: one per pipeline stage, stage 0 the head. */
 export function groupPods(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext): V1Pod[] {
   return plan.stages.map((stage) => stagePod(md, plan, ctx, stage.stage));
@@ -87,6 +96,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
   // Under expert parallelism a pod holds the whole ep group: ep/tp attention ranks of tp GPUs.
   const gpus = String(stageWidth(plan.tp, plan.ep));
   const multiStage = plan.stages.length > 1;
+  const tunnel = usesTunnel(spec, plan);
   const cache = rpcCache(md, ctx.replica, stage, multiStage);
   // The worker contract (core's workerEnv); the token comes from the group's
   // Secret and the advertised address from the pod's own IP.
@@ -106,7 +116,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
       ? plan.stages.map((s) => `${stageHost(name, namespace, ctx.replica, s.stage)}:${WORKER_PORTS.tunnel}`)
       : [],
     natsUrl: ctx.natsUrl,
-    ...(multiStage ? { tunnelTlsDir: TUNNEL_TLS.mountPath } : {}),
+    ...(tunnel ? { tunnelTlsDir: TUNNEL_TLS.mountPath } : {}),
     httpPort: WORKER_PORTS.http,
     tunnelPort: WORKER_PORTS.tunnel,
     ...(cache ? cache.contract : {}),
@@ -115,7 +125,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
     ...Object.entries(contract).map(([envName, value]) => ({ name: envName, value })),
     { name: WORKER_ENV.advertiseHost, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
     { name: WORKER_ENV.podUid, valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
-    ...(multiStage
+    ...(tunnel
       ? [
           {
             name: WORKER_ENV.tunnelToken,
@@ -129,7 +139,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
     volumes.push(cache.volume);
     mounts.push(cache.mount);
   }
-  if (multiStage) {
+  if (tunnel) {
     // The tunnel's TLS files from the deployment's Secret (not its token: that comes as a variable).
     volumes.push({
       name: "tunnel-tls",
@@ -150,7 +160,6 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
     requests.memory = spec.resources.memory;
     limits.memory = spec.resources.memory;
   }
-  const groupSelector = { matchLabels: { [LABELS.deployment]: name, [LABELS.replica]: String(ctx.replica) } };
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -174,19 +183,18 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
       ...(spec.gpu.nodeSelector ? { nodeSelector: spec.gpu.nodeSelector } : {}),
       tolerations: tolerations(spec),
       affinity: {
-        // The controller picked the domain when it admitted the group; the
-        // pod affinity keeps the group together even if a node is relabelled.
+        // The controller picked the domain when it admitted the group: every
+        // pod of the group requires it, so they can only bind together there.
+        // No required pod affinity on top: it says the same, and "inter-pod
+        // affinity and anti-affinity require substantial amounts of processing
+        // which can slow down scheduling in large clusters significantly"
+        // (https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/).
         nodeAffinity: {
           requiredDuringSchedulingIgnoredDuringExecution: {
             nodeSelectorTerms: [
               { matchExpressions: [{ key: spec.topologyKey, operator: "In", values: [ctx.domain] }] },
             ],
           },
-        },
-        podAffinity: {
-          requiredDuringSchedulingIgnoredDuringExecution: [
-            { labelSelector: groupSelector, topologyKey: spec.topologyKey },
-          ],
         },
       },
       containers: [
@@ -316,7 +324,12 @@ export function headlessService(md: ModelDeployment, replica: number): V1Service
   };
 }
 
-/** Service in front of a replica's head; the gateway discovers it by the role=head label. */
+/**
+ * Service in front of a replica's head; the gateway discovers it by the
+ * role=head label and routes to the addresses of its EndpointSlice. Headless:
+ * nothing uses a virtual IP, and allocating one per group made Service
+ * creation the slowest API call of a rollout at scale (the scale benchmark).
+ */
 export function headService(md: ModelDeployment, replica: number): V1Service {
   return {
     apiVersion: "v1",
@@ -333,6 +346,7 @@ export function headService(md: ModelDeployment, replica: number): V1Service {
         [LABELS.replica]: String(replica),
         [LABELS.stage]: "0",
       },
+      clusterIP: "None",
       ports: [{ name: "http", port: WORKER_PORTS.http, targetPort: "http" }],
     },
   };
