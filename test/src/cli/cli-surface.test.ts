@@ -56,6 +56,20 @@ describe("strata CLI surface", () => {
       },
       /^strata: STRATA_STAGE: 2 is not one of the 2 stages$/,
     ],
+    [
+      "a head whose model file is missing",
+      {
+        STRATA_DEPLOYMENT: "demo",
+        STRATA_REPLICA: "0",
+        STRATA_STAGE: "0",
+        STRATA_STAGE_LAYERS: "0-11",
+        STRATA_ENGINE: "llamacpp",
+        STRATA_MODEL_PATH: "/models/missing.gguf",
+        STRATA_SERVED_MODEL_NAME: "m",
+        STRATA_MAX_MODEL_LENGTH: "512",
+      },
+      /^strata: STRATA_MODEL_PATH: \/models\/missing\.gguf does not exist on this node$/,
+    ],
   ])("strata worker with %s: one line naming the variable, exit 2", (_name, env, message) => {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("STRATA_")));
     const r = spawnSync(process.execPath, [STRATA_BIN, "worker"], {

@@ -62,6 +62,7 @@ import {
   untilServed,
 } from "./gateway-client.js";
 import { Helm } from "./helm.js";
+import { checkMissingModel } from "./missing-model.js";
 import { referenceTokens } from "./reference.js";
 
 const HELM_TIMEOUT_S = 300;
@@ -225,6 +226,10 @@ async function run(cluster: RealCluster, modelDir: string, workDir: string): Pro
     ...shape,
     maxModelLength: 1024,
   });
+
+  // Bad input: a deployment whose model file is missing, beside the serving one (a free GPU per node).
+  await setNodeGpus(kc, cluster, 3);
+  await checkMissingModel(mds, shape, DEPLOYMENT, client, say);
 
   // 4. helm uninstall, then the CRD's objects: nothing is left.
   say("helm uninstall, then delete every ModelDeployment");

@@ -210,6 +210,9 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
             { name: "tunnel", containerPort: WORKER_PORTS.tunnel },
           ],
           resources: { requests, limits },
+          // The worker's last line (a bad variable, a missing model) becomes the
+          // termination message the controller puts into the status.
+          terminationMessagePolicy: "FallbackToLogsOnError",
           readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
           // A worker whose engine failed for good answers 503 here; the pod then
           // fails (restartPolicy Never) and the controller recreates the group.

@@ -1,7 +1,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { LABELS } from "@strata/core";
 import { describe, expect, it } from "vitest";
-import { decideGroup, gangBackoffMs, viewGroup } from "./observe.js";
+import { decideGroup, endedDetail, gangBackoffMs, viewGroup } from "./observe.js";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 
@@ -116,5 +116,37 @@ describe("decideGroup", () => {
 describe("gangBackoffMs", () => {
   it("doubles per attempt up to the cap", () => {
     expect([1, 2, 3, 4, 10].map((n) => gangBackoffMs(n, 1000, 5000))).toEqual([1000, 2000, 4000, 5000, 5000]);
+  });
+});
+
+describe("endedDetail", () => {
+  it("names the stage, the exit code and the worker's last line", () => {
+    const failed = pod(1, { bound: true, phase: "Failed" });
+    (failed.status ?? {}).containerStatuses = [
+      {
+        name: "worker",
+        image: "strata",
+        imageID: "",
+        ready: false,
+        restartCount: 0,
+        state: {
+          terminated: {
+            exitCode: 2,
+            message: "starting\nSTRATA_MODEL_PATH: /models/x.gguf does not exist on this node\n",
+          },
+        },
+      },
+    ];
+    expect(endedDetail([running(0), failed])).toBe(
+      "stage 1 exited with code 2: STRATA_MODEL_PATH: /models/x.gguf does not exist on this node",
+    );
+    expect(decideGroup(viewGroup(0, [running(0), failed]), settings())).toEqual({
+      kind: "recreate",
+      why: "1 of 2 pods failed or exited (stage 1 exited with code 2: STRATA_MODEL_PATH: /models/x.gguf does not exist on this node)",
+    });
+  });
+
+  it("says nothing when no ended pod has a terminated container", () => {
+    expect(endedDetail([running(0), pod(1, { bound: true, phase: "Failed" })])).toBeUndefined();
   });
 });

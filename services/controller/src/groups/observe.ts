@@ -105,7 +105,13 @@ export function decideGroup(view: GroupView | undefined, s: GangSettings): Group
   if (view.terminating > 0)
     return { kind: "recreate", why: `${view.terminating} of ${pods} pods are terminating` };
   // Case 4: a pod ended. Workers serve until told to stop, so an ended pod is a failure.
-  if (view.ended > 0) return { kind: "recreate", why: `${view.ended} of ${s.stages} pods failed or exited` };
+  if (view.ended > 0) {
+    const detail = endedDetail(view.pods);
+    return {
+      kind: "recreate",
+      why: `${view.ended} of ${s.stages} pods failed or exited${detail ? ` (${detail})` : ""}`,
+    };
+  }
   // Case 5: pods are missing from a group that had started: a member disappeared.
   if (pods < s.stages && view.started > 0) {
     return { kind: "recreate", why: `${s.stages - pods} of ${s.stages} pods disappeared` };
@@ -125,6 +131,27 @@ export function decideGroup(view: GroupView | undefined, s: GangSettings): Group
   }
   // Case 8: every pod is bound; available once every pod is ready.
   return { kind: "running", available: view.ready === s.stages };
+}
+
+/**
+ * Why the first ended pod's worker ended, from its container's termination
+ * message (the last line the worker wrote, as the pod asks for on error):
+ * "stage 1 exited with code 2: STRATA_MODEL_PATH: … does not exist on this node".
+ */
+export function endedDetail(pods: readonly V1Pod[]): string | undefined {
+  for (const pod of pods) {
+    if (pod.status?.phase !== "Failed" && pod.status?.phase !== "Succeeded") continue;
+    const terminated = pod.status.containerStatuses?.[0]?.state?.terminated;
+    if (!terminated) continue;
+    const lastLine = (terminated.message ?? "")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0)
+      .at(-1);
+    const stage = pod.metadata?.labels?.[LABELS.stage];
+    return `stage ${stage ?? "?"} exited with code ${terminated.exitCode}${lastLine ? `: ${lastLine}` : ""}`;
+  }
+  return undefined;
 }
 
 /** Exponential backoff after the n-th timed-out attempt (n ≥ 1), capped. */

@@ -265,13 +265,28 @@ export class GroupSteps {
       return;
     }
     if (g.view && (await this.deps.deleteGroup(g.view))) this.deps.recreated(RECREATE_REASONS.failed);
+    // A group that fails again before it was ever Available (a missing model,
+    // a bad setting) backs off, capped, instead of crash-looping its GPUs.
+    const attempts = (g.prev?.attempts ?? 0) + 1;
+    const { gangBackoffBaseMs, gangBackoffMaxMs } = this.deps.settings;
+    const backoff = attempts > 1 ? gangBackoffMs(attempts - 1, gangBackoffBaseMs, gangBackoffMaxMs) : 0;
+    const message =
+      backoff > 0
+        ? `${why}; failed ${attempts} times in a row, retrying in ${Math.round(backoff / 1000)}s`
+        : why;
     this.deps.events.warning(
       pass.md,
       REASONS.groupFailed,
-      `group ${g.index}: ${why}; recreating the whole group`,
+      `group ${g.index}: ${message}${backoff > 0 ? "" : "; recreating the whole group"}`,
     );
-    pass.failed.push({ replica: g.index, message: why });
-    pass.groups.push({ ...g.base, phase: "Recreating", message: why, ...carry(g.prev) });
+    pass.failed.push({ replica: g.index, message });
+    if (backoff === 0) {
+      pass.groups.push({ ...g.base, phase: "Recreating", message, attempts });
+      return;
+    }
+    const retryAfter = new Date(pass.nowMs + backoff).toISOString();
+    pass.groups.push({ ...g.base, phase: "Backoff", message, attempts, retryAfter });
+    pass.requeueIn(backoff);
   }
 
   /** Not fully bound within the gang timeout: delete it and retry after a growing backoff. */

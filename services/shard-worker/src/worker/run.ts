@@ -20,6 +20,7 @@ import { type WorkerMetrics, workerMetrics } from "../metrics/worker-metrics.js"
 import { type ControlLink, joinControlPlane } from "../nats/link.js";
 import type { TunnelServerObserver } from "../tunnel/server.js";
 import { startWorkerHttp, type WorkerHttp } from "./http.js";
+import { checkModelPresent } from "./model-check.js";
 import { type StageWorker, startStageWorker } from "./stage.js";
 
 export interface RunWorkerOptions {
@@ -47,13 +48,14 @@ export class WorkerFailedError extends Error {
 
 /**
  * Parses the environment, serves the HTTP port and starts the role's engine.
- * @throws InputError naming the variable when the environment is incomplete or wrong
+ * @throws InputError naming the variable when the environment is incomplete or wrong, or the model is missing
  */
 export async function runWorker(
   env: Readonly<Record<string, string | undefined>>,
   options: RunWorkerOptions = {},
 ): Promise<RunningWorker> {
   const config = parseWorkerEnv(env);
+  checkModelPresent(config);
   const where = `${config.deployment}/${config.replica}/${config.stage}`;
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const logger = options.logger ?? jsonLogger(`shard-worker ${where}`);
