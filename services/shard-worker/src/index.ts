@@ -23,7 +23,6 @@ export {
   type RestartPolicy,
 } from "./engine/supervisor.js";
 export {
-  bindCoresPerRank,
   type VllmCpuCompile,
   type VllmCpuSettings,
   type VllmGroupPlan,

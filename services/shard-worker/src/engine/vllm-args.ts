@@ -72,6 +72,15 @@ export interface VllmGroupPlan {
   readonly stepTimeoutSeconds?: number;
   /** Heads of the model, to check that TP divides them. */
   readonly heads?: { readonly query: number; readonly kv: number };
+  /**
+   * Layers per pipeline rank, in rank order (VLLM_PP_LAYER_PARTITION), so vLLM
+   * splits the model as the plan did; vLLM's own even split when undefined.
+   */
+  readonly layerPartition?: readonly number[];
+  /** The address other nodes reach this node at (VLLM_HOST_IP); vLLM guesses when undefined. */
+  readonly hostIp?: string;
+  /** GPUs: the share of each GPU's memory the engine may use (--gpu-memory-utilization). */
+  readonly gpuMemoryUtilization?: number;
   /** Present for the CPU backend. */
   readonly cpu?: VllmCpuSettings;
 }
@@ -145,6 +154,21 @@ export function validateVllmPlan(plan: VllmGroupPlan): void {
       });
     }
   }
+  if (plan.layerPartition !== undefined) {
+    if (plan.layerPartition.length !== plan.pipelineParallel) {
+      throw new VllmPlanError(
+        "layerPartition",
+        `names ${plan.layerPartition.length} stages for pp ${plan.pipelineParallel}`,
+      );
+    }
+    plan.layerPartition.forEach((layers, i) => positiveInt(`layerPartition[${i}]`, layers));
+  }
+  if (plan.gpuMemoryUtilization !== undefined) {
+    if (plan.cpu) throw new VllmPlanError("gpuMemoryUtilization", "does not apply to the CPU backend");
+    if (!(plan.gpuMemoryUtilization > 0 && plan.gpuMemoryUtilization <= 1)) {
+      throw new VllmPlanError("gpuMemoryUtilization", `must be in (0, 1], got ${plan.gpuMemoryUtilization}`);
+    }
+  }
   if (plan.maxModelLen !== undefined) positiveInt("maxModelLen", plan.maxModelLen);
   if (plan.stepTimeoutSeconds !== undefined) positiveInt("stepTimeoutSeconds", plan.stepTimeoutSeconds);
   positiveInt("masterPort", plan.masterPort);
@@ -188,6 +212,8 @@ export function vllmServeCommand(plan: VllmGroupPlan, nodeRank: number): VllmNod
   else args.push("--headless");
   if (plan.maxModelLen !== undefined) args.push("--max-model-len", String(plan.maxModelLen));
   if (plan.dtype !== undefined) args.push("--dtype", plan.dtype);
+  if (plan.gpuMemoryUtilization !== undefined)
+    args.push("--gpu-memory-utilization", String(plan.gpuMemoryUtilization));
 
   const env: Record<string, string> = {
     // Models come from local folders; never reach for a model hub, never report usage.
@@ -197,6 +223,8 @@ export function vllmServeCommand(plan: VllmGroupPlan, nodeRank: number): VllmNod
   };
   if (plan.stepTimeoutSeconds !== undefined)
     env.VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS = String(plan.stepTimeoutSeconds);
+  if (plan.layerPartition !== undefined) env.VLLM_PP_LAYER_PARTITION = plan.layerPartition.join(",");
+  if (plan.hostIp !== undefined) env.VLLM_HOST_IP = plan.hostIp;
   if (plan.cpu) {
     if (plan.cpu.compile === "trace-eager") args.push("--compilation-config", TRACE_EAGER_COMPILATION);
     env.VLLM_CPU_KVCACHE_SPACE = String(plan.cpu.kvCacheGiB);
@@ -204,24 +232,4 @@ export function vllmServeCommand(plan: VllmGroupPlan, nodeRank: number): VllmNod
       plan.cpu.threadsBind === "auto" ? "auto" : (plan.cpu.threadsBind[nodeRank] ?? "auto");
   }
   return { args, env, localRanks: (plan.tensorParallel * plan.pipelineParallel) / plan.nodes };
-}
-
-/**
- * VLLM_CPU_OMP_THREADS_BIND values that give each rank its own core(s),
- * dealing `cores` out in order: e.g. 2 cores, 2 nodes of 1 rank → ["0", "1"];
- * 2 cores, 1 node of 2 ranks → ["0|1"]; 4 cores, 2 nodes of 1 rank → ["0-1", "2-3"].
- * @throws VllmPlanError when there are fewer cores than ranks
- */
-export function bindCoresPerRank(cores: number, nodes: number, ranksPerNode: number): string[] {
-  const ranks = nodes * ranksPerNode;
-  if (cores < ranks)
-    throw new VllmPlanError("cpu.threadsBind", `${cores} cores cannot give ${ranks} ranks one each`);
-  const perRank = Math.floor(cores / ranks);
-  const span = (rank: number) => {
-    const first = rank * perRank;
-    return perRank === 1 ? String(first) : `${first}-${first + perRank - 1}`;
-  };
-  return Array.from({ length: nodes }, (_, node) =>
-    Array.from({ length: ranksPerNode }, (_, local) => span(node * ranksPerNode + local)).join("|"),
-  );
 }
