@@ -97,6 +97,37 @@ describe("groupPods", () => {
     }
   });
 
+  it("gives vLLM pods the device, the planner's GPU memory share, a step timeout and 2Gi of /dev/shm per GPU", () => {
+    for (const pod of pods) {
+      const resolved: Record<string, string> = {};
+      for (const v of pod.spec?.containers[0]?.env ?? []) resolved[v.name] = v.value ?? "from-elsewhere";
+      expect(parseWorkerEnv(resolved).vllm).toEqual({
+        device: "gpu",
+        gpuMemoryUtilization: 0.9,
+        cpuBind: "auto",
+        stepTimeoutSeconds: 60,
+      });
+      const shm = pod.spec?.volumes?.find((v) => v.name === "dshm");
+      expect(shm?.emptyDir).toEqual({ medium: "Memory", sizeLimit: "16Gi" });
+      expect(pod.spec?.containers[0]?.volumeMounts).toContainEqual({ name: "dshm", mountPath: "/dev/shm" });
+    }
+    const own = groupPods({ ...md, spec: { ...spec, resources: { sharedMemory: "32Gi" } } }, plan, {
+      replica: 0,
+      revision: "abc",
+      domain: "rack-7",
+      natsUrl: "nats://nats:4222",
+    });
+    expect(own[0]?.spec?.volumes?.find((v) => v.name === "dshm")?.emptyDir?.sizeLimit).toBe("32Gi");
+    const llama = groupPods({ ...md, spec: { ...spec, engine: "llamacpp" } }, plan, {
+      replica: 0,
+      revision: "abc",
+      domain: "rack-7",
+      natsUrl: "nats://nats:4222",
+    });
+    expect(llama[0]?.spec?.volumes?.find((v) => v.name === "dshm")?.emptyDir).toEqual({ medium: "Memory" });
+    expect(llama[0]?.spec?.containers[0]?.env?.map((e) => e.name)).not.toContain(WORKER_ENV.device);
+  });
+
   it("pins the group to its domain and keeps it together with pod affinity", () => {
     const affinity = pods[0]?.spec?.affinity;
     expect(

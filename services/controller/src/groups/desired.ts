@@ -9,6 +9,9 @@ import type {
 } from "@kubernetes/client-node";
 import {
   ANNOTATIONS,
+  DEFAULT_GPU_MEMORY_UTILIZATION,
+  DEFAULT_VLLM_STEP_TIMEOUT_SECONDS,
+  findGpu,
   formatLayerRange,
   LABELS,
   MANAGED_BY_VALUE,
@@ -21,6 +24,7 @@ import {
   stageWidth,
   TUNNEL_TLS,
   TUNNEL_TOKEN_SECRET_KEY,
+  type VllmWorkerSettings,
   WORKER_ENV,
   WORKER_PORTS,
   WORKER_ROLES,
@@ -107,6 +111,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
     ...(multiStage ? { tunnelTlsDir: TUNNEL_TLS.mountPath } : {}),
     httpPort: WORKER_PORTS.http,
     tunnelPort: WORKER_PORTS.tunnel,
+    ...(spec.engine === "vllm" ? { vllm: vllmSettings(spec) } : {}),
   });
   const env: V1EnvVar[] = [
     ...Object.entries(contract).map(([envName, value]) => ({ name: envName, value })),
@@ -120,7 +125,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
         ]
       : []),
   ];
-  const { volumes, mounts } = modelVolumes(spec);
+  const { volumes, mounts } = modelVolumes(spec, Number(gpus));
   if (multiStage) {
     // The tunnel's TLS files from the deployment's Secret (not its token: that comes as a variable).
     volumes.push({
@@ -192,6 +197,8 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
             { name: "tunnel", containerPort: WORKER_PORTS.tunnel },
           ],
           resources: { requests, limits },
+          // /readyz: llama.cpp answers and its tunnels are up; vLLM, every stage is linked and the
+          // head's 1-token canary came back (a lost rank leaves vLLM's own /health at 200).
           readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
           // A worker whose engine failed for good answers 503 here; the pod then
           // fails (restartPolicy Never) and the controller recreates the group.
@@ -224,14 +231,50 @@ function modelPath(spec: ModelDeploymentSpec): string {
   return MODEL_MOUNT;
 }
 
-function modelVolumes(spec: ModelDeploymentSpec): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+/**
+ * vLLM's settings in the worker contract: the device from the GPU catalog, the
+ * GPU memory share the planner assumed (so the engine's KV cache is the
+ * plan's), and the step timeout.
+ */
+function vllmSettings(spec: ModelDeploymentSpec): Partial<VllmWorkerSettings> {
+  let device: VllmWorkerSettings["device"] = "gpu";
+  try {
+    device = findGpu(spec.gpu.type).kind;
+  } catch {
+    // Not in the catalog: a GPU the planner has no figures for.
+  }
+  return {
+    device,
+    ...(device === "gpu" ? { gpuMemoryUtilization: DEFAULT_GPU_MEMORY_UTILIZATION } : {}),
+    stepTimeoutSeconds: DEFAULT_VLLM_STEP_TIMEOUT_SECONDS,
+  };
+}
+
+/**
+ * /dev/shm per vLLM GPU. vLLM's processes on a node talk through shared memory
+ * (the engine core's message queue to its workers, NCCL's intra-node buffers,
+ * the CPU backend's collectives), and a pod's default 64Mi runs out; the
+ * LeaderWorkerSet vLLM example mounts 15Gi for 8 GPUs
+ * (kubernetes-sigs/lws docs/examples/vllm/GPU/lws.yaml), about 2Gi per GPU.
+ */
+const VLLM_SHM_GIB_PER_GPU = 2;
+
+/** The shm size: the spec's, else for vLLM 2Gi per GPU of the pod (at least 2Gi). */
+export function sharedMemorySize(spec: ModelDeploymentSpec, gpusPerPod: number): string | undefined {
+  if (spec.resources?.sharedMemory) return spec.resources.sharedMemory;
+  if (spec.engine !== "vllm") return undefined;
+  return `${VLLM_SHM_GIB_PER_GPU * Math.max(1, gpusPerPod)}Gi`;
+}
+
+function modelVolumes(
+  spec: ModelDeploymentSpec,
+  gpusPerPod: number,
+): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   const src = spec.model.source;
+  const size = sharedMemorySize(spec, gpusPerPod);
   const shm: V1Volume = {
     name: "dshm",
-    emptyDir: {
-      medium: "Memory",
-      ...(spec.resources?.sharedMemory ? { sizeLimit: spec.resources.sharedMemory } : {}),
-    },
+    emptyDir: { medium: "Memory", ...(size ? { sizeLimit: size } : {}) },
   };
   const volumes: V1Volume[] = [shm];
   const mounts: V1VolumeMount[] = [{ name: "dshm", mountPath: "/dev/shm" }];

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { cpus } from "node:os";
 import { type Engine, type LayerRange, workerEnv } from "@strata/core";
 import { freeLoopbackPort } from "@strata/runtime";
+import { type LocalVllmOptions, startVllmLocalCluster } from "./vllm-cluster.js";
 import { type ReadyReport, WorkerProcess } from "./worker-process.js";
 
 export interface LocalClusterOptions {
@@ -29,6 +30,8 @@ export interface LocalClusterOptions {
   readonly progress: (line: string) => void;
   /** How long the head may take to load the model. */
   readonly headReadyTimeoutMs?: number;
+  /** Required for the vllm engine. */
+  readonly vllm?: LocalVllmOptions;
 }
 
 export interface LocalWorker {
@@ -43,8 +46,13 @@ export interface RunningCluster {
   readonly workers: readonly LocalWorker[];
   /** What the head's /readyz reported when it turned ready (placement, tunnels). */
   readonly headReport: ReadyReport;
-  /** Resolves when any worker exits unexpectedly (the cluster is broken). */
+  /**
+   * Resolves when the cluster is broken for good: llama.cpp, when any worker
+   * exits unexpectedly; vLLM, when a restarted group does not come back.
+   */
   readonly broken: Promise<string>;
+  /** vLLM: times the whole group was restarted after a member exited. */
+  readonly groupRestarts?: number;
   stop(): Promise<void>;
 }
 
@@ -62,6 +70,10 @@ export function threadsPerStage(stages: number): number {
 }
 
 export async function startLocalCluster(options: LocalClusterOptions): Promise<RunningCluster> {
+  if (options.engine === "vllm") {
+    if (!options.vllm) throw new Error("startLocalCluster: the vllm engine needs its vllm options");
+    return startVllmLocalCluster(options, options.vllm);
+  }
   const stages = options.stageLayers.length;
   const token = randomBytes(24).toString("hex");
   const ports = await Promise.all(

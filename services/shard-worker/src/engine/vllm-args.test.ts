@@ -44,6 +44,7 @@ describe("vllm serve arguments for a node of a group", () => {
       "0.0.0.0",
       "--port",
       "8000",
+      "--disable-uvicorn-access-log",
       "--max-model-len",
       "2048",
       "--dtype",
@@ -70,7 +71,9 @@ describe("vllm serve arguments for a node of a group", () => {
       args.filter(
         (_, i) =>
           !["--node-rank", "--host", "--port"].includes(args[i - 1] ?? "") &&
-          !["--node-rank", "--host", "--port", "--headless"].includes(args[i] ?? ""),
+          !["--node-rank", "--host", "--port", "--headless", "--disable-uvicorn-access-log"].includes(
+            args[i] ?? "",
+          ),
       );
     expect(shared(worker.args)).toEqual(shared(head.args));
     expect(worker.env.VLLM_CPU_OMP_THREADS_BIND).toBe("1");
