@@ -240,11 +240,11 @@ export function registerUpCommand(program: Command): void {
       };
       if (flags.engine === "vllm") {
         const kv = cluster.headReport.kvCacheTokens;
-        stageLayers.forEach((range, stage) =>
+        for (const [stage, range] of stageLayers.entries()) {
           progress(
-            `stage ${stage}: layers ${formatLayerRange(range)} (vLLM node ${stage}, rank ${stage} of the pipeline)`,
-          ),
-        );
+            `stage ${stage}: layers ${formatLayerRange(range)} (vLLM node ${stage}, pipeline rank ${stage})`,
+          );
+        }
         if (typeof kv === "number") progress(`vLLM KV cache: ${kv} tokens per rank`);
       } else if (flags.stages > 1) {
         const placement = (cluster.headReport.placement ?? []) as DevicePlacement[];

@@ -171,7 +171,7 @@ export function validateVllmPlan(plan: VllmGroupPlan): void {
         `names ${plan.layerPartition.length} stages for pp ${plan.pipelineParallel}`,
       );
     }
-    plan.layerPartition.forEach((layers, i) => positiveInt(`layerPartition[${i}]`, layers));
+    for (const [i, layers] of plan.layerPartition.entries()) positiveInt(`layerPartition[${i}]`, layers);
   }
   if (plan.gpuMemoryUtilization !== undefined) {
     if (plan.cpu) throw new VllmPlanError("gpuMemoryUtilization", "does not apply to the CPU backend");
