@@ -133,7 +133,13 @@ export function vllmGroupPlan(config: WorkerConfig, facts: VllmNodeFacts): VllmG
 export async function vllmNodeLaunch(config: WorkerConfig, apiPort?: number): Promise<VllmNodeLaunch> {
   const cli = vllmCli(config.engineHome ?? vllmInstallPaths().venv);
   const [masterHost, masterPortText] = splitAddress(config.stageAddresses[0] ?? "127.0.0.1:0");
-  const master = { host: await addressOf(masterHost), port: Number(masterPortText) };
+  // Node 0 is the rendezvous: its own address needs no lookup (a pod's DNS name
+  // appears only after it runs); the others wait for that name to resolve.
+  const ownAddress = config.stage === 0 && config.advertiseHost && isIP(config.advertiseHost);
+  const master = {
+    host: ownAddress ? (config.advertiseHost as string) : await addressOf(masterHost),
+    port: Number(masterPortText),
+  };
   const modelDtype = config.dtype ? undefined : await modelFolderDtype(config.modelPath);
   const plan = vllmGroupPlan(config, {
     masterAddr: master.host,
@@ -156,10 +162,23 @@ function splitAddress(address: string): [string, string] {
   return [address.slice(0, at), address.slice(at + 1)];
 }
 
-/** An IP for `host`: vLLM and gloo want addresses, pods are named by DNS. */
+/** How long a worker waits for a group member's DNS name (a pod not yet running has none). */
+const DNS_WAIT_MS = 600_000;
+const DNS_RETRY_MS = 1_000;
+
+/** An IP for `host`: vLLM and gloo want addresses, pods are named by DNS. Retries while the name is unknown. */
 async function addressOf(host: string): Promise<string> {
   if (isIP(host)) return host;
-  return (await lookup(host)).address;
+  const deadline = Date.now() + DNS_WAIT_MS;
+  for (;;) {
+    try {
+      return (await lookup(host)).address;
+    } catch (err: unknown) {
+      const code = err instanceof Error && "code" in err ? err.code : undefined;
+      if ((code !== "ENOTFOUND" && code !== "EAI_AGAIN") || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, DNS_RETRY_MS));
+    }
+  }
 }
 
 /** The precision the model folder declares (config.json torch_dtype, or dtype in newer transformers). */
