@@ -14,3 +14,6 @@ node test/dist/setup.js
 npx biome check .
 npx buf lint
 npx vitest run
+# Faults injected into the real processes, on loopback and on the test cluster
+# (README "Chaos suite"); prints a table and one JSON line, fails on a broken requirement.
+node test/dist/chaos/main.js

@@ -6,10 +6,12 @@ virtual environment of its own and run this script with that interpreter:
     python3 -m venv /tmp/aic && /tmp/aic/bin/pip install aiconfigurator
     npx strata bench capacity --validate bench/data/published.csv --json > /tmp/plain.json
     npx strata bench capacity --validate bench/data/published.csv --cv source --json > /tmp/cv.json
-    /tmp/aic/bin/python bench/aiconfigurator/compare.py bench/data/published.csv /tmp/plain.json /tmp/cv.json [EVERY]
+    /tmp/aic/bin/python bench/aiconfigurator/compare.py bench/data/published.csv /tmp/plain.json /tmp/cv.json [EVERY [ENGINES]]
 
 Each estimate takes seconds (tens on a busy 2-core machine), and an offline row takes
-one per candidate batch; EVERY (default 1) runs every EVERY-th supported row only.
+one per candidate batch; EVERY (default 1) runs every EVERY-th supported row only, and
+ENGINES (a comma-separated list, default all three) only the rows of those engines.
+A row's KV cache is in its `kv_dtype` where the file gives one, else in its weights' dtype.
 
 What AIConfigurator can predict: NVIDIA systems it ships data for (h100_sxm, h200_sxm,
 b200_sxm, ...), the backends trtllm, vllm and sglang, models whose config it ships. It
@@ -39,6 +41,7 @@ MODELS = {
     "llama-3.1-70b": "meta-llama/Meta-Llama-3.1-70B",
     "llama-3.3-70b": "meta-llama/Meta-Llama-3.1-70B",  # same shape as 3.1 70B
     "llama-3.1-405b": "meta-llama/Meta-Llama-3.1-405B",
+    "qwen3-8b": "Qwen/Qwen3-8B",
 }
 BACKENDS = {"trtllm", "vllm", "sglang"}
 OFFLINE_BATCHES = (128, 512)
@@ -60,6 +63,8 @@ def estimate(row, batch):
     from aiconfigurator.cli.api import cli_estimate
 
     quant = "fp8" if row["dtype"] == "fp8" else "bfloat16"
+    kv_dtype = row.get("kv_dtype") or row["dtype"]
+    kv_quant = "fp8" if kv_dtype == "fp8" else "bfloat16"
     r = cli_estimate(
         MODELS[row["model"]],
         SYSTEMS[row["gpu"]],
@@ -71,7 +76,7 @@ def estimate(row, batch):
         tp_size=int(row["tp"]),
         pp_size=int(row["pp"]),
         gemm_quant_mode=quant,
-        kvcache_quant_mode=quant,
+        kvcache_quant_mode=kv_quant,
     )
     osl = int(row["osl"])
     replicas = int(row["nodes"]) * int(row["gpus_per_node"]) // (int(row["tp"]) * int(row["pp"]))
@@ -106,7 +111,8 @@ def median_abs(errors):
     return statistics.median(abs(e) for e in errors) if errors else float("nan")
 
 
-def main(csv_path, plain_path, cv_path, every="1"):
+def main(csv_path, plain_path, cv_path, every="1", engines=",".join(sorted(BACKENDS))):
+    wanted = set(engines.split(","))
     rows = list(csv.DictReader(open(csv_path, newline="")))
     plain = {r["line"]: r for r in json.load(open(plain_path))["rows"]}
     cv = {r["line"]: r for r in json.load(open(cv_path))["rows"]}
@@ -115,7 +121,7 @@ def main(csv_path, plain_path, cv_path, every="1"):
     seen = 0
     for i, row in enumerate(rows):
         line = i + 2
-        if not supported(row):
+        if not supported(row) or row["engine"] not in wanted:
             skipped += 1
             continue
         seen += 1
@@ -153,6 +159,6 @@ def main(csv_path, plain_path, cv_path, every="1"):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (4, 5):
-        sys.exit("usage: compare.py <published.csv> <strata-plain.json> <strata-cv.json> [EVERY]")
+    if len(sys.argv) not in (4, 5, 6):
+        sys.exit("usage: compare.py <published.csv> <strata-plain.json> <strata-cv.json> [EVERY [ENGINES]]")
     main(*sys.argv[1:])

@@ -1,12 +1,18 @@
 // Installs what only the tests need, once, into ~/.cache/strata (the engines
-// are installed by `strata setup`): the Kubernetes control plane, etcd, KWOK,
-// helm and, when the machine lacks it, kubectl — built from Go modules — and
-// promtool, extracted from Debian's `prometheus` package. Present binaries are
-// never rebuilt. Run by scripts/test.sh as `node test/dist/setup.js`.
+// are installed by `strata setup`): the Kubernetes control plane, kubelet,
+// kube-proxy, etcd, KWOK, helm, CoreDNS and, when the machine lacks it,
+// kubectl — built from Go modules — promtool, extracted from Debian's
+// `prometheus` package, and for real nodes Debian's containerd, runc, CNI
+// plugins, buildah and debootstrap plus the images their pods run (built with
+// buildah, cached as OCI archives). Present binaries and images whose inputs
+// did not change are never rebuilt. Run by scripts/test.sh as `node test/dist/setup.js`.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, copyFile, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { ensureNodePackages } from "./host/packages.js";
+import { megabytes, secondsSince } from "./images/build-image.js";
+import { ensureTestImages } from "./images/index.js";
 import { BuildError, ensureK8sBinaries, onPath } from "./k8s/build.js";
 import { promtoolBinDir, strataCacheDir } from "./k8s/versions.js";
 
@@ -60,13 +66,29 @@ function sh(cmd: string, args: readonly string[], cwd: string): void {
   if (result.status !== 0) throw new BuildError(`${cmd} ${args.join(" ")} failed`);
 }
 
+/** Runs one setup step and prints how long it took, so cold and warm costs are visible in CI logs. */
+async function step<T>(name: string, run: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  const result = await run();
+  console.log(`setup: ${name}: ${secondsSince(started)} s`);
+  return result;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   ensureOpenssl();
-  const built = await ensureK8sBinaries();
-  await ensurePromtool();
-  if (built.length > 0)
-    console.log(`setup: built ${built.join(", ")} in ${Math.round((Date.now() - started) / 1000)} s`);
+  const realNodes = process.getuid?.() === 0;
+  if (realNodes) await step("Debian packages for real nodes", () => ensureNodePackages(console.log));
+  else console.log("setup: not root, so no real nodes: their tests need root (namespaces, cgroups, mounts)");
+  const built = await step("Kubernetes binaries", () => ensureK8sBinaries());
+  if (built.length > 0) console.log(`setup: built ${built.join(", ")}`);
+  await step("promtool", ensurePromtool);
+  if (realNodes) {
+    const images = await step("images", () => ensureTestImages());
+    for (const image of Object.values(images))
+      console.log(`setup: ${image.name}: ${megabytes(image.bytes)} MB`);
+  }
+  console.log(`setup: done in ${secondsSince(started)} s`);
 }
 
 main().catch((err: unknown) => {

@@ -1,28 +1,34 @@
 /**
- * Regenerates packages/core/src/perf/shipped-factors.ts from a measurements file:
- *   node bench/dist/capacity/fit-main.js bench/data/published.csv > packages/core/src/perf/shipped-factors.ts
+ * Regenerates packages/core/src/perf/shipped-factors.ts from measurement files:
+ *   node bench/dist/capacity/fit-main.js bench/data/published.csv bench/data/published-moe.csv \
+ *     > packages/core/src/perf/shipped-factors.ts
  * (fit.test.ts fails while the shipped copy differs from the fit.)
  */
 import { readFileSync } from "node:fs";
-import { fitTable } from "./fit.js";
+import { fitTables } from "./fit.js";
 import { prepareRows } from "./prepared.js";
 import { parsePublishedCsv } from "./published.js";
 
-const file = process.argv[2];
-if (file === undefined) {
-  process.stderr.write("usage: fit-main.js <published.csv>\n");
+const files = process.argv.slice(2);
+if (files.length === 0) {
+  process.stderr.write("usage: fit-main.js <published.csv> [<published-moe.csv>…]\n");
   process.exit(2);
 }
-const table = fitTable(prepareRows(parsePublishedCsv(readFileSync(file, "utf8"), file), file));
+const rows = files.flatMap((file) => prepareRows(parsePublishedCsv(readFileSync(file, "utf8"), file), file));
+const tables = fitTables(rows);
 process.stdout.write(`/**
- * The factor table Strata ships: fitted by \`bench/src/capacity/fit.ts\` on
- * bench/data/published.csv (regenerate with bench/src/capacity/fit-main.ts; the test
- * fit.test.ts refits and fails when this copy differs), one cell per scope that has
- * at least MIN_ROWS_PER_CELL measurements. Each cell lists the sources it depends on;
- * \`strata bench capacity --validate FILE --cv source\` refits without each source in
+ * The factor tables Strata ships: fitted by \`bench/src/capacity/fit.ts\` on
+ * bench/data/published.csv and bench/data/published-moe.csv (regenerate with
+ * bench/src/capacity/fit-main.ts; the test fit.test.ts refits and fails when this copy
+ * differs), one cell per scope that has at least MIN_ROWS_PER_CELL measurements: the
+ * dense table from the dense models' rows, the mixture-of-experts table from the MoE
+ * models' rows over it. Each cell lists the sources it depends on;
+ * \`strata bench capacity --validate FILES --cv source\` refits without each source in
  * turn to show how well the factors predict a source they never saw.
  */
-import type { FactorTable } from "./efficiency-table.js";
+import type { FactorTable, MoeFactorTable } from "./efficiency-table.js";
 
-export const SHIPPED_FACTORS: FactorTable = ${JSON.stringify(table, null, 2)};
+export const SHIPPED_FACTORS: FactorTable = ${JSON.stringify(tables.dense, null, 2)};
+
+export const SHIPPED_MOE_FACTORS: MoeFactorTable = ${JSON.stringify(tables.moe, null, 2)};
 `);

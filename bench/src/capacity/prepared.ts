@@ -13,7 +13,7 @@ import {
   type PerfWorkload,
   predictPerformance,
 } from "@strata/core";
-import { type NamedModel, resolveGpu, resolveModel } from "./inputs.js";
+import { type NamedModel, resolveGpu, resolveMeasuredModel } from "./inputs.js";
 import { type Metric, type PublishedRow, sourceKeyOf } from "./published.js";
 
 export interface PreparedRow {
@@ -30,7 +30,7 @@ export interface PreparedRow {
 export function prepareRows(rows: readonly PublishedRow[], file: string): PreparedRow[] {
   return rows.map((row) => {
     const where = `${file}: row ${row.line}`;
-    const model = resolveModel(row.model, row.dtype, `${where}, column model`);
+    const model = resolveMeasuredModel(row.model, row.dtype, `${where}, column model`);
     const gpu = resolveGpu(row.gpu, `${where}, column gpu`);
     // Under expert parallelism a stage is the ep group (ep/tp attention ranks of tp GPUs).
     const width = row.ep > 1 ? row.ep : row.tp;
@@ -46,6 +46,7 @@ export function prepareRows(rows: readonly PublishedRow[], file: string): Prepar
         replicas,
         gpusPerNode: row.gpusPerNode,
         weightDtype: row.dtype,
+        ...(row.kvDtype === undefined ? {} : { kvDtype: row.kvDtype }),
       },
       workload: { inputTokens: row.isl, outputTokens: row.osl, concurrency: row.concurrency },
       target: { vendor: gpu.vendor, family: gpu.family, engine: row.engine },

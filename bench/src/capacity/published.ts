@@ -3,7 +3,9 @@
  * model,gpu,nodes,gpus_per_node,dtype,tp,pp,isl,osl,scenario,concurrency,metric,value,source,engine
  * The last column, `engine`, is optional (files without it still load) and may be
  * empty where the source does not say which engine ran. So is `ep`, the expert
- * parallelism of a mixture-of-experts row (empty or absent: 1).
+ * parallelism of a mixture-of-experts row (empty or absent: 1), and `kv_dtype`, the
+ * KV-cache format where the run's command line sets one different from the weights
+ * (empty or absent: the weight dtype).
  * Strict: any bad cell fails the whole file with an InputError naming the file,
  * the row (line number, header = 1) and the column.
  */
@@ -32,7 +34,7 @@ export const PUBLISHED_COLUMNS = [
   "source",
 ] as const;
 /** Columns a file may leave out. */
-export const OPTIONAL_COLUMNS = ["engine", "ep"] as const;
+export const OPTIONAL_COLUMNS = ["engine", "ep", "kv_dtype"] as const;
 type Column = (typeof PUBLISHED_COLUMNS)[number] | (typeof OPTIONAL_COLUMNS)[number];
 
 export const METRICS = ["output_tokens_per_s", "tpot_ms", "ttft_ms"] as const;
@@ -66,6 +68,8 @@ export interface PublishedRow {
    * stage that share the routed experts, attention on ep/tp data-parallel ranks.
    */
   readonly ep: number;
+  /** KV-cache format; undefined: the same as the weights (`dtype`). */
+  readonly kvDtype: PerfDtype | undefined;
 }
 
 /** Splits one CSV line; fields may be double-quoted with "" as an escaped quote. */
@@ -161,6 +165,7 @@ function parseRow(
     fail("engine", `must be one of ${PLANNING_ENGINES.join(", ")} or empty, got "${engineText}"`);
   const engine = engineText === "" ? undefined : (engineText as PlanningEngine);
   const ep = cell("ep") === "" ? 1 : int("ep");
+  const kvDtype = cell("kv_dtype") === "" ? undefined : oneOf("kv_dtype", DTYPES);
 
   const row: PublishedRow = {
     line,
@@ -180,6 +185,7 @@ function parseRow(
     source,
     engine,
     ep,
+    kvDtype,
   };
   const gpus = row.nodes * row.gpusPerNode;
   if (gpus % (row.tp * row.pp) !== 0) {
@@ -192,9 +198,22 @@ function parseRow(
 }
 
 /**
- * The publication a row comes from, for leave-one-source-out validation: revisions of
- * one document are one source (a GitHub blob URL without its commit, an amd.com page
- * without its language), because they share a publisher, method and software line.
+ * Addresses (key prefixes) that are one publication with another: AMD's ROCm vLLM
+ * container README carries the performance tables of AMD's ROCm performance-results
+ * page (same team, method and container line); every build of vLLM's performance
+ * benchmark pipeline on Buildkite runs the same suite.
+ */
+const SAME_PUBLICATION: ReadonlyArray<readonly [prefix: string, key: string]> = [
+  ["github.com/ROCm/vllm", "amd.com/developer/resources/rocm-hub/dev-ai/performance-results.html"],
+  ["buildkite.com/vllm/performance-benchmark/", "buildkite.com/vllm/performance-benchmark"],
+];
+
+/**
+ * The publication a row comes from, for leave-one-source-out validation. A GitHub
+ * repository is one source, whatever file or commit a row cites: its pages share a
+ * publisher, a method and a software line (TensorRT-LLM's performance overview and
+ * its blog posts; a benchmark repository's raw result files). An amd.com page is
+ * one source in every language edition. Other hosts: the URL without query.
  */
 export function sourceKeyOf(url: string): string {
   let u: URL;
@@ -204,7 +223,8 @@ export function sourceKeyOf(url: string): string {
     return url;
   }
   let path = u.pathname.replace(/\/+$/, "");
-  if (u.hostname === "github.com") path = path.replace(/^(\/[^/]+\/[^/]+)\/blob\/[^/]+\//, "$1/");
+  if (u.hostname === "github.com") path = (/^\/[^/]+\/[^/]+/.exec(path) ?? [path])[0];
   if (u.hostname.endsWith("amd.com")) path = path.replace(/^\/[a-z]{2}(-[a-z]{2})?\//, "/");
-  return `${u.hostname.replace(/^www\./, "")}${path}`;
+  const key = `${u.hostname.replace(/^www\./, "")}${path}`;
+  return SAME_PUBLICATION.find(([prefix]) => key.startsWith(prefix))?.[1] ?? key;
 }

@@ -11,13 +11,13 @@ import {
   InputError,
   type PerfDtype,
   type PlanningEngine,
-  resolveEfficiency,
-  SHIPPED_FACTORS,
+  resolveShippedEfficiency,
 } from "@strata/core";
 import { paretoSvg } from "./chart.js";
 import { resolveGpu, resolveModel } from "./inputs.js";
 import { svgToPng } from "./png.js";
-import { parsePublishedCsv } from "./published.js";
+import { prepareRows } from "./prepared.js";
+import { type PublishedRow, parsePublishedCsv } from "./published.js";
 import { type Fleet, sweepPlans } from "./sweep.js";
 import { sweepCsv, sweepMarkdown, validationMarkdown } from "./tables.js";
 import { type CvMode, crossValidateBySource, type ValidationReport, validateRows } from "./validate.js";
@@ -95,8 +95,8 @@ export async function runCapacitySweep(args: CapacitySweepArgs, write: Sink): Pr
   const markdown = sweepMarkdown(points);
   const csv = sweepCsv(points);
   const factorNotes = fleets.map(({ gpu }) => {
-    const r = resolveEfficiency(SHIPPED_FACTORS, { vendor: gpu.vendor, family: gpu.family, engine });
-    return `${gpu.name} under ${engine}: ${describeResolved(r)}`;
+    const r = resolveShippedEfficiency({ vendor: gpu.vendor, family: gpu.family, engine });
+    return `${gpu.name} under ${engine}: ${describeResolved(r, model.moe !== undefined)}`;
   });
   write(args.format === "csv" ? csv : `${markdown}\n\n${factorNotes.join("\n")}\n`);
   if (args.out !== undefined) {
@@ -119,10 +119,26 @@ async function readPublished(file: string): Promise<string> {
   }
 }
 
-/** Plain: the shipped factors applied to FILE. With `cv`: leave-one-source-out over FILE. */
+/**
+ * Plain: the shipped factors applied to each file. With `cv`: leave-one-source-out,
+ * refitting on all the files together without the held-out source.
+ */
+export async function validatePublishedFiles(
+  files: readonly string[],
+  cv?: CvMode,
+): Promise<Array<{ file: string } & ValidationReport>> {
+  const parsed: Array<{ file: string; rows: PublishedRow[] }> = [];
+  for (const file of files) parsed.push({ file, rows: parsePublishedCsv(await readPublished(file), file) });
+  if (cv !== "source") return parsed.map(({ file, rows }) => ({ file, ...validateRows(rows, file) }));
+  const prepared = parsed.map(({ file, rows }) => ({ file, rows: prepareRows(rows, file) }));
+  const universe = prepared.flatMap((f) => f.rows);
+  return prepared.map(({ file, rows }) => ({ file, ...crossValidateBySource(rows, universe) }));
+}
+
+/** One file on its own (under --cv, fitted on that file's other sources only). */
 export async function validatePublishedFile(file: string, cv?: CvMode): Promise<ValidationReport> {
-  const rows = parsePublishedCsv(await readPublished(file), file);
-  return cv === "source" ? crossValidateBySource(rows, file) : validateRows(rows, file);
+  const [only] = await validatePublishedFiles([file], cv);
+  return validationJson(only as { file: string } & ValidationReport);
 }
 
 /**
@@ -140,8 +156,7 @@ export async function runCapacityValidation(
     .map((f) => f.trim())
     .filter((f) => f !== "");
   if (list.length === 0) throw new InputError("--validate", "needs a CSV file");
-  const reports: Array<{ file: string } & ValidationReport> = [];
-  for (const file of list) reports.push({ file, ...(await validatePublishedFile(file, options.cv)) });
+  const reports = await validatePublishedFiles(list, options.cv);
   const [only] = reports;
   if (options.json) {
     const out = reports.length === 1 && only ? validationJson(only) : { reports };

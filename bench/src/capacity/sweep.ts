@@ -15,8 +15,7 @@ import {
   type PerfPrediction,
   type PlanningEngine,
   predictPerformance,
-  resolveEfficiency,
-  SHIPPED_FACTORS,
+  resolveShippedEfficiency,
 } from "@strata/core";
 import type { NamedModel } from "./inputs.js";
 
@@ -129,7 +128,7 @@ function sweepFleet(options: SweepOptions, fleet: Fleet): SweepPoint[] {
   const points: SweepPoint[] = [];
   const efficiency =
     options.efficiency ??
-    resolveEfficiency(SHIPPED_FACTORS, {
+    resolveShippedEfficiency({
       vendor: fleet.gpu.vendor,
       family: fleet.gpu.family,
       engine: options.engine ?? DEFAULT_PLANNING_ENGINE,

@@ -2,20 +2,22 @@
  * Checks the performance model against published measurements: predicts every row's
  * metric from the row's plan and workload and reports the signed error.
  *
- * - Plain: the model as shipped (core's SHIPPED_FACTORS) applied to the file.
- * - `--cv source`: leave-one-source-out. Each source's rows are predicted by a table
- *   refitted on every other source of the file, so no factor has seen the figures it
+ * - Plain: the model as shipped (core's SHIPPED_FACTORS and SHIPPED_MOE_FACTORS)
+ *   applied to the file.
+ * - `--cv source`: leave-one-source-out. Each source's rows are predicted by tables
+ *   refitted on every other source of all the files validated together (dense and
+ *   mixture-of-experts measurements both), so no factor has seen the figures it
  *   predicts; a (family, engine) cell that only the held-out source fed is absent, and
  *   the row falls back to the vendor, engine or global cell (each row says which).
  */
 import {
   type FactorScope,
-  type FactorTable,
   type GpuVendor,
   resolveEfficiency,
   SHIPPED_FACTORS,
+  SHIPPED_MOE_FACTORS,
 } from "@strata/core";
-import { fitTable } from "./fit.js";
+import { type FittedTables, fitTables, isMoeRow } from "./fit.js";
 import { type PreparedRow, predictRow, prepareRows } from "./prepared.js";
 import type { Metric, PublishedRow } from "./published.js";
 
@@ -50,6 +52,10 @@ export interface ValidationRow {
   readonly factorKey: string;
   /** The sources that cell was fitted on; under --cv never the row's own. */
   readonly factorSources: readonly string[];
+  /** For a mixture-of-experts model, the MoE cell that predicted it (null for a dense model). */
+  readonly moeFactorKey: string | null;
+  /** The sources that MoE cell was fitted on; under --cv never the row's own. */
+  readonly moeFactorSources: readonly string[];
   readonly source: string;
   readonly sourceKey: string;
 }
@@ -90,8 +96,12 @@ export function groupMedians(
   return Object.fromEntries([...groups.entries()].sort().map(([k, g]) => [k, medianAbs(g)]));
 }
 
-function validationRow(p: PreparedRow, table: FactorTable): ValidationRow {
-  const resolved = resolveEfficiency(table, p.target);
+/** The tables Strata ships. */
+export const SHIPPED_TABLES: FittedTables = { dense: SHIPPED_FACTORS, moe: SHIPPED_MOE_FACTORS };
+
+function validationRow(p: PreparedRow, tables: FittedTables): ValidationRow {
+  const resolved = resolveEfficiency(tables.dense, p.target, { moeTable: tables.moe });
+  const moe = isMoeRow(p);
   const predicted = predictRow(p, resolved.factors);
   const { row } = p;
   const fits = predicted !== undefined;
@@ -118,6 +128,8 @@ function validationRow(p: PreparedRow, table: FactorTable): ValidationRow {
     factorScope: resolved.scope,
     factorKey: resolved.key,
     factorSources: resolved.sources,
+    moeFactorKey: moe ? resolved.moe.key : null,
+    moeFactorSources: moe ? resolved.moe.sources : [],
     source: row.source,
     sourceKey: p.sourceKey,
   };
@@ -133,23 +145,29 @@ function report(rows: ValidationRow[]): ValidationReport {
   };
 }
 
-/** The model as shipped (or with `table`) applied to every row. */
+/** The model as shipped (or with `tables`) applied to every row. */
 export function validateRows(
   rows: readonly PublishedRow[],
   file: string,
-  table: FactorTable = SHIPPED_FACTORS,
+  tables: FittedTables = SHIPPED_TABLES,
 ): ValidationReport {
-  return report(prepareRows(rows, file).map((p) => validationRow(p, table)));
+  return report(prepareRows(rows, file).map((p) => validationRow(p, tables)));
 }
 
-/** Leave-one-source-out: each source predicted by a table fitted on all the others. */
-export function crossValidateBySource(rows: readonly PublishedRow[], file: string): ValidationReport {
-  const prepared = prepareRows(rows, file);
-  const sources = [...new Set(prepared.map((p) => p.sourceKey))];
+/**
+ * Leave-one-source-out: each source of `rows` predicted by tables fitted on the rows
+ * of `universe` (the measurements validated together, `rows` among them) from every
+ * other source.
+ */
+export function crossValidateBySource(
+  rows: readonly PreparedRow[],
+  universe: readonly PreparedRow[],
+): ValidationReport {
+  const sources = [...new Set(rows.map((p) => p.sourceKey))];
   const out: ValidationRow[] = [];
   for (const held of sources) {
-    const table = fitTable(prepared.filter((p) => p.sourceKey !== held));
-    for (const p of prepared.filter((q) => q.sourceKey === held)) out.push(validationRow(p, table));
+    const tables = fitTables(universe.filter((p) => p.sourceKey !== held));
+    for (const p of rows.filter((q) => q.sourceKey === held)) out.push(validationRow(p, tables));
   }
   return report(out);
 }

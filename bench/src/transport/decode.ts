@@ -24,6 +24,8 @@ async function complete(url: string, prompt: string, nPredict: number): Promise<
       temperature: 0,
       return_tokens: true,
       cache_prompt: false,
+      // Every setup decodes exactly nPredict tokens, even with a real model that would stop.
+      ignore_eos: true,
     }),
   });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${await response.text()}`);

@@ -1,5 +1,6 @@
-import { resolve } from "node:path";
 import { DEFAULT_MESSAGE_SIZES, formatTransportReport, runTransportBench } from "@strata/bench";
+import { InputError } from "@strata/core";
+import { chooseModel, ModelPullError } from "@strata/shard-worker";
 import type { Command } from "commander";
 import { positiveInt } from "../flags.js";
 import { workerCommand } from "../worker-command.js";
@@ -18,7 +19,10 @@ export function registerBenchTransport(bench: Command): void {
     .description(
       "Decode tok/s through the gRPC tunnel vs llama.cpp RPC over direct TCP vs one process, and tunnel vs raw loopback TCP throughput for 64 KiB-16 MiB messages, measured in one run",
     )
-    .option("--model <path>", "GGUF model (default: a generated 12-layer tiny llama)")
+    .option(
+      "--model <name|path>",
+      "GGUF file, or a catalog model `strata model pull` fetches, e.g. smollm2-135m (default: a generated 12-layer tiny llama)",
+    )
     .option("--stages <n>", "pipeline stages for the split setups", positiveInt, 3)
     .option("--tokens <n>", "tokens generated per measured request", positiveInt, 128)
     .option(
@@ -28,14 +32,24 @@ export function registerBenchTransport(bench: Command): void {
       5,
     )
     .action(async (flags: TransportFlags) => {
+      const progress = (line: string) => process.stderr.write(`strata: ${line}\n`);
+      let modelPath: string | undefined;
+      if (flags.model !== undefined) {
+        try {
+          modelPath = (await chooseModel(flags.model, { log: progress })).path;
+        } catch (err: unknown) {
+          if (err instanceof ModelPullError) throw new InputError("--model", err.message, { cause: err });
+          throw err;
+        }
+      }
       const result = await runTransportBench({
-        modelPath: flags.model ? resolve(flags.model) : undefined,
+        modelPath,
         stages: flags.stages,
         tokens: flags.tokens,
         repeats: flags.repeats,
         messageSizes: DEFAULT_MESSAGE_SIZES,
         workerCommand: workerCommand(),
-        progress: (line) => process.stderr.write(`strata: ${line}\n`),
+        progress,
       });
       process.stdout.write(`${formatTransportReport(result, flags.stages)}\n`);
     });

@@ -11,6 +11,7 @@ interface ControllerFlags {
   gangTimeoutSeconds: number;
   gangBackoffSeconds: number;
   capacityRetrySeconds: number;
+  nodeNotReadyGraceSeconds: number;
   workers: number;
   leaderElect?: boolean;
   leaseName: string;
@@ -27,7 +28,11 @@ export function registerControllerCommand(program: Command): void {
     .description("Run the Kubernetes controller that turns ModelDeployments into gang-scheduled shard groups")
     .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
     .option("--namespace <ns>", "watch one namespace (default: all)")
-    .option("--nats-url <url>", "NATS URL handed to workers", DEFAULTS.natsUrl)
+    .option(
+      "--nats-url <url>",
+      "NATS of the control plane: handed to workers, and the leader consumes their heartbeats and lifecycle events there",
+      DEFAULTS.natsUrl,
+    )
     .option("--health-host <address>", "address of /healthz, /readyz, /metrics", DEFAULTS.healthHost)
     .option(
       "--health-port <n>",
@@ -52,6 +57,12 @@ export function registerControllerCommand(program: Command): void {
       "recheck a group waiting for GPUs this often",
       positiveNumber,
       DEFAULTS.capacityRetryMs / 1000,
+    )
+    .option(
+      "--node-not-ready-grace-seconds <s>",
+      "recreate a group with a pod on a node NotReady this long (well under the 300 s taint eviction)",
+      positiveNumber,
+      DEFAULTS.nodeNotReadyGraceMs / 1000,
     )
     .option("--workers <n>", "concurrent reconciles", positiveInt, DEFAULTS.workers)
     .option("--leader-elect", "elect a leader on a coordination.k8s.io Lease; only the leader acts")
@@ -85,6 +96,7 @@ export function registerControllerCommand(program: Command): void {
         gangBackoffBaseMs: flags.gangBackoffSeconds * 1000,
         gangBackoffMaxMs: Math.max(flags.gangBackoffSeconds * 1000, DEFAULTS.gangBackoffMaxMs),
         capacityRetryMs: flags.capacityRetrySeconds * 1000,
+        nodeNotReadyGraceMs: flags.nodeNotReadyGraceSeconds * 1000,
         workers: flags.workers,
         leaderElection: flags.leaderElect
           ? {

@@ -1,8 +1,4 @@
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
-import { homedir } from "node:os";
-import { basename, extname, join, resolve } from "node:path";
 import {
   type RunningCluster,
   startLocalCluster,
@@ -22,11 +18,13 @@ import {
 import { type RunningGateway, startLocalGateway } from "@strata/gateway";
 import { resolveNatsUrl } from "@strata/runtime";
 import {
+  type ChosenModel,
+  chooseModel,
+  DEFAULT_MODEL_NAME,
   type DevicePlacement,
   ensureLlamaCppBinaries,
+  ModelPullError,
   readModelSpec,
-  TINY_LLAMA_DEFAULTS,
-  writeTinyLlamaGguf,
 } from "@strata/shard-worker";
 import { type Command, Option } from "commander";
 import { port, positiveInt } from "../flags.js";
@@ -66,17 +64,28 @@ async function assertPortFree(host: string, wanted: number): Promise<void> {
   });
 }
 
-/** The default model when none is given: generated once into the cache. */
-async function defaultModel(progress: (line: string) => void): Promise<string> {
-  const dir = join(homedir(), ".cache", "strata", "models");
-  const d = TINY_LLAMA_DEFAULTS;
-  const path = join(dir, `tiny-llama-${d.layers}L-${d.hidden}d-seed${d.seed}.gguf`);
-  if (!existsSync(path)) {
-    await mkdir(dir, { recursive: true });
-    progress(`no --model given: generating ${path}`);
-    await writeTinyLlamaGguf(path);
+/**
+ * The model to serve: the default (pulled when not cached) unless --model names
+ * a catalog model or a file. When the default cannot be fetched, the generated
+ * model serves instead, and one line says so.
+ */
+async function modelToServe(
+  requested: string | undefined,
+  progress: (line: string) => void,
+): Promise<ChosenModel> {
+  let chosen: ChosenModel;
+  try {
+    chosen = await chooseModel(requested, { log: progress });
+  } catch (err: unknown) {
+    if (err instanceof ModelPullError) throw new InputError("--model", err.message, { cause: err });
+    throw err;
   }
-  return path;
+  if (chosen.fallbackReason !== undefined) {
+    progress(
+      `cannot fetch ${DEFAULT_MODEL_NAME} (${chosen.fallbackReason}); serving the generated ${chosen.servedName} instead (random weights: its answers are noise)`,
+    );
+  }
+  return chosen;
 }
 
 /** The planner's split, with its errors naming this command's flag. */
@@ -120,18 +129,18 @@ interface UpEngine {
   readonly vllm?: { readonly tensorParallel: number; readonly kvCacheGib: number };
 }
 
-/** llama.cpp: a GGUF file (a generated tiny model by default) and the cached llama.cpp build. */
+/** llama.cpp: a GGUF file or a catalog model (SmolLM2 by default) and the cached llama.cpp build. */
 async function prepareLlamaCpp(flags: UpFlags, progress: (line: string) => void): Promise<UpEngine> {
   if (flags.tp !== undefined) {
     throw new InputError("--tp", "needs --engine vllm (llama.cpp splits a model by layers, not tensors)");
   }
-  const modelPath = flags.model ? resolve(flags.model) : await defaultModel(progress);
-  const spec = await readModelSpec(modelPath, "--model");
+  const model = await modelToServe(flags.model, progress);
+  const spec = await readModelSpec(model.path, "--model");
   const binaries = await ensureLlamaCppBinaries({ log: progress });
   return {
-    modelPath,
+    modelPath: model.path,
     spec,
-    servedName: flags.servedName ?? basename(modelPath, extname(modelPath)),
+    servedName: flags.servedName ?? model.servedName,
     engineHome: binaries.binDir,
   };
 }
@@ -160,12 +169,12 @@ export function registerUpCommand(program: Command): void {
     )
     .addOption(new Option("--engine <engine>", "inference engine").choices(ENGINES).default("llamacpp"))
     .option(
-      "--model <path>",
-      "llamacpp: a GGUF file (default: a generated tiny llama model); vllm: a Hugging Face model folder (default: SmolLM2-135M-Instruct, converted once into the cache)",
+      "--model <name|path>",
+      `llamacpp: a GGUF file, or a catalog model that \`strata model pull\` fetches (default: ${DEFAULT_MODEL_NAME}, pulled when not cached; the generated tiny model when it cannot be fetched); vllm: a Hugging Face model folder (default: SmolLM2-135M-Instruct, converted once into the cache)`,
     )
     .option(
       "--served-name <name>",
-      "the model's name in the OpenAI API (default: the file's name without .gguf)",
+      "the model's name in the OpenAI API (default: the catalog name, or the file's name without .gguf)",
     )
     .option(
       "--stages <n>",
@@ -193,6 +202,7 @@ export function registerUpCommand(program: Command): void {
       const log = flags.verbose ? (line: string) => process.stderr.write(`${line}\n`) : () => {};
       await assertPortFree(flags.host, flags.port);
       const natsUrl = resolveNatsUrl(flags.natsUrl);
+      if (flags.servedName?.trim() === "") throw new InputError("--served-name", "must not be empty");
       const prepared =
         flags.engine === "vllm" ? await prepareVllm(flags, progress) : await prepareLlamaCpp(flags, progress);
       const { modelPath, spec, servedName } = prepared;

@@ -6,6 +6,7 @@ export type {
   ControlRequest,
   Decoded,
   DeploymentView,
+  EngineProbe,
   Heartbeat,
   LifecycleEvent,
   LifecycleKind,
@@ -25,8 +26,11 @@ export {
   controlRequestSchema,
   decodeMessage,
   deploymentViewSchema,
+  ENGINE_PROBE_KINDS,
   encodeMessage,
+  engineProbeSchema,
   HEARTBEAT_INTERVAL_MS,
+  HUNG_AFTER_PROBE_FAILURES,
   heartbeatSchema,
   LIFECYCLE_CONSUMERS,
   LIFECYCLE_KINDS,
@@ -50,7 +54,9 @@ export type {
   CatalogModelShape,
   Condition,
   ConditionType,
+  GroupLastTransition,
   GroupPhase,
+  GroupStageStatus,
   GroupStatus,
   ModelDeployment,
   ModelDeploymentSpec,
@@ -64,6 +70,7 @@ export {
   ANNOTATIONS,
   CONDITION_TYPES,
   conditionSchema,
+  DEFAULT_DRAIN_TIMEOUT_SECONDS,
   DEFAULT_GPU_RESOURCE,
   DEFAULT_TOPOLOGY_KEY,
   GROUP_PHASES,
@@ -85,6 +92,7 @@ export {
   planStatusSchema,
   REASONS,
   STRATA_API_GROUP,
+  STRATA_IMAGE,
   specRules,
   TUNNEL_TOKEN_SECRET_KEY,
   toStructuralSchema,
@@ -166,8 +174,16 @@ export {
   weightBytes,
 } from "./model/model-spec.js";
 export { DEPLOYMENT_NAME_PATTERN, deploymentNameSchema, isDeploymentName } from "./names.js";
-export { DEFAULT_EFFICIENCY, type EfficiencyFactors } from "./perf/efficiency.js";
 export {
+  DEFAULT_EFFICIENCY,
+  type EfficiencyFactors,
+  ENGINE_MEMORY,
+  engineEfficiency,
+  KV_MEMORY_RULES,
+  type KvMemoryRule,
+} from "./perf/efficiency.js";
+export {
+  CELL_FACTOR_RANGES,
   CELL_FACTORS,
   type CellFactorName,
   type CellFactors,
@@ -178,7 +194,15 @@ export {
   type FactorTable,
   type FactorTarget,
   factorChain,
+  findCell,
+  MOE_CELL_FACTOR_RANGES,
+  MOE_CELL_FACTORS,
+  type MoeCellFactorName,
+  type MoeCellFactors,
+  type MoeFactorTable,
+  type ResolvedCell,
   type ResolvedEfficiency,
+  type ResolveOptions,
   resolveEfficiency,
 } from "./perf/efficiency-table.js";
 export { type GoodputPoint, goodputPoint, type LatencySlo } from "./perf/goodput.js";
@@ -190,7 +214,8 @@ export {
 export { perfModelShape } from "./perf/model-shape.js";
 export { kvCapacityTokensPerReplica, predictPerformance } from "./perf/predict.js";
 export { expectedDistinctExperts } from "./perf/roofline.js";
-export { SHIPPED_FACTORS } from "./perf/shipped-factors.js";
+export { resolveShippedEfficiency } from "./perf/shipped.js";
+export { SHIPPED_FACTORS, SHIPPED_MOE_FACTORS } from "./perf/shipped-factors.js";
 export type {
   DecodeStageBreakdown,
   PerfBottleneck,
@@ -280,6 +305,7 @@ export {
   vllmRequestedBytes,
 } from "./planner/vllm-memory.js";
 export {
+  DEFAULT_MAX_SEQUENCES,
   DEFAULT_VLLM_STEP_TIMEOUT_SECONDS,
   DEFAULT_WORKER_BIND_HOST,
   parseWorkerEnv,

@@ -53,6 +53,7 @@ export {
 } from "./nats-server/local-endpoint.js";
 export type { NatsServerOptions } from "./nats-server/process.js";
 export { NatsServerProcess } from "./nats-server/process.js";
+export { spawnWithLifeline } from "./process/spawn-lifeline.js";
 export type { MetadataLike } from "./tracing/propagation.js";
 export {
   extractGrpcMetadata,

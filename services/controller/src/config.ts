@@ -14,6 +14,8 @@ export interface ControllerConfig {
   readonly capacityRetryMs: number;
   readonly resyncMs: number;
   readonly workers: number;
+  /** A group with a pod on a node NotReady this long is recreated elsewhere (well under the 300 s taint eviction). */
+  readonly nodeNotReadyGraceMs: number;
   readonly podGroupScheduler: string;
   readonly leaderElection:
     | {
@@ -37,6 +39,7 @@ export const DEFAULTS = {
   capacityRetryMs: 30_000,
   resyncMs: 300_000,
   workers: 4,
+  nodeNotReadyGraceMs: 60_000,
   podGroupScheduler: "scheduler-plugins-scheduler",
   leaseName: "strata-controller",
   leaseDurationMs: 15_000,
@@ -105,6 +108,10 @@ export function resolveControllerConfig(input: ControllerConfigInput): Controlle
     capacityRetryMs: positive("--capacity-retry-seconds", input.capacityRetryMs ?? DEFAULTS.capacityRetryMs),
     resyncMs: positive("--resync-seconds", input.resyncMs ?? DEFAULTS.resyncMs),
     workers: positive("--workers", input.workers ?? DEFAULTS.workers),
+    nodeNotReadyGraceMs: positive(
+      "--node-not-ready-grace-seconds",
+      input.nodeNotReadyGraceMs ?? DEFAULTS.nodeNotReadyGraceMs,
+    ),
     podGroupScheduler: input.podGroupScheduler ?? DEFAULTS.podGroupScheduler,
     leaderElection,
   };

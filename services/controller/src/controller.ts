@@ -8,6 +8,7 @@ import { Caches } from "./kube/caches.js";
 import { type Clock, systemClock, WorkQueue } from "./kube/workqueue.js";
 import { LeaderElector } from "./leader/lease.js";
 import { RECONCILE_RESULTS, ReconcilerMetrics } from "./metrics/reconciler-metrics.js";
+import { ControllerNats } from "./nats/controller-nats.js";
 import { planOneReplica } from "./plan/auto.js";
 import type { AutoPlanner } from "./plan/resolve-plan.js";
 import { KubeEventRecorder } from "./reconcile/events.js";
@@ -31,6 +32,11 @@ export interface ControllerDeps {
 
 // A conflict means our cache was behind: try again soon, without growing backoff.
 const CONFLICT_REQUEUE_MS = 200;
+/**
+ * Lifecycle events reach status at most this late: a burst of them (a group
+ * starting, a rollout) is folded into one reconcile and one status write.
+ */
+const EVENT_COALESCE_MS = 500;
 
 /** The ModelDeployment controller: informers, work queue, reconciler, leader election, health. */
 export class Controller {
@@ -42,6 +48,7 @@ export class Controller {
   private readonly caches: Caches;
   private readonly queue: WorkQueue;
   private readonly elector: LeaderElector | undefined;
+  private readonly nats: ControllerNats;
   private reconciler: Reconciler | undefined;
   private server: Server | undefined;
   private synced = false;
@@ -62,6 +69,20 @@ export class Controller {
     this.queue = new WorkQueue({ baseMs: 250, maxMs: 60_000 }, this.clock);
     const le = deps.config.leaderElection;
     this.elector = le ? new LeaderElector(this.api, le, this.clock, this.log) : undefined;
+    this.nats = new ControllerNats({
+      url: deps.config.natsUrl,
+      logger: this.log,
+      registry: this.registry,
+      now: () => this.clock.now(),
+      onDeployment: (deployment, why) =>
+        this.enqueueNamed(deployment, why === "event" ? EVENT_COALESCE_MS : 0),
+      onConnection: (connected) => this.metrics.natsConnected.set(connected ? 1 : 0),
+    });
+  }
+
+  /** The cluster state the leader folds from NATS; undefined until it leads and is connected. */
+  get clusterState() {
+    return this.nats.state;
   }
 
   /** Port of /healthz, /readyz and /metrics. */
@@ -91,6 +112,8 @@ export class Controller {
       log: this.log,
       autoPlanner: this.deps.autoPlanner ?? planOneReplica,
       events: new KubeEventRecorder(this.api, this.clock, this.log),
+      workers: this.nats,
+      metrics: this.metrics,
       settings: {
         natsUrl: config.natsUrl,
         gangTimeoutMs: config.gangTimeoutMs,
@@ -98,8 +121,10 @@ export class Controller {
         gangBackoffMaxMs: config.gangBackoffMaxMs,
         capacityRetryMs: config.capacityRetryMs,
         podGroupScheduler: podGroups ? config.podGroupScheduler : undefined,
+        nodeNotReadyGraceMs: config.nodeNotReadyGraceMs,
       },
     });
+    this.nats.connect();
     await this.caches.start({
       deployment: (key) => this.enqueue(key),
       owned: (key) => this.enqueue(key),
@@ -126,6 +151,7 @@ export class Controller {
     await this.elector?.stop(true);
     this.queue.shutDown();
     await Promise.allSettled(this.workers);
+    await this.nats.close();
     await this.caches.stop();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.metrics.isLeader.set(0);
@@ -134,6 +160,7 @@ export class Controller {
   private startWorkers(): void {
     if (this.stopped) return;
     this.metrics.isLeader.set(1);
+    this.nats.lead();
     this.enqueueAll();
     this.resyncTimer = setInterval(() => this.enqueueAll(), this.deps.config.resyncMs);
     this.resyncTimer.unref();
@@ -172,6 +199,14 @@ export class Controller {
   private enqueue(key: string): void {
     this.queue.add(key);
     this.metrics.queueDepth.set(this.queue.length);
+  }
+
+  /** Every ModelDeployment of this name (NATS subjects carry no namespace), after `delayMs`. */
+  private enqueueNamed(deployment: string, delayMs: number): void {
+    if (!this.isLeader || this.stopped) return;
+    for (const key of this.caches.deploymentKeys()) {
+      if (key.endsWith(`/${deployment}`)) this.queue.addAfter(key, delayMs);
+    }
   }
 
   private enqueueAll(): void {

@@ -3,6 +3,7 @@ import { performance } from "node:perf_hooks";
 import type { Context, TextMapPropagator } from "@opentelemetry/api";
 import type { Logger } from "@strata/runtime";
 import type { GatewayConfig } from "./config.js";
+import { engineError, MAX_ENGINE_ERROR_BYTES } from "./engine-error.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { OpenAIError } from "./openai-error.js";
 import type { ReplicaState, ReplicaTable } from "./replicas.js";
@@ -61,9 +62,11 @@ class ClientWatch {
 /**
  * Forwards one validated completion request and streams the answer back.
  * Attempts go to distinct heads chosen by load; an attempt that fails before
- * the response starts (refused, reset, 5xx) moves on to the next head. Once
- * the response has started it is never replayed: a head failing mid-stream
- * ends the client's stream.
+ * the response starts (refused, reset, 502/503/504) moves on to the next head.
+ * The engine's own error answers (any other 4xx or 5xx) are the client's
+ * answer, in OpenAI's format, without trying another head. Once the response
+ * has started it is never replayed: a head failing mid-stream ends the
+ * client's stream.
  */
 export async function proxyCompletion(deps: ProxyDeps, pr: ProxyRequest): Promise<number> {
   const { config, table, metrics } = deps;
@@ -97,6 +100,17 @@ export async function proxyCompletion(deps: ProxyDeps, pr: ProxyRequest): Promis
         `Every replica of '${model}' is at its queue limit; retry later.`,
         {
           code: "rate_limit_exceeded",
+          headers: { "retry-after": String(config.retryAfterSeconds) },
+        },
+      );
+    }
+    if (decision.kind === "draining") {
+      throw new OpenAIError(
+        503,
+        "server_error",
+        `Every replica of '${model}' is draining or restarting; retry later.`,
+        {
+          code: "replicas_draining",
           headers: { "retry-after": String(config.retryAfterSeconds) },
         },
       );
@@ -172,11 +186,18 @@ async function attemptOn(
       if (err instanceof UpstreamAttemptError) return { kind: "failed", error: err };
       throw err;
     }
+    const status = upstream.statusCode ?? 502;
+    if (status >= 400 && pr.valid.kind !== "native") {
+      // llama.cpp's native endpoint keeps llama.cpp's own error format; the OpenAI ones get OpenAI's.
+      const text = await readCapped(upstream, MAX_ENGINE_ERROR_BYTES);
+      if (watch.gone) return { kind: "client-gone" };
+      throw engineError(status, text, id);
+    }
     // The gateway's own time: from having the whole request to sending it on (choosing a head,
     // earlier failed attempts included), plus relaying the head's headers. Receiving the body
     // is not counted: a client sending to the head directly spends that time too.
     const headersAt = performance.now();
-    const status = await relay(
+    const relayed = await relay(
       deps,
       pr,
       id,
@@ -184,12 +205,29 @@ async function attemptOn(
       watch,
       () => sentAt - pr.receivedAt + performance.now() - headersAt,
     );
-    return watch.gone ? { kind: "client-gone" } : { kind: "done", status };
+    return watch.gone ? { kind: "client-gone" } : { kind: "done", status: relayed };
   } finally {
     watch.track(undefined);
     replica.outstanding -= 1;
     metrics.inFlight.set({ replica: id }, replica.outstanding);
   }
+}
+
+/** The start of a response body as text; the rest is read and dropped so the socket can be reused. */
+function readCapped(upstream: IncomingMessage, maxBytes: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    upstream.on("data", (chunk: Buffer) => {
+      if (kept >= maxBytes) return;
+      chunks.push(chunk.subarray(0, maxBytes - kept));
+      kept += Math.min(chunk.length, maxBytes - kept);
+    });
+    const done = () => resolve(Buffer.concat(chunks).toString("utf8"));
+    upstream.once("end", done);
+    upstream.once("error", done);
+    upstream.once("close", done);
+  });
 }
 
 /** Copies the head's response to the client as it arrives, observing token timing. */

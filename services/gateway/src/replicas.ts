@@ -27,8 +27,15 @@ export interface ReplicaLoad {
 /** Where a discovery source pushes what it sees. */
 export interface ReplicaSink {
   upsert(endpoint: ReplicaEndpoint): void;
-  remove(id: string): void;
+  /** Removes the replica; with `url`, only if it is still the head at that URL. */
+  remove(id: string, url?: string): void;
   reportLoad(id: string, load: ReplicaLoad): void;
+  /**
+   * Whether the head takes new requests (it reports `ready`); a draining head
+   * stays known, so its in-flight requests finish, but gets nothing new. With
+   * `url`, only if it is still the head at that URL.
+   */
+  setServing(id: string, serving: boolean, url?: string): void;
 }
 
 /**
@@ -48,6 +55,8 @@ export interface ReplicaState {
   load: ReplicaLoad | undefined;
   /** Until this time (epoch ms) the head is skipped after a failed connection. */
   ejectedUntilMs: number;
+  /** False while the head drains, stops or restarts its engine: no new requests. */
+  serving: boolean;
 }
 
 /** The live set of replicas, keyed by id; discovery sources write, the router reads. */
@@ -69,12 +78,22 @@ export class ReplicaTable implements ReplicaSink {
       outstanding: existing?.outstanding ?? 0,
       load: undefined,
       ejectedUntilMs: 0,
+      serving: true,
     });
     this.onChange?.();
   }
 
-  remove(id: string): void {
-    if (this.byId.delete(id)) this.onChange?.();
+  remove(id: string, url?: string): void {
+    const state = this.byId.get(id);
+    if (!state || (url !== undefined && state.endpoint.url !== url)) return;
+    this.byId.delete(id);
+    this.onChange?.();
+  }
+
+  setServing(id: string, serving: boolean, url?: string): void {
+    const state = this.byId.get(id);
+    if (!state || (url !== undefined && state.endpoint.url !== url)) return;
+    state.serving = serving;
   }
 
   reportLoad(id: string, load: ReplicaLoad): void {

@@ -11,6 +11,7 @@ function replica(id: string, outstanding = 0, load?: { waiting: number; kvUsage:
     outstanding,
     load: load ? { waiting: load.waiting, kvUsage: load.kvUsage, atMs: load.atMs ?? now } : undefined,
     ejectedUntilMs: 0,
+    serving: true,
   };
   return state;
 }
@@ -60,6 +61,15 @@ describe("chooseReplica", () => {
     a.ejectedUntilMs = now + 1_000;
     expect(pick([a, replica("b", 3)])).toBe("b");
     expect(pick([a])).toBe("a");
+  });
+
+  it("sends nothing new to a draining head, and says so when every head drains", () => {
+    const a = replica("a");
+    a.serving = false;
+    expect(pick([a, replica("b", 3)])).toBe("b");
+    expect(pick([a])).toBe("draining");
+    // A retry after the other head failed finds none left to try.
+    expect(pick([a, replica("b")], ["b"])).toBe("exhausted");
   });
 
   it("spreads ties by the tie-break draw", () => {

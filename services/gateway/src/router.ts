@@ -12,7 +12,8 @@ export type RouteDecision =
   | { readonly kind: "replica"; readonly replica: ReplicaState }
   | { readonly kind: "unknown-model" }
   | { readonly kind: "exhausted" }
-  | { readonly kind: "overloaded" };
+  | { readonly kind: "overloaded" }
+  | { readonly kind: "draining" };
 
 /** The queue depth a head would have if we sent it one more request. */
 function queueDepth(r: ReplicaState, nowMs: number, policy: RoutingPolicy): number {
@@ -36,9 +37,10 @@ export function replicaScore(r: ReplicaState, nowMs: number, policy: RoutingPoli
  * Chooses a head for one attempt of a request.
  *
  * Case 1: no head serves `model` → unknown-model (404).
- * Case 2: every head serving it was already tried for this request → exhausted (502).
- * Case 3: every untried head is full (queue ≥ maxQueuePerReplica) → overloaded (429).
- * Case 4: otherwise the lowest-score head among those not recently ejected for
+ * Case 2: every head of it is draining, stopping or restarting its engine → draining (503).
+ * Case 3: every head serving it was already tried for this request → exhausted (502).
+ * Case 4: every untried head is full (queue ≥ maxQueuePerReplica) → overloaded (429).
+ * Case 5: otherwise the lowest-score head among those not recently ejected for
  *         a refused connection; if all are ejected, the lowest-score ejected one
  *         (better a retry than a refusal). Ties go to the lowest `tieBreak` draw.
  */
@@ -50,7 +52,9 @@ export function chooseReplica(
   tieBreak: () => number = Math.random,
 ): RouteDecision {
   if (candidates.length === 0) return { kind: "unknown-model" };
-  const untried = candidates.filter((r) => !tried.has(r.endpoint.id));
+  const serving = candidates.filter((r) => r.serving);
+  if (serving.length === 0) return tried.size === 0 ? { kind: "draining" } : { kind: "exhausted" };
+  const untried = serving.filter((r) => !tried.has(r.endpoint.id));
   if (untried.length === 0) return { kind: "exhausted" };
   const open = untried.filter((r) => queueDepth(r, nowMs, policy) < policy.maxQueuePerReplica);
   if (open.length === 0) return { kind: "overloaded" };

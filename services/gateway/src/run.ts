@@ -47,6 +47,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
     throw new InputError("--upstream", "give at least one of --upstream, --nats or --kubernetes");
   }
   const sources: ReplicaSource[] = [];
+  const registry = createMetricsRegistry({ service: "gateway" });
   if (upstreams.length > 0) {
     const endpoints = upstreams.every((u) => typeof u === "string")
       ? parseUpstreams(upstreams as readonly string[])
@@ -77,12 +78,18 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
       throw new InputError("--nats", `cannot connect to ${options.natsUrl}: ${String(err)}`, { cause: err });
     }
     // With Kubernetes discovery, heartbeats only add load; alone, they discover the heads too.
-    sources.push(new NatsHeartbeatSource(nc, { discover: options.kubernetesNamespace === undefined }));
+    sources.push(
+      new NatsHeartbeatSource(nc, {
+        discover: options.kubernetesNamespace === undefined,
+        registry,
+        logger: log,
+      }),
+    );
   }
   const tracing = setupTracing({ serviceName: "strata-gateway" });
   const gateway = new Gateway({
     config,
-    registry: createMetricsRegistry({ service: "gateway" }),
+    registry,
     sources,
     tracer: tracing.tracer,
     log,

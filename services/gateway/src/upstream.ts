@@ -1,4 +1,5 @@
 import { type Agent, type IncomingMessage, type OutgoingHttpHeaders, request } from "node:http";
+import { RETRYABLE_STATUSES } from "./engine-error.js";
 
 /** Why an attempt at a head failed before any byte reached the client. */
 export type AttemptFailure = "connect" | "reset" | "timeout" | "status_5xx" | "aborted";
@@ -21,7 +22,7 @@ export class UpstreamAttemptError extends Error {
 const connectErrors = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
 
 export interface UpstreamCall {
-  /** Resolves with the head's response once headers arrived and the status is below 500. */
+  /** Resolves with the head's response once headers arrived, unless its status is a retryable one. */
   readonly response: Promise<IncomingMessage>;
   /** Aborts the call at any point (client went away). */
   abort(): void;
@@ -29,8 +30,9 @@ export interface UpstreamCall {
 
 /**
  * Sends one POST to a head over a keep-alive agent. A refused or reset
- * connection, a header timeout, or a 5xx status rejects with
- * UpstreamAttemptError; the 5xx body is drained so the socket is reused.
+ * connection, a header timeout, or a status another head may not share (502,
+ * 503, 504: see engine-error.ts) rejects with UpstreamAttemptError; that body
+ * is drained so the socket is reused. Other answers, errors included, resolve.
  */
 export function callUpstream(
   agent: Agent,
@@ -72,7 +74,7 @@ export function callUpstream(
       settled = true;
       clearTimeout(timer);
       const status = res.statusCode ?? 502;
-      if (status >= 500) {
+      if (RETRYABLE_STATUSES.has(status)) {
         // Keep the start of the head's answer for the log and the 502; drain the rest so the socket is reused.
         let text = "";
         res.setEncoding("utf8");

@@ -28,6 +28,12 @@ describe("validateCompletionBody", () => {
     ["text", '{"model":"m","prompt":[1,2,3],"max_tokens":0}'],
     ["text", '{"model":"m","prompt":["a","b"],"stop":["x"]}'],
     ["chat", `{"model":"m",${msgs},"temperature":0,"max_tokens":16,"seed":1}`],
+    [
+      "chat",
+      '{"model":"m","n":3,"messages":[{"role":"system","content":"s"},{"role":"developer","content":"d"},' +
+        '{"role":"user","content":[{"type":"text","text":"u"}]},{"role":"assistant","content":null},' +
+        '{"role":"tool","content":"t","tool_call_id":"c"}]}',
+    ],
   ] as const)("accepts %s %s", (kind, body) => {
     expect(validateCompletionBody(kind, Buffer.from(body)).model).toBe("m");
   });
@@ -45,6 +51,19 @@ describe("validateCompletionBody", () => {
       param: "messages[0].role",
       code: "invalid_type",
     },
+    {
+      kind: "chat",
+      body: '{"model":"m","messages":[{"role":"user","content":"x"},{"role":"wizard","content":"x"}]}',
+      param: "messages[1].role",
+      code: "invalid_value",
+    },
+    {
+      kind: "chat",
+      body: '{"model":"m","messages":[{"role":"user","content":7}]}',
+      param: "messages[0].content",
+      code: "invalid_type",
+    },
+    { kind: "chat", body: `{"model":"m",${msgs},"n":129}`, param: "n", code: "invalid_type" },
     {
       kind: "chat",
       body: `{"model":"m",${msgs},"temperature":"hot"}`,
@@ -76,5 +95,14 @@ describe("validateCompletionBody", () => {
     expect(err.code).toBe(code);
     const parsed = JSON.parse(err.body()) as { error: Record<string, unknown> };
     expect(Object.keys(parsed.error).sort()).toEqual(["code", "message", "param", "type"]);
+  });
+});
+
+describe("chat roles", () => {
+  it("names the bad role, where it is and the roles there are", () => {
+    const err = reject("chat", '{"model":"m","messages":[{"role":"function","content":"x"}]}');
+    expect(err.message).toBe(
+      `Invalid value for 'messages[0].role': "function" is not a role; supported roles are system, developer, user, assistant, tool.`,
+    );
   });
 });

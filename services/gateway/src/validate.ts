@@ -14,7 +14,26 @@ export interface ValidRequest {
 }
 
 type Json = Record<string, unknown>;
-type Check = (value: unknown) => string | undefined;
+
+/**
+ * What is wrong with one parameter: a sentence about the parameter itself, or
+ * one naming a part of it (`at`, e.g. `[2].role` under `messages`) and the
+ * OpenAI error code (default `invalid_type`).
+ */
+type Problem = string | { readonly at: string; readonly message: string; readonly code: string };
+type Check = (value: unknown) => Problem | undefined;
+
+/**
+ * The message roles of OpenAI's chat API
+ * (https://platform.openai.com/docs/api-reference/chat/create#chat-create-messages).
+ * Anything else is refused here rather than passed to an engine, whose chat
+ * template would render it as text of an unknown speaker.
+ */
+export const CHAT_ROLES = ["system", "developer", "user", "assistant", "tool"] as const;
+const chatRoles: ReadonlySet<string> = new Set(CHAT_ROLES);
+
+/** OpenAI's upper bound for `n`; the engine's own (its sequence slots) is usually lower. */
+export const MAX_CHOICES = 128;
 
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
 
@@ -47,7 +66,8 @@ const commonChecks: Readonly<Record<string, Check>> = {
   stream_options: object,
   temperature: numberIn(0, 2),
   top_p: numberIn(0, 1),
-  n: intAtLeast(1),
+  n: (v) =>
+    isInt(v) && v >= 1 && v <= MAX_CHOICES ? undefined : `must be an integer between 1 and ${MAX_CHOICES}`,
   max_tokens: intAtLeast(0),
   presence_penalty: numberIn(-2, 2),
   frequency_penalty: numberIn(-2, 2),
@@ -74,14 +94,25 @@ const textChecks: Readonly<Record<string, Check>> = {
   prompt: checkPrompt,
 };
 
-function checkMessages(v: unknown): string | undefined {
+function checkMessages(v: unknown): Problem | undefined {
   if (!Array.isArray(v) || v.length === 0) return "must be a non-empty array of messages";
+  const wrongType = (at: string, message: string) => ({ at, message, code: "invalid_type" });
   for (const [i, m] of v.entries()) {
-    if (typeof m !== "object" || m === null || Array.isArray(m)) return `[${i}] must be an object`;
+    if (typeof m !== "object" || m === null || Array.isArray(m))
+      return wrongType(`[${i}]`, "must be an object");
     const { role, content } = m as Json;
-    if (typeof role !== "string" || role === "") return `[${i}].role must be a non-empty string`;
+    if (typeof role !== "string" || role === "")
+      return wrongType(`[${i}].role`, "must be a non-empty string");
+    if (!chatRoles.has(role)) {
+      return {
+        at: `[${i}].role`,
+        message: `${JSON.stringify(role)} is not a role; supported roles are ${CHAT_ROLES.join(", ")}`,
+        code: "invalid_value",
+      };
+    }
     const okContent = content === undefined || content === null || typeof content === "string";
-    if (!okContent && !Array.isArray(content)) return `[${i}].content must be a string or an array of parts`;
+    if (!okContent && !Array.isArray(content))
+      return wrongType(`[${i}].content`, "must be a string or an array of parts");
   }
   return undefined;
 }
@@ -124,10 +155,12 @@ export function validateCompletionBody(kind: CompletionKind, raw: Buffer): Valid
     const value = body[param];
     if (value === undefined) continue;
     const problem = check(value);
-    if (problem !== undefined) {
-      const where = problem.startsWith("[") ? `${param}${problem.split(" ")[0]}` : param;
-      throw invalidRequest(`Invalid value for '${param}': ${problem}.`, where, "invalid_type");
+    if (problem === undefined) continue;
+    if (typeof problem === "string") {
+      throw invalidRequest(`Invalid value for '${param}': ${problem}.`, param, "invalid_type");
     }
+    const where = `${param}${problem.at}`;
+    throw invalidRequest(`Invalid value for '${where}': ${problem.message}.`, where, problem.code);
   }
   return { kind, model: body.model, stream: body.stream === true };
 }

@@ -60,6 +60,14 @@ export { type TunnelMetricsObserver, tunnelMetricsObserver } from "./metrics/tun
 export { scrapeVllm, VLLM_METRIC_NAMES, vllmFigures } from "./metrics/vllm-metrics.js";
 export { type EngineFiguresSource, workerMetrics } from "./metrics/worker-metrics.js";
 export { modelCacheDir, strataCacheRoot } from "./model/cache-dir.js";
+export {
+  type ChooseModelOptions,
+  type ChosenModel,
+  chooseModel,
+  DEFAULT_MODEL_NAME,
+  generatedModel,
+  servedNameOfFile,
+} from "./model/choose-model.js";
 export { MODEL_DOWNLOADS, SMOLLM2_135M_SOURCE, type WheelModelSource } from "./model/downloads.js";
 export {
   canDequantize,

@@ -64,7 +64,7 @@ describe("strata bench capacity, as a user runs it", () => {
     );
     expect(byDefault.status).toBe(0);
     expect(byDefault.stdout).toMatch(
-      /\nh100-sxm-80g under vllm: nvidia factors \(vendor scope, fitted on \d+ sources?\)\n/,
+      /\nh100-sxm-80g under vllm: hopper\/vllm factors \(family\+engine scope, fitted on \d+ sources?\)/,
     );
     expect(byDefault.stdout).toMatch(/\nmi300x under vllm: cdna3\/vllm factors \(family\+engine scope, /);
     const trtllm = await strata(

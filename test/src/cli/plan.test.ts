@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { smollm2Path } from "../shard-worker/real-model.js";
 import { fixtureDir, strata, TINY_CONFIG, tinyGgufHeader } from "./plan-fixtures.js";
 
 // `strata plan` as a user runs it: the built CLI in a child process.
@@ -123,6 +124,20 @@ describe("strata plan", () => {
     expect(covered[0]).toBe(0);
     expect(covered.at(-1)).toBe(TINY_CONFIG.num_hidden_layers - 1);
   });
+
+  it("reads the real SmolLM2-135M GGUF's header and splits its 30 layers over 3 stages", async () => {
+    const gguf = await smollm2Path();
+    const { status, plan } = await planJson("--model", gguf, "--gpu", "cpu", "--nodes", "3");
+    expect(status).toBe(0);
+    expect(plan).toMatchObject({ model: "SmolLM2-135M-Instruct.Q4_1", dtype: "gguf:Q4_1", tp: 1, pp: 3 });
+    const ranges = plan.stages.map((s: { layers: { first: number; last: number } }) => s.layers);
+    expect(ranges[0].first).toBe(0);
+    expect(ranges.at(-1).last).toBe(29);
+    for (let i = 1; i < ranges.length; i++) expect(ranges[i].first).toBe(ranges[i - 1].last + 1);
+    const table = await strata("plan", "--model", gguf, "--gpu", "cpu", "--nodes", "3");
+    expect(table.stdout).toMatch(/^model\s+SmolLM2-135M-Instruct\.Q4_1 \(gguf:Q4_1, 96\.6 MB of weights\)/m);
+    expect(table.stdout).toMatch(/tied embeddings/);
+  }, 300_000);
 
   it("reads a GGUF whose header is longer than the first read (a 12 MB tokenizer)", async () => {
     const big = fixtures.write("big-vocab.gguf", tinyGgufHeader(TINY_CONFIG, 400_000));

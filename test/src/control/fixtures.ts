@@ -1,12 +1,18 @@
 /**
  * Control-plane test fixtures: workers' NATS side (WorkerControl) on their
- * own connections, and the controller's cluster state on another, all against
- * a real nats-server. The engine behind a worker is a plain figures object the
- * test sets: these tests are about the control plane, not llama.cpp.
+ * own connections, and the local supervisor's cluster state (the
+ * ClusterStateService that `strata up` runs, with the supervisor's durable
+ * consumer) on another, all against a real nats-server. The state keeper runs
+ * in-process so a test can read its state directly; the controller's own use
+ * of it is tested with the real `strata controller` process
+ * (test/src/controller/controller-nats.test.ts). The engine behind a worker is
+ * a plain figures object the test sets: these tests are about the control
+ * plane, not llama.cpp.
  */
 
 import { ClusterStateService } from "@strata/controller";
 import type { LayerRange } from "@strata/core";
+import { LIFECYCLE_CONSUMERS } from "@strata/core";
 import { connectNats, createMetricsRegistry, type Logger, type NatsConnection } from "@strata/runtime";
 import { type EngineFiguresSource, WorkerControl, workerMetrics } from "@strata/shard-worker";
 import type { Registry } from "prom-client";
@@ -101,7 +107,7 @@ export async function startReplica(url: string, deployment: string, stageCount =
   return workers;
 }
 
-export interface TestController {
+export interface TestStateKeeper {
   readonly nc: NatsConnection;
   readonly service: ClusterStateService;
   readonly registry: Registry;
@@ -109,11 +115,15 @@ export interface TestController {
   close(): Promise<void>;
 }
 
-export async function startController(url: string, durable: string): Promise<TestController> {
+/** The supervisor's cluster state on its own connection; `durable` defaults to the supervisor's. */
+export async function startStateKeeper(
+  url: string,
+  durable: string = LIFECYCLE_CONSUMERS.supervisor,
+): Promise<TestStateKeeper> {
   const logger = memoryLogger();
-  const nc = await connectNats({ servers: url, name: "test-controller", logger });
-  const registry = createMetricsRegistry({ service: "controller" });
-  const service = new ClusterStateService({ nc, logger, registry, durable, source: "controller" });
+  const nc = await connectNats({ servers: url, name: "test-supervisor", logger });
+  const registry = createMetricsRegistry({ service: "supervisor" });
+  const service = new ClusterStateService({ nc, logger, registry, durable, source: "supervisor" });
   service.start();
   return {
     nc,

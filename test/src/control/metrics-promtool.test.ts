@@ -1,13 +1,14 @@
 /**
  * Every service's /metrics output passes `promtool check metrics` (names,
  * help texts, units, counter suffixes), fetched over HTTP as Prometheus would:
- * a real shard worker process, the controller's cluster state (the local
- * supervisor runs the same) and the gateway. Series with labels are populated first, so the
+ * a real shard worker process, the local supervisor's cluster state and the
+ * gateway. The real `strata controller` process's /metrics is checked in
+ * test/src/controller/controller-nats.test.ts, where a control plane runs. Series with labels are populated first, so the
  * check sees them and not only their HELP/TYPE lines.
  */
 import { spawnSync } from "node:child_process";
 import { WorkerProcess } from "@strata/controller";
-import { LIFECYCLE_CONSUMERS, workerEnv } from "@strata/core";
+import { workerEnv } from "@strata/core";
 import { runGateway } from "@strata/gateway";
 import {
   createMetricsRegistry,
@@ -23,7 +24,7 @@ import { pollUntil } from "../k8s/poll.js";
 import { promtoolBinary } from "../k8s/versions.js";
 import { binaries } from "../shard-worker/rpc-fixtures.js";
 import { STRATA_WORKER_COMMAND } from "../strata-bin.js";
-import { startController, startReplica, type TestController, type TestWorker } from "./fixtures.js";
+import { startReplica, startStateKeeper, type TestStateKeeper, type TestWorker } from "./fixtures.js";
 
 function promtoolCheck(text: string): { status: number | null; output: string } {
   const result = spawnSync(promtoolBinary(), ["check", "metrics"], { input: text, encoding: "utf8" });
@@ -118,19 +119,19 @@ describe("promtool check metrics", () => {
     expect(promtoolCheck(text)).toEqual({ status: 0, output: "" });
   });
 
-  it("passes on the controller's /metrics", async () => {
-    const controller: TestController = await startController(server.url, LIFECYCLE_CONSUMERS.controller);
-    cleanups.push(() => controller.close());
-    const workers: TestWorker[] = await startReplica(server.url, "lint-controller", 2);
+  it("passes on the local supervisor's cluster-state /metrics", async () => {
+    const keeper: TestStateKeeper = await startStateKeeper(server.url);
+    cleanups.push(() => keeper.close());
+    const workers: TestWorker[] = await startReplica(server.url, "lint-supervisor", 2);
     cleanups.push(async () => Promise.all(workers.map((w) => w.close())));
-    controller.nc.publish("strata.heartbeat.lint-controller.0.9", new TextEncoder().encode("garbage"));
+    keeper.nc.publish("strata.heartbeat.lint-supervisor.0.9", new TextEncoder().encode("garbage"));
     await pollUntil("replica available", 10_000, async () =>
-      Boolean(controller.service.state.replica("lint-controller", 0)?.available),
+      Boolean(keeper.service.state.replica("lint-supervisor", 0)?.available),
     );
-    const served = await startMetricsServer(controller.registry);
+    const served = await startMetricsServer(keeper.registry);
     cleanups.push(() => served.close());
     const text = await scrape(served.url);
-    expect(text).toContain('strata_controller_replicas_available{deployment="lint-controller"} 1');
+    expect(text).toContain('strata_controller_replicas_available{deployment="lint-supervisor"} 1');
     expect(text).toContain(NATS_METRICS.invalidMessages);
     expect(promtoolCheck(text)).toEqual({ status: 0, output: "" });
   });

@@ -9,7 +9,6 @@ import {
   controlReplySchema,
   controlRequestSchema,
   decodeMessage,
-  LIFECYCLE_CONSUMERS,
   LIFECYCLE_STREAM,
   lifecycleEventSchema,
   subjects,
@@ -19,14 +18,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { pollUntil } from "../k8s/poll.js";
 import {
   metricValue,
-  startController,
   startReplica,
-  type TestController,
+  startStateKeeper,
+  type TestStateKeeper,
   type TestWorker,
 } from "./fixtures.js";
 
 let server: NatsServerProcess;
-const running: Array<TestWorker | TestController> = [];
+const running: Array<TestWorker | TestStateKeeper> = [];
 
 beforeAll(async () => {
   server = await NatsServerProcess.start();
@@ -55,7 +54,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function track<T extends TestWorker | TestController>(...items: T[]): T[] {
+function track<T extends TestWorker | TestStateKeeper>(...items: T[]): T[] {
   running.push(...items);
   return items;
 }
@@ -86,10 +85,10 @@ async function storedEvents(deployment: string): Promise<string[]> {
 
 describe("control plane over a real nats-server", () => {
   it("reconnects after nats-server is killed and restarted, and loses no lifecycle event", async () => {
-    const [controller] = track(await startController(server.url, LIFECYCLE_CONSUMERS.controller));
+    const [keeper] = track(await startStateKeeper(server.url));
     const workers = track(...(await startReplica(server.url, "outage")));
     await pollUntil("replica available", 15_000, async () =>
-      Boolean(controller?.service.state.replica("outage", 0)?.available),
+      Boolean(keeper?.service.state.replica("outage", 0)?.available),
     );
 
     await server.kill();
@@ -105,15 +104,15 @@ describe("control plane over a real nats-server", () => {
     await pollUntil("outboxes empty", 20_000, async () =>
       workers.every((w) => w.control.outbox.pending === 0),
     );
-    await pollUntil("controller sees the outage's events and fresh heartbeats", 20_000, async () => {
-      const stages = controller?.service.state.replica("outage", 0)?.stages ?? [];
+    await pollUntil("state keeper sees the outage's events and fresh heartbeats", 20_000, async () => {
+      const stages = keeper?.service.state.replica("outage", 0)?.stages ?? [];
       return (
         stages[1]?.lastEvent === "draining" &&
         stages[2]?.lastEvent === "failed" &&
         stages.every((s) => (s.lastHeartbeatAtMs ?? 0) > beforeRestart && !s.lost)
       );
     });
-    expect(controller?.service.state.replica("outage", 0)?.stages[2]?.reason).toBe("engine exited (SIGSEGV)");
+    expect(keeper?.service.state.replica("outage", 0)?.stages[2]?.reason).toBe("engine exited (SIGSEGV)");
     // Exactly once each: re-sent events were de-duplicated by their Nats-Msg-Id.
     const events = await storedEvents("outage");
     expect(events.sort()).toEqual(
@@ -130,9 +129,9 @@ describe("control plane over a real nats-server", () => {
     );
   });
 
-  it("a controller that was down catches up from its durable consumer", async () => {
+  it("a state keeper that was down catches up from its durable consumer", async () => {
     const durable = "catch-up-test";
-    const [first] = track(await startController(server.url, durable));
+    const [first] = track(await startStateKeeper(server.url, durable));
     const workers = track(...(await startReplica(server.url, "catchup", 2)));
     await pollUntil("replica available", 15_000, async () =>
       Boolean(first?.service.state.replica("catchup", 0)?.available),
@@ -142,12 +141,12 @@ describe("control plane over a real nats-server", () => {
     workers[1]?.control.setState("draining");
     await workers[1]?.control.outbox.flush();
 
-    const [second] = track(await startController(server.url, durable));
+    const [second] = track(await startStateKeeper(server.url, durable));
     await pollUntil("missed event applied", 15_000, async () => {
       const stage = second?.service.state.replica("catchup", 0)?.stages.find((s) => s.stage === 1);
       return stage?.lastEvent === "draining";
     });
-    // The durable consumer resumed after what the first controller acknowledged.
+    // The durable consumer resumed after what the first state keeper acknowledged.
     const consumed = await metricValue(second?.registry as never, NATS_METRICS.lifecycleEventsConsumed, {
       event: "starting",
     });
@@ -155,7 +154,7 @@ describe("control plane over a real nats-server", () => {
   });
 
   it("rejects garbage, counts it, logs it once, and keeps consuming", async () => {
-    const [controller] = track(await startController(server.url, LIFECYCLE_CONSUMERS.controller));
+    const [keeper] = track(await startStateKeeper(server.url));
     const [worker] = track(...(await startReplica(server.url, "garbage", 1)));
     const enc = new TextEncoder();
     const garbage = [
@@ -163,7 +162,7 @@ describe("control plane over a real nats-server", () => {
       enc.encode(JSON.stringify({ v: 1, stage: "zero" })),
       Uint8Array.of(0xff),
     ];
-    const nc = controller?.nc;
+    const nc = keeper?.nc;
     if (!nc || !worker) throw new Error("fixtures did not start");
 
     for (let i = 0; i < 5; i++) for (const g of garbage) nc.publish("strata.heartbeat.garbage.0.0", g);
@@ -180,63 +179,61 @@ describe("control plane over a real nats-server", () => {
     expect(badReply).toMatchObject({ ok: true, value: { ok: false } });
 
     await pollUntil("invalid messages counted", 10_000, async () => {
-      const json = await metricValue(controller.registry, NATS_METRICS.invalidMessages, {
+      const json = await metricValue(keeper.registry, NATS_METRICS.invalidMessages, {
         kind: "heartbeat",
         reason: "json",
       });
-      const schema = await metricValue(controller.registry, NATS_METRICS.invalidMessages, {
+      const schema = await metricValue(keeper.registry, NATS_METRICS.invalidMessages, {
         kind: "heartbeat",
         reason: "schema",
       });
-      const events = await metricValue(controller.registry, NATS_METRICS.invalidMessages, {
+      const events = await metricValue(keeper.registry, NATS_METRICS.invalidMessages, {
         kind: "lifecycle",
       });
       return json === 10 && schema === 5 && events >= 1;
     });
     expect(await metricValue(worker.registry, NATS_METRICS.invalidMessages, { kind: "control" })).toBe(1);
-    const warnings = controller.logger.lines.filter((l) =>
-      l.message.startsWith("rejected invalid NATS message"),
-    );
+    const warnings = keeper.logger.lines.filter((l) => l.message.startsWith("rejected invalid NATS message"));
     // Once per subject kind and reason, not once per message.
     expect(warnings.filter((w) => w.fields?.subject === "strata.heartbeat.garbage.0.0")).toHaveLength(2);
 
     // Still consuming both heartbeats and lifecycle events after the garbage.
     worker.control.setState("draining");
     await pollUntil("valid messages after garbage applied", 10_000, async () => {
-      const stage = controller.service.state.replica("garbage", 0)?.stages[0];
+      const stage = keeper.service.state.replica("garbage", 0)?.stages[0];
       return stage?.lastEvent === "draining" && stage.state === "draining";
     });
   });
 
   it("marks a stage lost after 3 missed heartbeats and its replica unavailable", async () => {
-    const [controller] = track(await startController(server.url, LIFECYCLE_CONSUMERS.controller));
+    const [keeper] = track(await startStateKeeper(server.url));
     const workers = track(...(await startReplica(server.url, "lossy")));
     await pollUntil("replica available", 15_000, async () =>
-      Boolean(controller?.service.state.replica("lossy", 0)?.available),
+      Boolean(keeper?.service.state.replica("lossy", 0)?.available),
     );
     // Heartbeats flowing for a few intervals: nothing is lost.
     await new Promise((r) => setTimeout(r, 3500));
-    expect(controller?.service.state.replica("lossy", 0)?.stages.some((s) => s.lost)).toBe(false);
+    expect(keeper?.service.state.replica("lossy", 0)?.stages.some((s) => s.lost)).toBe(false);
 
     // Stage 1 dies without a goodbye: its connection closes, its heartbeats stop.
     await workers[1]?.nc.close();
     await pollUntil("stage 1 lost", 10_000, async () => {
-      const replica = controller?.service.state.replica("lossy", 0);
+      const replica = keeper?.service.state.replica("lossy", 0);
       return replica?.stages[1]?.lost === true && replica.available === false;
     });
-    const replica = controller?.service.state.replica("lossy", 0);
+    const replica = keeper?.service.state.replica("lossy", 0);
     expect(replica?.stages.filter((s) => s.lost).map((s) => s.stage)).toEqual([1]);
     expect(
-      await metricValue(controller?.registry as never, "strata_controller_stage_transitions_total", {
+      await metricValue(keeper?.registry as never, "strata_controller_stage_transitions_total", {
         transition: "stage-lost",
       }),
     ).toBeGreaterThanOrEqual(1);
   });
 
   it("answers status, drain and shutdown requests", async () => {
-    const [controller] = track(await startController(server.url, LIFECYCLE_CONSUMERS.controller));
+    const [keeper] = track(await startStateKeeper(server.url));
     const [head] = track(...(await startReplica(server.url, "drainme", 1)));
-    if (!head || !controller) throw new Error("fixtures did not start");
+    if (!head || !keeper) throw new Error("fixtures did not start");
     head.figures = {
       requestsRunning: 1,
       requestsWaiting: 0,
@@ -247,7 +244,7 @@ describe("control plane over a real nats-server", () => {
     const ref = { deployment: "drainme", replica: 0, stage: 0 };
     const ask = (command: "status" | "drain" | "shutdown"): Promise<ControlReply> =>
       requestValidated(
-        controller.nc,
+        keeper.nc,
         subjects.control(ref),
         { schema: controlRequestSchema, value: { v: 1, command } },
         controlReplySchema,
@@ -256,16 +253,16 @@ describe("control plane over a real nats-server", () => {
 
     expect(await ask("status")).toMatchObject({ ok: true, status: { state: "ready", requestsRunning: 1 } });
     expect(await ask("drain")).toMatchObject({ ok: true, status: { state: "draining", drained: false } });
-    await pollUntil("controller sees draining", 10_000, async () => {
-      return controller.service.state.replica("drainme", 0)?.stages[0]?.state === "draining";
+    await pollUntil("state keeper sees draining", 10_000, async () => {
+      return keeper.service.state.replica("drainme", 0)?.stages[0]?.state === "draining";
     });
     // The in-flight request finishes: the stage is drained, and stays draining (accepts nothing new).
     head.figures = { ...head.figures, requestsRunning: 0 };
     expect(await ask("status")).toMatchObject({ status: { state: "draining", drained: true } });
 
     expect(await ask("shutdown")).toMatchObject({ ok: true, command: "shutdown" });
-    await pollUntil("worker shut down and controller saw stopped", 10_000, async () => {
-      const stage = controller.service.state.replica("drainme", 0)?.stages[0];
+    await pollUntil("worker shut down and state keeper saw stopped", 10_000, async () => {
+      const stage = keeper.service.state.replica("drainme", 0)?.stages[0];
       return head.shutdownCalls === 1 && stage?.lastEvent === "stopped";
     });
   });

@@ -1,6 +1,6 @@
 /**
  * `strata status` as a user runs it, against a real nats-server with workers
- * reporting: answered by the controller's cluster state, and by collecting
+ * reporting: answered by the supervisor's cluster state (the controller answers the same way: controller-nats.test.ts), and by collecting
  * heartbeats when nobody keeps state. Bad input: one line, exit 2.
  */
 import { execFile } from "node:child_process";
@@ -8,12 +8,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { LIFECYCLE_CONSUMERS } from "@strata/core";
 import { NatsServerProcess } from "@strata/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pollUntil } from "../k8s/poll.js";
 import { STRATA_BIN as cli } from "../strata-bin.js";
-import { startController, startReplica, type TestController, type TestWorker } from "./fixtures.js";
+import { startReplica, startStateKeeper, type TestStateKeeper, type TestWorker } from "./fixtures.js";
 
 const run = promisify(execFile);
 let stateDir: string;
@@ -53,7 +52,7 @@ afterAll(async () => {
 });
 
 describe("strata status", () => {
-  it("collects heartbeats when no controller answers", async () => {
+  it("collects heartbeats when no state keeper answers", async () => {
     await reportingReplica("collected");
     const { code, stdout } = await strata(
       "status",
@@ -78,21 +77,21 @@ describe("strata status", () => {
     expect(replica.stages[0].heartbeatAgeMs).toBeLessThan(5_000);
   });
 
-  it("asks the controller's cluster state, and shows a lost stage", async () => {
+  it("asks the supervisor's cluster state, and shows a lost stage", async () => {
     const workers = await reportingReplica("tiny");
-    const controller: TestController = await startController(server.url, LIFECYCLE_CONSUMERS.controller);
+    const keeper: TestStateKeeper = await startStateKeeper(server.url);
     try {
-      await pollUntil("controller sees the replica", 10_000, async () =>
-        Boolean(controller.service.state.replica("tiny", 0)?.available),
+      await pollUntil("state keeper sees the replica", 10_000, async () =>
+        Boolean(keeper.service.state.replica("tiny", 0)?.available),
       );
       await workers[2]?.nc.close();
       await pollUntil("stage 2 lost", 10_000, async () =>
-        Boolean(controller.service.state.replica("tiny", 0)?.stages[2]?.lost),
+        Boolean(keeper.service.state.replica("tiny", 0)?.stages[2]?.lost),
       );
       const json = await strata("status", "--nats-url", server.url, "--deployment", "tiny", "--json");
       expect(json.code).toBe(0);
       const snapshot = JSON.parse(json.stdout);
-      expect(snapshot.source).toBe("controller");
+      expect(snapshot.source).toBe("supervisor");
       expect(snapshot.deployments[0].replicas[0]).toMatchObject({ available: false });
       expect(snapshot.deployments[0].replicas[0].stages[2]).toMatchObject({ stage: 2, lost: true });
 
@@ -102,7 +101,7 @@ describe("strata status", () => {
       expect(table.stdout).toMatch(/tiny\s+0\s+2\s+8-11\s+ready \(lost\)/);
       expect(table.stdout).toMatch(/tiny\s+0\s+0\s+0-3\s+ready\s+0 run, 0 wait, kv 0%, 0\.0 tok\/s/);
     } finally {
-      await controller.close();
+      await keeper.close();
     }
   });
 

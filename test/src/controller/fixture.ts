@@ -161,15 +161,25 @@ export class Deployments {
     })) as ModelDeployment;
   }
 
-  /** Merge-patches the spec. */
+  /**
+   * Merge-patches the spec: read, merge, replace; a conflict (the controller
+   * wrote status in between, which bumps the resourceVersion) reads again.
+   */
   async patchSpec(name: string, spec: Record<string, unknown>): Promise<void> {
-    const md = await this.get(name);
-    await this.custom.replaceNamespacedCustomObject({
-      ...CRD,
-      namespace: this.namespace,
-      name,
-      body: { ...md, spec: deepMerge(md.spec as unknown as Record<string, unknown>, spec) },
-    });
+    for (let attempt = 1; ; attempt++) {
+      const md = await this.get(name);
+      try {
+        await this.custom.replaceNamespacedCustomObject({
+          ...CRD,
+          namespace: this.namespace,
+          name,
+          body: { ...md, spec: deepMerge(md.spec as unknown as Record<string, unknown>, spec) },
+        });
+        return;
+      } catch (err: unknown) {
+        if ((err as { code?: number }).code !== 409 || attempt >= 10) throw err;
+      }
+    }
   }
 
   /** The scale subresource, as `kubectl scale` and an HPA see it. */
@@ -179,14 +189,22 @@ export class Deployments {
     return await this.custom.getNamespacedCustomObjectScale({ ...CRD, namespace: this.namespace, name });
   }
 
+  /** Sets spec.replicas through the scale subresource; a conflict reads again. */
   async setScale(name: string, replicas: number): Promise<void> {
-    const scale = await this.scale(name);
-    await this.custom.replaceNamespacedCustomObjectScale({
-      ...CRD,
-      namespace: this.namespace,
-      name,
-      body: { ...scale, spec: { replicas } },
-    });
+    for (let attempt = 1; ; attempt++) {
+      const scale = await this.scale(name);
+      try {
+        await this.custom.replaceNamespacedCustomObjectScale({
+          ...CRD,
+          namespace: this.namespace,
+          name,
+          body: { ...scale, spec: { replicas } },
+        });
+        return;
+      } catch (err: unknown) {
+        if ((err as { code?: number }).code !== 409 || attempt >= 10) throw err;
+      }
+    }
   }
 
   async delete(name: string): Promise<void> {

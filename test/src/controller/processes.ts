@@ -13,11 +13,24 @@ export const TEST_LEASE = "strata-controller";
 export interface ControllerProcess {
   readonly identityPrefix: string;
   readonly child: ChildProcess;
+  /** Port of /healthz, /readyz and /metrics. */
+  readonly healthPort: number;
+  /** Everything the process wrote to stderr (its JSON log). */
+  stderr(): string;
+  /** GET /metrics. */
+  metrics(): Promise<string>;
   leaseHolder(): Promise<string | undefined>;
   /** Reads /metrics: strata_controller_is_leader. */
   isLeader(): Promise<boolean>;
   /** SIGKILL to the process group: no lease release, as in a crash. */
   kill(): void;
+}
+
+export interface ControllerProcessOptions {
+  /** NATS of the control plane; default an unreachable one (no workers). */
+  readonly natsUrl?: string;
+  /** More flags, e.g. `--node-not-ready-grace-seconds=5`. */
+  readonly extraArgs?: readonly string[];
 }
 
 /**
@@ -28,6 +41,7 @@ export async function startControllerProcess(
   admin: KubeConfig,
   namespace: string,
   name: string,
+  options: ControllerProcessOptions = {},
 ): Promise<ControllerProcess> {
   const dir = await mkdtemp(join(tmpdir(), `strata-${name}-`));
   const kubeconfig = join(dir, "kubeconfig");
@@ -41,7 +55,7 @@ export async function startControllerProcess(
       `--namespace=${namespace}`,
       "--health-host=127.0.0.1",
       "--health-port=0",
-      "--nats-url=nats://nats.invalid:4222",
+      `--nats-url=${options.natsUrl ?? "nats://nats.invalid:4222"}`,
       "--gang-timeout-seconds=15",
       "--leader-elect",
       `--lease-namespace=${namespace}`,
@@ -49,6 +63,7 @@ export async function startControllerProcess(
       "--lease-duration-seconds=4",
       "--renew-deadline-seconds=3",
       "--retry-period-seconds=0.5",
+      ...(options.extraArgs ?? []),
     ],
     { env: { ...process.env, POD_NAME: name }, detached: true, stdio: ["ignore", "ignore", "pipe"] },
   );
@@ -64,9 +79,13 @@ export async function startControllerProcess(
     return port !== undefined;
   });
   const coordination = admin.makeApiClient(CoordinationV1Api);
+  const metrics = async () => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   return {
     identityPrefix: name,
     child,
+    healthPort: port as number,
+    stderr: () => stderr,
+    metrics,
     async leaseHolder() {
       const lease = await coordination
         .readNamespacedLease({ namespace, name: TEST_LEASE })
@@ -74,8 +93,7 @@ export async function startControllerProcess(
       return lease?.spec?.holderIdentity;
     },
     async isLeader() {
-      const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return /^strata_controller_is_leader 1$/m.test(body);
+      return /^strata_controller_is_leader 1$/m.test(await metrics());
     },
     kill() {
       if (child.exitCode === null && child.pid) {

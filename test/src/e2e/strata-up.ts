@@ -11,12 +11,12 @@ export class StrataRun {
   /** Every process seen under this run, for the no-orphans check. */
   readonly seenPids = new Set<number>();
 
-  /** `env` adds to (or overrides) this process's environment. */
+  /** `env` is added to this process's environment. */
   constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
     this.child = spawn(process.execPath, [STRATA_BIN, ...args], {
       detached: true,
-      env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
     });
     this.child.stdout?.on("data", (d: Buffer) => {
       this.stdout += d.toString();

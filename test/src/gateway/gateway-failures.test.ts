@@ -169,6 +169,24 @@ describe("gateway routing and failure handling", () => {
     expect(openaiError(res.text).code).toBe("upstream_unavailable");
   });
 
+  it("passes the engine's own 500 to the client once, with its message, without trying another head", async () => {
+    const a = await head();
+    const b = await head();
+    a.behaviour = "engine-error-500";
+    b.behaviour = "engine-error-500";
+    const { url, registry } = await gatewayFor([a.url(), b.url()], { maxAttempts: 3 });
+    const res = await post(url, chat());
+    expect(res.status).toBe(500);
+    expect(res.headers.get("x-should-retry")).toBe("false");
+    const err = openaiError(res.text);
+    expect(err.message).toBe("[json.exception.type_error.316] invalid UTF-8 byte at index 3: 0xB7");
+    expect(err.type).toBe("server_error");
+    expect(a.requests.length + b.requests.length).toBe(1);
+    const metrics = await registry.metrics();
+    expect(metrics).not.toMatch(/strata_gateway_retries_total\{/);
+    expect(metrics).toMatch(/strata_gateway_requests_total\{model="m",code="500"\} 1/);
+  });
+
   it("never replays a stream that already sent bytes", async () => {
     const a = await head();
     const b = await head();

@@ -1,6 +1,13 @@
-import { encodeMessage, type Heartbeat, heartbeatSchema, subjects } from "@strata/core";
+import { encodeMessage, type Heartbeat, heartbeatSchema, lifecycleEventSchema, subjects } from "@strata/core";
 import { NatsHeartbeatSource, ReplicaTable } from "@strata/gateway";
-import { connectNats, type NatsConnection, NatsServerProcess, silentLogger } from "@strata/runtime";
+import {
+  connectNats,
+  NATS_METRICS,
+  type NatsConnection,
+  NatsServerProcess,
+  silentLogger,
+} from "@strata/runtime";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // Real nats-server: heartbeats published as workers publish them reach the
@@ -82,6 +89,63 @@ describe("gateway discovery from NATS heartbeats", () => {
       await expect.poll(() => table.get("llama/0"), { timeout: 3_000 }).toBeUndefined();
     } finally {
       await source.stop();
+    }
+  });
+
+  const publishEvent = (replica: number, kind: "draining" | "ready", endpoint?: string) =>
+    publisher.publish(
+      subjects.lifecycle({ deployment: "llama", replica, stage: 0 }),
+      encodeMessage(lifecycleEventSchema, {
+        v: 1,
+        id: `e-${replica}-${kind}-${Date.now()}`,
+        deployment: "llama",
+        replica,
+        stage: 0,
+        kind,
+        atMs: Date.now(),
+        ...(endpoint ? { endpoint } : {}),
+      }),
+    );
+
+  it("stops routing to a head the moment its draining event arrives, in both modes", async () => {
+    const table = new ReplicaTable();
+    table.upsert({ id: "llama/0", model: "llama-3.1-405b", url: "http://10.0.0.1:8080" });
+    table.upsert({ id: "llama/1", model: "llama-3.1-405b", url: "http://10.0.0.2:8080" });
+    const registry = new Registry();
+    const source = new NatsHeartbeatSource(subscriber, { discover: false, registry });
+    await source.start(table);
+    try {
+      // An event from another pod of the same replica name (its URL differs) changes nothing.
+      publishEvent(1, "draining", "http://10.0.0.9:8080");
+      publishEvent(0, "draining", "http://10.0.0.1:8080");
+      await expect.poll(() => table.get("llama/0")?.serving).toBe(false);
+      expect(table.get("llama/1")?.serving).toBe(true);
+      // Still known (its in-flight requests finish), but gets nothing new.
+      expect(table.get("llama/0")?.endpoint.url).toBe("http://10.0.0.1:8080");
+      // Serving again once its heartbeats say ready.
+      publish(heartbeat({ endpoint: "http://10.0.0.1:8080" }));
+      await expect.poll(() => table.get("llama/0")?.serving).toBe(true);
+
+      publisher.publish("strata.lifecycle.llama.0.0", new TextEncoder().encode("not json"));
+      await expect
+        .poll(async () =>
+          (await registry.getSingleMetricAsString(NATS_METRICS.invalidMessages)).includes("} 1"),
+        )
+        .toBe(true);
+    } finally {
+      await source.stop();
+    }
+
+    const discovered = new ReplicaTable();
+    const discovering = new NatsHeartbeatSource(subscriber, { discover: true });
+    await discovering.start(discovered);
+    try {
+      publish(heartbeat({ replica: 4, endpoint: "http://127.0.0.1:18084" }));
+      await expect.poll(() => discovered.get("llama/4")).toBeDefined();
+      publishEvent(4, "draining", "http://127.0.0.1:18084");
+      await expect.poll(() => discovered.get("llama/4")).toBeUndefined();
+    } finally {
+      await discovering.stop();
     }
   });
 

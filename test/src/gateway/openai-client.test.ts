@@ -39,7 +39,8 @@ describe("OpenAI client through the gateway of `strata up` (3 stages, real llama
     client = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: "local-mode-needs-no-key", maxRetries: 0 });
     const models = await client.models.list();
     model = models.data[0]?.id ?? "";
-    expect(model).not.toBe("");
+    // The file's name without .gguf, never its path.
+    expect(models.data.map((m) => m.id)).toEqual(["tiny"]);
   });
 
   afterAll(async () => {
@@ -110,6 +111,52 @@ describe("OpenAI client through the gateway of `strata up` (3 stages, real llama
     let streamed = "";
     for await (const chunk of stream) streamed += chunk.choices[0]?.text ?? "";
     expect(streamed).toBe(text);
+  });
+
+  it("n up to the engine's 4 slots gives that many choices, streamed or not; n = 5 is a 400 naming n", async () => {
+    const messages = [{ role: "user" as const, content: PROMPT }];
+    const whole = await client.chat.completions.create({ model, messages, max_tokens: 4, n: 4 });
+    expect(whole.choices.map((c) => c.index).sort()).toEqual([0, 1, 2, 3]);
+    for (const c of whole.choices) expect(c.message.content?.length).toBeGreaterThan(0);
+
+    const stream = await client.chat.completions.create({
+      model,
+      messages,
+      max_tokens: 4,
+      n: 2,
+      stream: true,
+    });
+    const text = new Map<number, string>();
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) text.set(c.index, (text.get(c.index) ?? "") + (c.delta.content ?? ""));
+    }
+    expect([...text.keys()].sort()).toEqual([0, 1]);
+    for (const t of text.values()) expect(t.length).toBeGreaterThan(0);
+
+    const err = await client.chat.completions
+      .create({ model, messages, max_tokens: 4, n: 5 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    const bad = err as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(bad.param).toBe("n");
+    expect(bad.message).toMatch(/Field 'n': Value must be between 1 <= value <= 4, but got 5/);
+  });
+
+  it("a message role outside OpenAI's is a 400 from the gateway, naming the message", async () => {
+    const messages = [
+      { role: "user", content: "hi" },
+      { role: "wizard", content: PROMPT },
+    ] as unknown as OpenAI.ChatCompletionMessageParam[];
+    const err = await client.chat.completions.create({ model, messages }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    const bad = err as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(bad.param).toBe("messages[1].role");
+    expect(bad.code).toBe("invalid_value");
+    expect(bad.message).toMatch(
+      /"wizard" is not a role; supported roles are system, developer, user, assistant, tool/,
+    );
+    // Refused before any head saw it: the gateway's own answer carries no replica.
+    expect(bad.headers.get("x-strata-replica")).toBeNull();
   });
 
   describe("bad input is answered in OpenAI's error format", () => {

@@ -8,7 +8,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type HeadBehaviour = "ok" | "fail-503" | "die-mid-stream" | "stall";
+export type HeadBehaviour = "ok" | "fail-503" | "engine-error-500" | "die-mid-stream" | "stall";
+
+/**
+ * llama-server's answer when its JSON encoder met bytes that are not UTF-8 in
+ * a non-streamed output, as older llama.cpp builds gave it (newer ones replace
+ * the bytes): the engine's own error, the same on every replica.
+ */
+export const ENGINE_UTF8_ERROR =
+  '{"error":{"code":500,"message":"[json.exception.type_error.316] invalid UTF-8 byte at index 3: 0xB7","type":"server_error"}}';
 
 export interface HeadRequest {
   readonly path: string;
@@ -58,6 +66,11 @@ export class ScriptedHead {
     if (this.behaviour === "fail-503") {
       res.writeHead(503, { "content-type": "application/json" });
       res.end('{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}');
+      return;
+    }
+    if (this.behaviour === "engine-error-500") {
+      res.writeHead(500, { "content-type": "application/json; charset=utf-8" });
+      res.end(ENGINE_UTF8_ERROR);
       return;
     }
     if (this.behaviour === "stall") {

@@ -4,6 +4,8 @@ import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  COREDNS_VERSION,
+  corednsBinDir,
   ETCD_VERSION,
   HELM_VERSION,
   helmBinDir,
@@ -15,8 +17,9 @@ import {
 } from "./versions.js";
 
 /**
- * Builds the Kubernetes control plane, etcd, KWOK and helm from the Go module
- * proxy into `~/.cache/strata/<component>-<version>/bin`, once. A binary that
+ * Builds the Kubernetes control plane and node agents (kubelet, kube-proxy),
+ * etcd, KWOK, helm and CoreDNS from the Go module proxy into
+ * `~/.cache/strata/<component>-<version>/bin`, once. A binary that
  * is already there is never rebuilt. Builds run under `nice -n 10` with
  * `-trimpath -ldflags "-s -w"` (smaller binaries, smaller build cache).
  */
@@ -35,6 +38,9 @@ const CONTROL_PLANE: readonly GoBinary[] = [
   { name: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/kube-apiserver" },
   { name: "kube-scheduler", pkg: "k8s.io/kubernetes/cmd/kube-scheduler" },
   { name: "kube-controller-manager", pkg: "k8s.io/kubernetes/cmd/kube-controller-manager" },
+  // Real nodes; built in the same `go build` as the control plane when both are missing.
+  { name: "kubelet", pkg: "k8s.io/kubernetes/cmd/kubelet" },
+  { name: "kube-proxy", pkg: "k8s.io/kubernetes/cmd/kube-proxy" },
 ];
 const KUBECTL: GoBinary = { name: "kubectl", pkg: "k8s.io/kubernetes/cmd/kubectl" };
 const ETCD: GoBinary = { name: "etcd", pkg: "go.etcd.io/etcd/server/v3" };
@@ -87,6 +93,14 @@ export async function ensureK8sBinaries(log: BuildLog = console.log): Promise<st
       goInstall(out, ["-ldflags", ldflags, `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`]),
     );
     built.push("helm");
+  }
+  if (!existsSync(join(corednsBinDir(), "coredns"))) {
+    requireGo();
+    log(`k8s: building coredns ${COREDNS_VERSION}`);
+    await buildInto(corednsBinDir(), [{ name: "coredns", pkg: "" }], (out) =>
+      goInstall(out, ["-ldflags", "-s -w", `github.com/coredns/coredns@${COREDNS_VERSION}`]),
+    );
+    built.push("coredns");
   }
   return built;
 }

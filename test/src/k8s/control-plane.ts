@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { renderKubeconfig } from "./kubeconfig.js";
 import { kwokStagesYaml } from "./kwok-stages.js";
 import { type ControlPlanePki, createControlPlanePki, SERVICE_CLUSTER_IP_RANGE } from "./pki.js";
+import { freePorts } from "./ports.js";
 import { probe, waitFor } from "./probe.js";
 import { ComponentError, type ManagedProcess, startProcess, stopProcess } from "./processes.js";
 import { type K8sBinaries, k8sBinaries } from "./versions.js";
@@ -24,12 +24,22 @@ export interface ControlPlaneOptions {
   readonly extraArgs?: Partial<Record<ComponentName, readonly string[]>>;
   /** Binary paths; default the ones setup built into ~/.cache/strata. */
   readonly binaries?: K8sBinaries;
+  /**
+   * Serve the API on this host address instead of loopback, for real nodes:
+   * their kubelets and pods reach it there (pods through the `kubernetes`
+   * Service, whose endpoint it becomes). It goes in the serving certificate.
+   */
+  readonly advertiseAddress?: string;
+  /** `cgroup.procs` files every component joins before it starts (real nodes' clusters). */
+  readonly cgroupProcs?: readonly string[];
 }
 
-/** A running control plane on loopback. */
+/** A running control plane on loopback (or on `advertiseAddress`). */
 export interface ControlPlane {
   /** `https://127.0.0.1:<port>` */
   readonly server: string;
+  /** The CA and its key: real nodes get client certificates from it. */
+  readonly pki: ControlPlanePki;
   /** Admin (`system:masters`) kubeconfig, as a file and as YAML text. */
   readonly kubeconfigPath: string;
   readonly kubeconfig: string;
@@ -78,7 +88,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const extra = (c: ComponentName): readonly string[] => opts.extraArgs?.[c] ?? [];
   const procs: ManagedProcess[] = [];
   const start = (name: ComponentName, bin: string, args: readonly string[]): ManagedProcess => {
-    const p = startProcess(name, bin, [...args, ...extra(name)], { logDir, outliveParent: opts.detached });
+    const p = startProcess(name, bin, [...args, ...extra(name)], {
+      logDir,
+      outliveParent: opts.detached,
+      ...(opts.cgroupProcs !== undefined ? { cgroupProcs: opts.cgroupProcs } : {}),
+    });
     procs.push(p);
     return p;
   };
@@ -98,11 +112,16 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     ] as const);
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const etcd = start("etcd", bins.etcd, etcdArgs(dir, etcdUrl, `http://127.0.0.1:${etcdPeerPort}`));
-    const pki = await createControlPlanePki(dir);
+    const address = opts.advertiseAddress ?? "127.0.0.1";
+    const pki = await createControlPlanePki(dir, opts.advertiseAddress !== undefined ? [address] : []);
     await waitFor("etcd", () => probe(`${etcdUrl}/health`), [etcd], timeoutMs);
 
-    const server = `https://127.0.0.1:${apiPort}`;
-    const apiserver = start("kube-apiserver", bins.kubeApiserver, apiserverArgs(dir, pki, etcdUrl, apiPort));
+    const server = `https://${address}:${apiPort}`;
+    const apiserver = start(
+      "kube-apiserver",
+      bins.kubeApiserver,
+      apiserverArgs(dir, pki, etcdUrl, address, apiPort),
+    );
     const kubeconfigs = await writeKubeconfigs(dir, server, pki);
     const readyz = (): Promise<boolean> =>
       probe(`${server}/readyz`, { ca: pki.caCertPem, token: pki.tokens.admin });
@@ -170,6 +189,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     return {
       server,
+      pki,
       kubeconfigPath: kubeconfigs.admin,
       kubeconfig: kubeconfigs.adminYaml,
       caCertPem: pki.caCertPem,
@@ -216,17 +236,27 @@ function etcdArgs(dir: string, clientUrl: string, peerUrl: string): string[] {
   ];
 }
 
-function apiserverArgs(dir: string, pki: ControlPlanePki, etcdUrl: string, port: number): string[] {
+function apiserverArgs(
+  dir: string,
+  pki: ControlPlanePki,
+  etcdUrl: string,
+  address: string,
+  port: number,
+): string[] {
   return [
     `--etcd-servers=${etcdUrl}`,
-    "--bind-address=127.0.0.1",
-    "--advertise-address=127.0.0.1",
+    `--bind-address=${address}`,
+    `--advertise-address=${address}`,
     `--secure-port=${port}`,
     `--cert-dir=${join(dir, "apiserver-certs")}`,
     `--tls-cert-file=${pki.servingCertPath}`,
     `--tls-private-key-file=${pki.servingKeyPath}`,
     `--token-auth-file=${pki.tokenFilePath}`,
-    "--authorization-mode=RBAC",
+    // Real nodes' kubelets and kube-proxies authenticate with client certificates.
+    `--client-ca-file=${pki.caCertPath}`,
+    "--authorization-mode=Node,RBAC",
+    // Real nodes share the host's name; the API server reaches each kubelet (logs, exec) by its IP.
+    "--kubelet-preferred-address-types=InternalIP",
     "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
     `--service-account-key-file=${pki.serviceAccountPublicKeyPath}`,
     `--service-account-signing-key-file=${pki.serviceAccountPrivateKeyPath}`,
@@ -257,26 +287,4 @@ async function writeKubeconfigs(dir: string, server: string, pki: ControlPlanePk
     pki.tokens.controllerManager,
   );
   return { admin, adminYaml, scheduler, controllerManager };
-}
-
-/** Distinct free loopback ports, one per name: all are held open together, then released for the components. */
-async function freePorts<K extends string>(names: readonly K[]): Promise<Record<K, number>> {
-  const servers = await Promise.all(
-    names.map(
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const s = createServer();
-          s.once("error", reject);
-          s.listen(0, "127.0.0.1", () => resolve(s));
-        }),
-    ),
-  );
-  const ports = {} as Record<K, number>;
-  names.forEach((name, i) => {
-    const addr = servers[i]?.address();
-    if (addr === null || addr === undefined || typeof addr === "string") throw new Error("no free port");
-    ports[name] = addr.port;
-  });
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  return ports;
 }

@@ -1,6 +1,7 @@
 // The real Kubernetes control plane for Strata's tests: etcd, kube-apiserver,
 // kube-scheduler, kube-controller-manager and kwok on loopback, fake GPU nodes,
-// failure injection and least-privilege kubeconfigs. See README "Kubernetes test harness".
+// failure injection and least-privilege kubeconfigs; and real nodes (containerd,
+// kubelet, kube-proxy, CoreDNS) that run pods. See README "Kubernetes test harness".
 export {
   type ComponentInfo,
   type ComponentName,
@@ -22,6 +23,7 @@ export {
   createGpuNodePool,
   GPU_RESOURCE,
   type GpuNodePool,
+  gpuPoolLabels,
   NODE_LABELS,
   type PerNode,
   setNodeNotReady,
@@ -30,8 +32,17 @@ export {
 export { type FailPodOptions, failPod } from "./pods.js";
 export { PollTimeoutError, pollUntil } from "./poll.js";
 export { ComponentError } from "./processes.js";
+export {
+  DEFAULT_REAL_POOL,
+  type RealCluster,
+  type RealClusterOptions,
+  type RealNode,
+  type RealNodePool,
+  startRealCluster,
+} from "./real-cluster.js";
 export { type ServiceAccountKubeconfigOptions, serviceAccountKubeconfig } from "./service-account.js";
 export {
+  COREDNS_VERSION,
   ETCD_VERSION,
   HELM_VERSION,
   type K8sBinaries,

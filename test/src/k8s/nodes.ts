@@ -67,18 +67,21 @@ export async function createGpuNodePool(kc: KubeConfig, pool: GpuNodePool): Prom
   return names;
 }
 
-function gpuNode(pool: GpuNodePool, name: string, index: number): V1Node {
+/**
+ * The labels a GPU node of the pool carries, KWOK or real: instance type, pool,
+ * GPU product/count/memory, and zone, rack and NVLink domain where given.
+ */
+export function gpuPoolLabels(
+  pool: Pick<GpuNodePool, "name" | "gpusPerNode" | "gpuProduct" | "gpuMemoryMiB" | "labels" | "extraLabels">,
+  index: number,
+): Record<string, string> {
   const at = (v: PerNode | undefined): string | undefined => (typeof v === "function" ? v(index) : v);
   const labels: Record<string, string> = {
-    [NODE_LABELS.hostname]: name,
-    "kubernetes.io/os": "linux",
-    "kubernetes.io/arch": "amd64",
     "node.kubernetes.io/instance-type": `${pool.gpusPerNode}x${pool.gpuProduct}`,
     [NODE_LABELS.pool]: pool.name,
     [NODE_LABELS.gpuProduct]: pool.gpuProduct,
     [NODE_LABELS.gpuCount]: String(pool.gpusPerNode),
     ...(pool.gpuMemoryMiB !== undefined ? { [NODE_LABELS.gpuMemory]: String(pool.gpuMemoryMiB) } : {}),
-    type: "kwok",
   };
   const topology = {
     zone: at(pool.labels?.zone),
@@ -88,6 +91,17 @@ function gpuNode(pool: GpuNodePool, name: string, index: number): V1Node {
   for (const [key, value] of Object.entries(topology)) {
     if (value !== undefined) labels[NODE_LABELS[key as keyof typeof topology]] = value;
   }
+  return { ...labels, ...pool.extraLabels };
+}
+
+function gpuNode(pool: GpuNodePool, name: string, index: number): V1Node {
+  const labels: Record<string, string> = {
+    [NODE_LABELS.hostname]: name,
+    "kubernetes.io/os": "linux",
+    "kubernetes.io/arch": "amd64",
+    type: "kwok",
+    ...gpuPoolLabels(pool, index),
+  };
   const resources = {
     cpu: pool.cpu ?? "192",
     memory: pool.memory ?? "2Ti",
@@ -99,7 +113,7 @@ function gpuNode(pool: GpuNodePool, name: string, index: number): V1Node {
     kind: "Node",
     metadata: {
       name,
-      labels: { ...labels, ...pool.extraLabels },
+      labels,
       annotations: {
         [KWOK_NODE_ANNOTATION]: KWOK_NODE_ANNOTATION_VALUE,
         "node.alpha.kubernetes.io/ttl": "0",
@@ -135,9 +149,14 @@ async function patchNodeLabels(
 }
 
 /** Ready: condition True and no NoSchedule taint from the node controller. NotReady: condition False. */
-async function waitForNodeReady(kc: KubeConfig, name: string, ready: boolean): Promise<void> {
+export async function waitForNodeReady(
+  kc: KubeConfig,
+  name: string,
+  ready: boolean,
+  timeoutMs = READY_TIMEOUT_MS,
+): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
-  await pollUntil(`node ${name} ${ready ? "Ready" : "NotReady"}`, READY_TIMEOUT_MS, async () => {
+  await pollUntil(`node ${name} ${ready ? "Ready" : "NotReady"}`, timeoutMs, async () => {
     const node = await core.readNode({ name });
     const status = node.status?.conditions?.find((c) => c.type === "Ready")?.status;
     if (!ready) return status === "False";

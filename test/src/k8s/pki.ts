@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { generateKeyPair, randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 
 /**
@@ -13,6 +13,8 @@ import { promisify } from "node:util";
 export interface ControlPlanePki {
   readonly caCertPath: string;
   readonly caCertPem: string;
+  /** Signs client certificates for real nodes' kubelets and kube-proxies (issueClientCertificate). */
+  readonly caKeyPath: string;
   readonly servingCertPath: string;
   readonly servingKeyPath: string;
   readonly serviceAccountPublicKeyPath: string;
@@ -34,12 +36,14 @@ export interface ComponentTokens {
 
 /** The in-cluster address of the `kubernetes` Service is the first IP of this range. */
 export const SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16";
+/** ClusterIP of the `kube-dns` Service real nodes' pods resolve names with. */
+export const CLUSTER_DNS_IP = "10.96.0.10";
 const KUBERNETES_SERVICE_IP = "10.96.0.1";
 
 const execFileAsync = promisify(execFile);
 const generateKeyPairAsync = promisify(generateKeyPair);
 
-const OPENSSL_CONFIG = `[req]
+const opensslConfig = (extraIps: readonly string[]): string => `[req]
 distinguished_name = dn
 [dn]
 [ca_ext]
@@ -51,12 +55,24 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth
 authorityKeyIdentifier = keyid
-subjectAltName = IP:127.0.0.1,IP:${KUBERNETES_SERVICE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+subjectAltName = ${["127.0.0.1", KUBERNETES_SERVICE_IP, ...extraIps].map((a) => `IP:${a}`).join(",")},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+[client_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = clientAuth
+authorityKeyIdentifier = keyid
 `;
 
-export async function createControlPlanePki(dir: string): Promise<ControlPlanePki> {
+/**
+ * `extraIps`: more addresses the serving certificate is valid for, e.g. the
+ * host address that real nodes and their pods reach the API server on.
+ */
+export async function createControlPlanePki(
+  dir: string,
+  extraIps: readonly string[] = [],
+): Promise<ControlPlanePki> {
   const configPath = join(dir, "openssl.cnf");
-  await writeFile(configPath, OPENSSL_CONFIG);
+  await writeFile(configPath, opensslConfig(extraIps));
   const caCertPath = join(dir, "ca.crt");
   const caKeyPath = join(dir, "ca.key");
   const servingCertPath = join(dir, "apiserver.crt");
@@ -101,6 +117,7 @@ export async function createControlPlanePki(dir: string): Promise<ControlPlanePk
   return {
     caCertPath,
     caCertPem: await readFile(caCertPath, "utf8"),
+    caKeyPath,
     servingCertPath,
     servingKeyPath,
     serviceAccountPublicKeyPath,
@@ -108,6 +125,34 @@ export async function createControlPlanePki(dir: string): Promise<ControlPlanePk
     tokenFilePath,
     tokens,
   };
+}
+
+/** A client certificate and key signed by the cluster CA, as PEM text. */
+export interface ClientCertificate {
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/**
+ * A client certificate for `commonName` in `organization` (Kubernetes reads
+ * them as user and group): `system:node:<name>` in `system:nodes` for a
+ * kubelet (the Node authorizer), `system:kube-proxy` for kube-proxy.
+ */
+export async function issueClientCertificate(
+  pki: ControlPlanePki,
+  dir: string,
+  commonName: string,
+  organization?: string,
+): Promise<ClientCertificate> {
+  const base = join(dir, commonName.replaceAll(":", "-"));
+  const subject = `${organization !== undefined ? `/O=${organization}` : ""}/CN=${commonName}`;
+  await openssl(
+    ["req", "-x509", "-config", join(dirname(pki.caCertPath), "openssl.cnf"), "-extensions", "client_ext"]
+      .concat(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650"])
+      .concat(["-subj", subject, "-CA", pki.caCertPath, "-CAkey", pki.caKeyPath])
+      .concat(["-keyout", `${base}.key`, "-out", `${base}.crt`]),
+  );
+  return { certPem: await readFile(`${base}.crt`, "utf8"), keyPem: await readFile(`${base}.key`, "utf8") };
 }
 
 function token(): string {

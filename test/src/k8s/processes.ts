@@ -55,7 +55,17 @@ export interface StartOptions {
   readonly logDir: string;
   /** Leave the process running after this Node process exits (for `npm run k8s:up`). */
   readonly outliveParent?: boolean;
+  /**
+   * `cgroup.procs` files (one per hierarchy) the process joins before it
+   * execs, so it is born in the cgroup: real nodes' teardown, and the next run
+   * after a crash, find every process there.
+   */
+  readonly cgroupProcs?: readonly string[];
 }
+
+/** Joins the cgroups listed in $STRATA_CGROUP_PROCS, then becomes the command (same pid). */
+const JOIN_CGROUPS_SH =
+  'IFS=:; for f in $STRATA_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; unset IFS STRATA_CGROUP_PROCS; exec "$@"';
 
 export function startProcess(
   name: string,
@@ -65,7 +75,15 @@ export function startProcess(
 ): ManagedProcess {
   const logPath = join(opts.logDir, `${name}.log`);
   const log = openSync(logPath, "a");
-  const child = spawn(bin, args, { detached: true, stdio: ["ignore", log, log] });
+  const cgroups = opts.cgroupProcs ?? [];
+  const child =
+    cgroups.length === 0
+      ? spawn(bin, args, { detached: true, stdio: ["ignore", log, log] })
+      : spawn("sh", ["-c", JOIN_CGROUPS_SH, "sh", bin, ...args], {
+          detached: true,
+          stdio: ["ignore", log, log],
+          env: { ...process.env, STRATA_CGROUP_PROCS: cgroups.join(":") },
+        });
   closeSync(log);
   let resolveExit: (exit: ProcessExit) => void = () => {};
   const exited = new Promise<ProcessExit>((resolve) => {

@@ -14,6 +14,8 @@ export const KUBERNETES_RELEASE_DATE = "2026-02-10T12:53:36Z";
 export const ETCD_VERSION = "v3.6.4";
 export const KWOK_VERSION = "v0.8.0";
 export const HELM_VERSION = "v3.19.5";
+/** Cluster DNS for real nodes; `go install github.com/coredns/coredns@v1.12.4` (its own module). */
+export const COREDNS_VERSION = "v1.12.4";
 
 /** Paths of the binaries the harness starts; all absolute. */
 export interface K8sBinaries {
@@ -25,6 +27,10 @@ export interface K8sBinaries {
   readonly helm: string;
   /** kubectl from the cache when setup had to build it, otherwise the one on PATH. */
   readonly kubectl: string;
+  /** Real nodes: the node agent and the Service proxy, from the same module as the control plane. */
+  readonly kubelet: string;
+  readonly kubeProxy: string;
+  readonly coredns: string;
 }
 
 /** `$STRATA_CACHE_DIR`, or `~/.cache/strata` — the project's cache for slow builds. */
@@ -44,6 +50,10 @@ export function helmBinDir(): string {
   return join(strataCacheDir(), `helm-${HELM_VERSION}`, "bin");
 }
 
+export function corednsBinDir(): string {
+  return join(strataCacheDir(), `coredns-${COREDNS_VERSION}`, "bin");
+}
+
 export function k8sBinaries(): K8sBinaries {
   const k8s = kubernetesBinDir();
   const cachedKubectl = join(k8s, "kubectl");
@@ -55,6 +65,9 @@ export function k8sBinaries(): K8sBinaries {
     kwok: join(kwokBinDir(), "kwok"),
     helm: join(helmBinDir(), "helm"),
     kubectl: existsSync(cachedKubectl) ? cachedKubectl : "kubectl",
+    kubelet: join(k8s, "kubelet"),
+    kubeProxy: join(k8s, "kube-proxy"),
+    coredns: join(corednsBinDir(), "coredns"),
   };
 }
 

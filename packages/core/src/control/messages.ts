@@ -38,6 +38,34 @@ export const stageLoadSchema = z.object({
 });
 export type StageLoad = z.infer<typeof stageLoadSchema>;
 
+/**
+ * The Kubernetes pod a worker runs in (its uid, from the downward API), so the
+ * controller tells a recreated pod's messages from its predecessor's. Absent
+ * outside Kubernetes.
+ */
+const podUidSchema = z.string().min(1).max(128);
+
+/**
+ * How the worker checked its engine: `canary` (the head) sends a 1-token
+ * completion through the whole pipeline at a slower rate; `process` (a stage,
+ * whose engine serves one connection at a time and is held by the head) checks
+ * that the engine process is alive and not stopped.
+ */
+export const ENGINE_PROBE_KINDS = ["canary", "process"] as const;
+
+/** The worker's own probe of its engine, carried by every heartbeat once the engine is up. */
+export const engineProbeSchema = z.object({
+  kind: z.enum(ENGINE_PROBE_KINDS),
+  ok: z.boolean(),
+  /** Probes failed in a row, 0 when the last one passed; the controller calls HUNG_AFTER_PROBE_FAILURES a hang. */
+  failures: count,
+  /** How often the probe runs. */
+  intervalMs: z.number().int().positive(),
+  /** Why the last probe failed. */
+  detail: z.string().max(512).optional(),
+});
+export type EngineProbe = z.infer<typeof engineProbeSchema>;
+
 /** Published by every worker every `intervalMs` on `subjects.heartbeat(ref)` (core NATS). */
 export const heartbeatSchema = z.object({
   v: version,
@@ -52,6 +80,9 @@ export const heartbeatSchema = z.object({
   endpoint: z.string().url().optional(),
   /** Tunnel address that earlier stages dial; absent on the head. */
   tunnelAddress: z.string().optional(),
+  pod: podUidSchema.optional(),
+  /** The engine's health from the worker's probe; absent until the engine first came up. */
+  probe: engineProbeSchema.optional(),
   intervalMs: z.number().int().positive(),
   /** Increases by one per heartbeat of this process; a reset means the worker restarted. */
   seq: count,
@@ -76,18 +107,25 @@ export const lifecycleEventSchema = z.object({
   reason: z.string().max(1024).optional(),
   layers: layerRangeSchema.optional(),
   endpoint: z.string().url().optional(),
+  pod: podUidSchema.optional(),
 });
 export type LifecycleEvent = z.infer<typeof lifecycleEventSchema>;
 
 export const CONTROL_COMMANDS = ["drain", "shutdown", "status"] as const;
 
+/**
+ * Addressed to one pod: a worker of another pod (an earlier one of the same
+ * name, or a same-named deployment in another namespace) does not answer.
+ */
+const toPod = { pod: podUidSchema.optional() };
+
 /** Sent with request-reply on `subjects.control(ref)`. */
 export const controlRequestSchema = z.discriminatedUnion("command", [
   /** Finish in-flight requests, accept no new ones. Replies at once; progress shows in heartbeats. */
-  z.object({ v: version, command: z.literal("drain") }),
+  z.object({ v: version, command: z.literal("drain"), ...toPod }),
   /** Drain, then stop the worker; in-flight requests get up to `graceMs`. */
-  z.object({ v: version, command: z.literal("shutdown"), graceMs: count.optional() }),
-  z.object({ v: version, command: z.literal("status") }),
+  z.object({ v: version, command: z.literal("shutdown"), graceMs: count.optional(), ...toPod }),
+  z.object({ v: version, command: z.literal("status"), ...toPod }),
 ]);
 export type ControlRequest = z.infer<typeof controlRequestSchema>;
 export type ControlCommand = ControlRequest["command"];
@@ -101,6 +139,7 @@ export const stageStatusSchema = z.object({
   /** True once a draining stage has no request left in flight. */
   drained: z.boolean(),
   startedAtMs: epochMs,
+  pod: podUidSchema.optional(),
 });
 export type StageStatus = z.infer<typeof stageStatusSchema>;
 
@@ -123,6 +162,8 @@ export const stageViewSchema = z.object({
   lastEvent: lifecycleKindSchema.optional(),
   lastEventAtMs: epochMs.optional(),
   reason: z.string().optional(),
+  pod: z.string().optional(),
+  probe: engineProbeSchema.optional(),
 });
 export type StageView = z.infer<typeof stageViewSchema>;
 

@@ -20,6 +20,8 @@ export const LIFECYCLE_STREAM = {
 export const HEARTBEAT_INTERVAL_MS = 1000;
 /** A stage whose heartbeats stop for this many intervals is lost. */
 export const LOST_AFTER_INTERVALS = 3;
+/** A stage whose engine failed this many probes in a row is hung: the controller recreates its group. */
+export const HUNG_AFTER_PROBE_FAILURES = 3;
 
 /** Durable consumer names: one per consuming role, so each catches up independently. */
 export const LIFECYCLE_CONSUMERS = {

@@ -40,6 +40,13 @@ export const POD_GROUP_LABEL = "scheduling.x-k8s.io/pod-group";
 export const DEFAULT_TOPOLOGY_KEY = "strata.dev/rack";
 export const DEFAULT_GPU_RESOURCE = "nvidia.com/gpu";
 
+/**
+ * The one Strata image (deploy/images/Dockerfile): controller, gateway and
+ * worker, as `strata <command>`. The CRD's default worker image and the chart's
+ * default image; clusters that pull from their own registry override it.
+ */
+export const STRATA_IMAGE = "ghcr.io/strata-dev/strata:0.1.0";
+
 export const CONDITION_TYPES = {
   planned: "Planned",
   scheduled: "Scheduled",
@@ -67,6 +74,9 @@ export const REASONS = {
   rolloutComplete: "RolloutComplete",
   scaling: "Scaling",
   healthy: "Healthy",
+  draining: "Draining",
+  groupHung: "GroupHung",
+  nodeNotReady: "NodeNotReady",
 } as const;
 export type Reason = (typeof REASONS)[keyof typeof REASONS];
 

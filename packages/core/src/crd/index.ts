@@ -15,6 +15,7 @@ export {
   POD_GROUP_LABEL,
   REASONS,
   STRATA_API_GROUP,
+  STRATA_IMAGE,
   TUNNEL_TOKEN_SECRET_KEY,
   WORKER_ROLES,
 } from "./constants.js";
@@ -27,7 +28,9 @@ export {
 } from "./crd-manifest.js";
 export type {
   Condition,
+  GroupLastTransition,
   GroupPhase,
+  GroupStageStatus,
   GroupStatus,
   ModelDeployment,
   ModelDeploymentSpec,
@@ -38,6 +41,7 @@ export type {
 } from "./schema.js";
 export {
   conditionSchema,
+  DEFAULT_DRAIN_TIMEOUT_SECONDS,
   GROUP_PHASES,
   groupStatusSchema,
   MAX_DEPLOYMENT_NAME_LENGTH,

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { engineSchema } from "../engines.js";
 import { WEIGHT_DTYPES } from "../model/model-spec.js";
 import { layerRangeSchema } from "../planner/layer-range.js";
-import { DEFAULT_GPU_RESOURCE, DEFAULT_TOPOLOGY_KEY } from "./constants.js";
+import { DEFAULT_GPU_RESOURCE, DEFAULT_TOPOLOGY_KEY, STRATA_IMAGE } from "./constants.js";
 
 /**
  * The one schema of `ModelDeployment` (strata.dev/v1alpha1). The CRD's
@@ -138,7 +138,7 @@ export const workloadSchema = z.object({
 });
 
 export const imagesSchema = z.object({
-  worker: z.string().min(1).default("ghcr.io/strata-dev/shard-worker:0.1.0"),
+  worker: z.string().min(1).default(STRATA_IMAGE),
   pullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent"),
 });
 
@@ -148,6 +148,9 @@ export const resourcesSchema = z.object({
   sharedMemory: quantity.optional().describe("Size of /dev/shm (NCCL needs more than the default 64Mi)"),
 });
 
+/** How long a group's head may take to finish its in-flight requests before the group is deleted anyway. */
+export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 120;
+
 export const rolloutSchema = z
   .object({
     maxSurge: z.int().min(0).default(0).describe("Extra groups allowed during a rolling update"),
@@ -156,6 +159,15 @@ export const rolloutSchema = z
       .min(0)
       .default(1)
       .describe("Groups allowed to be unavailable during a rolling update"),
+    drainTimeoutSeconds: z
+      .int()
+      .min(0)
+      .max(86_400)
+      .default(DEFAULT_DRAIN_TIMEOUT_SECONDS)
+      .describe(
+        "Before a rollout or scale-down deletes a group, its head is asked to drain (no new requests) " +
+          "and the group is deleted once its in-flight requests finish, or after this many seconds",
+      ),
   })
   .meta(
     cel({
@@ -179,11 +191,15 @@ export const modelDeploymentSpecSchema = z.object({
     .default(DEFAULT_TOPOLOGY_KEY)
     .describe("Node label whose value a whole group shares"),
   images: imagesSchema.default({
-    worker: "ghcr.io/strata-dev/shard-worker:0.1.0",
+    worker: STRATA_IMAGE,
     pullPolicy: "IfNotPresent",
   }),
   resources: resourcesSchema.optional(),
-  rollout: rolloutSchema.default({ maxSurge: 0, maxUnavailable: 1 }),
+  rollout: rolloutSchema.default({
+    maxSurge: 0,
+    maxUnavailable: 1,
+    drainTimeoutSeconds: DEFAULT_DRAIN_TIMEOUT_SECONDS,
+  }),
 });
 
 export const conditionSchema = z.object({
@@ -222,7 +238,26 @@ export const GROUP_PHASES = [
   "Available",
   "Recreating",
   "Backoff",
+  "Draining",
 ] as const;
+
+/**
+ * One stage of a group as its worker last reported it over NATS (heartbeats and
+ * lifecycle events), or what the controller concluded: `hung` (its engine failed
+ * its probe), `silent` (its heartbeats stopped while its pod runs).
+ */
+export const groupStageSchema = z.object({
+  stage: z.int().min(0),
+  state: z.enum(["starting", "ready", "draining", "failed", "stopped", "hung", "silent"]),
+});
+
+/** The newest lifecycle event of a group's workers. */
+export const lastTransitionSchema = z.object({
+  stage: z.int().min(0),
+  kind: z.string(),
+  at: z.string().describe("RFC 3339 time the worker recorded the event"),
+  reason: z.string().optional(),
+});
 
 export const groupStatusSchema = z.object({
   replica: z.int().min(0),
@@ -233,6 +268,15 @@ export const groupStatusSchema = z.object({
   domain: z.string().optional().describe("Value of the topology key the group is packed into"),
   attempts: z.int().min(0).optional().describe("Gang scheduling attempts that timed out"),
   retryAfter: z.string().optional().describe("RFC 3339 time before which the group is not retried"),
+  drainingSince: z
+    .string()
+    .optional()
+    .describe("RFC 3339 time its head was asked to drain before the group is deleted"),
+  stages: z
+    .array(groupStageSchema)
+    .optional()
+    .describe("Stage states from the workers' heartbeats and lifecycle events (NATS)"),
+  lastTransition: lastTransitionSchema.optional(),
   message: z.string().optional(),
 });
 
@@ -255,6 +299,8 @@ export type Condition = z.output<typeof conditionSchema>;
 export type PlanStatus = z.output<typeof planStatusSchema>;
 export type StagePlan = z.output<typeof stagePlanSchema>;
 export type GroupStatus = z.output<typeof groupStatusSchema>;
+export type GroupStageStatus = z.output<typeof groupStageSchema>;
+export type GroupLastTransition = z.output<typeof lastTransitionSchema>;
 export type GroupPhase = (typeof GROUP_PHASES)[number];
 
 export interface ModelDeployment {

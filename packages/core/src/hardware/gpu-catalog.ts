@@ -3,8 +3,9 @@ import { InputError } from "../errors.js";
 /**
  * One accelerator kind, with the figures placement and the performance model read.
  * Units are in the field names. Memory in decimal units as datasheets give it
- * (80 GB = 80e9 bytes; drivers report slightly more usable bytes, so budgets are
- * conservative). TFLOPS are dense (without 2:4 sparsity). Link figures are per
+ * (80 GB = 80e9 bytes; drivers report more usable bytes, so the planner's budgets
+ * are conservative; reportedMemoryBytes holds the runtime's figure where cited).
+ * TFLOPS are dense (without 2:4 sparsity). Link figures are per
  * GPU and per direction (datasheets quote NVLink as both directions added up:
  * "900 GB/s" is 450e9 each way).
  */
@@ -25,6 +26,12 @@ export interface GpuSpec {
   readonly vendor: GpuVendor;
   readonly family: GpuFamily;
   readonly memoryBytes: number;
+  /**
+   * Device memory as the CUDA/ROCm runtime reports it to an engine, where a report
+   * is cited: engines take their memory fractions of this figure, so the
+   * performance model's KV budget uses it. The planner's budgets keep memoryBytes.
+   */
+  readonly reportedMemoryBytes?: number;
   readonly memoryBandwidthBytesPerS: number;
   readonly bf16DenseTflops: number;
   /** Absent where the device has no FP8 tensor cores (A100, cpu). */
@@ -41,6 +48,7 @@ export interface GpuSpec {
 
 export type GpuFigure =
   | "memoryBytes"
+  | "reportedMemoryBytes"
   | "memoryBandwidthBytesPerS"
   | "bf16DenseTflops"
   | "fp8DenseTflops"
@@ -80,6 +88,8 @@ export const GPU_CATALOG: readonly GpuSpec[] = [
     vendor: "nvidia",
     family: "hopper",
     memoryBytes: 80 * GB,
+    // PyTorch on an H100 80GB HBM3: "GPU 0 has a total capacity of 79.11 GiB".
+    reportedMemoryBytes: 79.11 * GIB,
     memoryBandwidthBytesPerS: 3.35e12,
     // Datasheet: 1,979 BF16 / 3,958 FP8 TFLOPS "with sparsity"; dense is half.
     bf16DenseTflops: 989.5,
@@ -89,6 +99,7 @@ export const GPU_CATALOG: readonly GpuSpec[] = [
     runtimeOverheadBytes: CUDA_RUNTIME_OVERHEAD_BYTES,
     sources: {
       memoryBytes: H100_PAGE,
+      reportedMemoryBytes: "https://github.com/vllm-project/vllm/issues/27508",
       memoryBandwidthBytesPerS: H100_PAGE,
       bf16DenseTflops: H100_PAGE,
       fp8DenseTflops: H100_PAGE,
@@ -219,6 +230,8 @@ export const GPU_CATALOG: readonly GpuSpec[] = [
     vendor: "amd",
     family: "cdna3",
     memoryBytes: 192 * GB,
+    // AMD states the MI300X's memory as 192 GiB in its vLLM benchmark configuration.
+    reportedMemoryBytes: 192 * GIB,
     memoryBandwidthBytesPerS: 5.3e12,
     // Datasheet: peak BF16 1,307.4 and FP8 2,614.9 TFLOPS dense (sparsity doubles them).
     bf16DenseTflops: 1307.4,
@@ -229,6 +242,8 @@ export const GPU_CATALOG: readonly GpuSpec[] = [
     runtimeOverheadBytes: CUDA_RUNTIME_OVERHEAD_BYTES,
     sources: {
       memoryBytes: MI300X_DATASHEET,
+      reportedMemoryBytes:
+        "https://github.com/ROCm/vllm/blob/040de12d45c16d6de6ad386cc57dd68b8c5b805e/docs/dev-docker/README.md",
       memoryBandwidthBytesPerS: MI300X_DATASHEET,
       bf16DenseTflops: MI300X_DATASHEET,
       fp8DenseTflops: MI300X_DATASHEET,

@@ -1,11 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_EFFICIENCY } from "./efficiency.js";
+import { DEFAULT_EFFICIENCY, engineEfficiency } from "./efficiency.js";
 import { type FactorCell, factorChain, resolveEfficiency } from "./efficiency-table.js";
 
 const cell = (scope: FactorCell["scope"], key: string, memoryBandwidth: number): FactorCell => ({
   scope,
   key,
-  factors: { memoryBandwidth, decodeCompute: 0.3, prefillCompute: 0.4 },
+  factors: {
+    memoryBandwidth,
+    decodeCompute: 0.3,
+    prefillCompute: 0.4,
+    layerLatencyS: 30e-6,
+    requestOverheadS: 0.01,
+  },
   rows: 5,
   sources: [`${key}.example/page`],
 });
@@ -58,10 +64,56 @@ describe("resolveEfficiency", () => {
     expect(r.sources).toHaveLength(1);
   });
 
-  it("falls back to the published-range defaults when the table has no cell on the chain", () => {
+  it("falls back to the published-range defaults (with the engine's KV-cache sizing) when the table has no cell on the chain", () => {
     const r = resolveEfficiency([], { vendor: "amd", family: "cdna3", engine: "vllm" });
-    expect(r).toMatchObject({ scope: "default", sources: [] });
-    expect(r.factors).toEqual(DEFAULT_EFFICIENCY);
+    expect(r).toMatchObject({ scope: "default", sources: [], moe: { scope: "default", sources: [] } });
+    expect(r.factors).toEqual(engineEfficiency("vllm"));
+    expect(resolveEfficiency([], { vendor: "amd", family: "cdna3" }).factors).toEqual(DEFAULT_EFFICIENCY);
+  });
+
+  it("takes the mixture-of-experts factors from their own table, along the same chain", () => {
+    const moeTable = [
+      {
+        scope: "vendor" as const,
+        key: "nvidia",
+        factors: { moeComputeEfficiency: 0.4, moeLayerLatencyS: 100e-6 },
+        rows: 5,
+        sources: ["moe.example/page"],
+      },
+    ];
+    const r = resolveEfficiency(
+      TABLE,
+      { vendor: "nvidia", family: "hopper", engine: "trtllm" },
+      { moeTable },
+    );
+    expect(r.factors).toMatchObject({
+      memoryBandwidth: 0.81,
+      moeComputeEfficiency: 0.4,
+      moeLayerLatencyS: 100e-6,
+    });
+    expect(r.key).toBe("hopper/trtllm");
+    expect(r.moe).toEqual({ scope: "vendor", key: "nvidia", sources: ["moe.example/page"] });
+    // Without an MoE table the MoE factors stay at their defaults: no penalty beyond the dense factors.
+    expect(
+      resolveEfficiency(TABLE, { vendor: "nvidia", family: "hopper", engine: "trtllm" }).factors,
+    ).toMatchObject({
+      moeComputeEfficiency: 1,
+      moeLayerLatencyS: 0,
+    });
+  });
+
+  it("sizes the KV cache by each engine's documented rule: a share of free memory for TensorRT-LLM, of the device for vLLM", () => {
+    const trt = resolveEfficiency(TABLE, { vendor: "nvidia", family: "hopper", engine: "trtllm" });
+    expect(trt.factors).toMatchObject({
+      kvMemoryRule: "free",
+      usableMemoryFraction: 0.9,
+      memoryBandwidth: 0.81,
+    });
+    const vllm = resolveEfficiency(TABLE, { vendor: "nvidia", family: "hopper", engine: "vllm" });
+    expect(vllm.factors.kvMemoryRule).toBe("device");
+    // An engine without a documented rule, or none named, keeps the default.
+    expect(engineEfficiency("sglang")).toEqual(DEFAULT_EFFICIENCY);
+    expect(engineEfficiency(undefined)).toEqual(DEFAULT_EFFICIENCY);
   });
 
   it("orders the chain family+engine, vendor, engine, global", () => {

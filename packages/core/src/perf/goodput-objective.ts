@@ -11,10 +11,9 @@ import type { Candidate } from "../planner/evaluate.js";
 import { KV_CACHE_BYTES_PER_ELEMENT } from "../planner/memory.js";
 import { layoutName, type PlanObjective } from "../planner/objectives.js";
 import type { EfficiencyFactors } from "./efficiency.js";
-import { resolveEfficiency } from "./efficiency-table.js";
 import { type GoodputPoint, goodputPoint, type LatencySlo } from "./goodput.js";
 import { perfModelShape } from "./model-shape.js";
-import { SHIPPED_FACTORS } from "./shipped-factors.js";
+import { resolveShippedEfficiency } from "./shipped.js";
 import type { PerfDtype, PerfLayout, PerfModelShape } from "./types.js";
 
 export const GOODPUT_OBJECTIVE_NAME = "goodput";
@@ -68,7 +67,7 @@ export function goodputObjective(options: GoodputObjectiveOptions): PlanObjectiv
     const engine = options.engine ?? DEFAULT_PLANNING_ENGINE;
     const eff = {
       ...(options.efficiency ??
-        resolveEfficiency(SHIPPED_FACTORS, { vendor: gpu.vendor, family: gpu.family, engine }).factors),
+        resolveShippedEfficiency({ vendor: gpu.vendor, family: gpu.family, engine }).factors),
       usableMemoryFraction: c.context.workload.gpuMemoryUtilization,
     };
     const tokens = { inputTokens: options.inputTokens, outputTokens: options.outputTokens };

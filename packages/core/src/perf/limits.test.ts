@@ -1,9 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DoesNotFitError } from "../errors.js";
-import type { EfficiencyFactors } from "./efficiency.js";
+import { type EfficiencyFactors, KV_MEMORY_RULES, type KvMemoryRule } from "./efficiency.js";
+import {
+  CELL_FACTOR_RANGES,
+  type CellFactorName,
+  MOE_CELL_FACTOR_RANGES,
+  type MoeCellFactorName,
+} from "./efficiency-table.js";
 import { predictPerformance } from "./predict.js";
-import { SHIPPED_FACTORS } from "./shipped-factors.js";
+import { SHIPPED_FACTORS, SHIPPED_MOE_FACTORS } from "./shipped-factors.js";
 import type {
   PerfDtype,
   PerfGpu,
@@ -75,8 +81,12 @@ const effArb: fc.Arbitrary<EfficiencyFactors> = fc.record({
   allReduceLatencyS: fc.double({ min: 0, max: 1e-4, noNaN: true }),
   pipelineHopLatencyS: fc.double({ min: 0, max: 1e-4, noNaN: true }),
   stepOverheadS: fc.double({ min: 0, max: 5e-3, noNaN: true }),
-  requestOverheadS: fc.double({ min: 0, max: 50e-3, noNaN: true }),
+  layerLatencyS: fc.double({ min: 0, max: 200e-6, noNaN: true }),
+  moeComputeEfficiency: fc.double({ min: 0.05, max: 1, noNaN: true }),
+  moeLayerLatencyS: fc.double({ min: 0, max: 400e-6, noNaN: true }),
+  requestOverheadS: fc.double({ min: 0, max: 0.2, noNaN: true }),
   usableMemoryFraction: fc.double({ min: 0.5, max: 1, noNaN: true }),
+  kvMemoryRule: fc.constantFrom<KvMemoryRule>(...KV_MEMORY_RULES),
   runtimeReserveBytes: fc.double({ min: 0, max: 8e9, noNaN: true }),
   maxBatchSequences: fc.integer({ min: 1, max: 8192 }),
   prefillChunkTokens: fc.integer({ min: 256, max: 16_384 }),
@@ -179,14 +189,33 @@ describe("no prediction beats the physical limit", () => {
   });
 
   it("covers the shipped factor table: every cell's factors lie inside the ranges drawn above", () => {
-    // The properties hold for any factors in (0.05, 1]; the table ships values from there.
+    // The properties hold for any factors in their ranges; the table ships values from there.
+    expect(CELL_FACTOR_RANGES).toEqual({
+      memoryBandwidth: { min: 0.05, max: 1 },
+      decodeCompute: { min: 0.05, max: 1 },
+      prefillCompute: { min: 0.05, max: 1 },
+      layerLatencyS: { min: 0, max: 200e-6 },
+      requestOverheadS: { min: 0, max: 0.2 },
+    });
     for (const cell of SHIPPED_FACTORS) {
-      for (const value of Object.values(cell.factors)) {
-        expect(value).toBeGreaterThanOrEqual(0.05);
-        expect(value).toBeLessThanOrEqual(1);
+      for (const [name, value] of Object.entries(cell.factors)) {
+        const range = CELL_FACTOR_RANGES[name as CellFactorName];
+        expect(value).toBeGreaterThanOrEqual(range.min);
+        expect(value).toBeLessThanOrEqual(range.max);
       }
     }
     expect(SHIPPED_FACTORS.length).toBeGreaterThan(0);
+    expect(MOE_CELL_FACTOR_RANGES).toEqual({
+      moeComputeEfficiency: { min: 0.05, max: 1 },
+      moeLayerLatencyS: { min: 0, max: 400e-6 },
+    });
+    for (const cell of SHIPPED_MOE_FACTORS) {
+      for (const [name, value] of Object.entries(cell.factors)) {
+        const range = MOE_CELL_FACTOR_RANGES[name as MoeCellFactorName];
+        expect(value).toBeGreaterThanOrEqual(range.min);
+        expect(value).toBeLessThanOrEqual(range.max);
+      }
+    }
   });
 });
 
@@ -200,8 +229,9 @@ const moeModelArb: fc.Arbitrary<PerfModelShape> = fc
     expertBytesShare: fc.double({ min: 0.5, max: 0.97, noNaN: true }),
     activeShare: fc.double({ min: 0.02, max: 0.5, noNaN: true }),
     mla: fc.boolean(),
+    expertParamShare: fc.option(fc.double({ min: 0.3, max: 0.97, noNaN: true }), { nil: undefined }),
   })
-  .map(({ base, numExperts, k, moeShare, expertBytesShare, activeShare, mla }) => {
+  .map(({ base, numExperts, k, moeShare, expertBytesShare, activeShare, mla, expertParamShare }) => {
     const weightBytes = base.weightBytes ?? base.parameterCount * 2;
     return {
       ...base,
@@ -212,6 +242,14 @@ const moeModelArb: fc.Arbitrary<PerfModelShape> = fc
         expertsPerToken: Math.min(k, numExperts),
         moeLayers: Math.max(1, Math.round(base.numLayers * moeShare)),
         routedExpertBytes: weightBytes * expertBytesShare,
+        // The routed experts' parameters: what a token's k of E experts multiply is part of the active count.
+        routedExpertParameterCount:
+          expertParamShare === undefined
+            ? undefined
+            : Math.min(
+                base.parameterCount * expertParamShare,
+                (base.parameterCount * activeShare * numExperts) / Math.min(k, numExperts),
+              ),
       },
       ...(mla ? { mla: { kvLoraRank: 512, ropeDim: 64 } } : {}),
     };

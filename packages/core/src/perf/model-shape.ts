@@ -2,6 +2,7 @@ import {
   activeParams,
   type ModelSpec,
   moeLayerCount,
+  routedExpertParams,
   totalParams,
   type WeightBreakdown,
 } from "../model/model-spec.js";
@@ -32,6 +33,9 @@ export function perfModelShape(spec: ModelSpec, weights: WeightBreakdown): PerfM
             expertsPerToken: moe.expertsPerToken,
             moeLayers: moeLayerCount(spec),
             routedExpertBytes: weights.expertBytes.reduce((a, b) => a + b, 0),
+            routedExpertParameterCount: Array.from({ length: spec.numLayers }, (_, i) =>
+              routedExpertParams(spec, i),
+            ).reduce((a, b) => a + b, 0),
           },
         }
       : {}),

@@ -82,4 +82,21 @@ describe("mixture-of-experts decode", () => {
     expect(p.ttftMs / 1000).toBeGreaterThan(activeFlops / peak);
     expect(p.ttftMs / 1000).toBeLessThan((2 * V3.parameterCount * 4096) / peak);
   });
+
+  it("runs the routed experts' FLOPs at the MoE share of the GEMM efficiency, and adds each MoE layer's latency", () => {
+    // DeepSeek-V3: 58 MoE layers, 256 experts of which 8 per token.
+    const experts = V3.moe?.routedExpertParameterCount ?? 0;
+    expect(experts).toBeGreaterThan(0.95 * 654e9);
+    const w = { inputTokens: 1000, outputTokens: 1000, concurrency: 256 };
+    const base = predictPerformance(V3, H200, TP8, w);
+    const slow = predictPerformance(V3, H200, TP8, w, { ...DEFAULT_EFFICIENCY, moeComputeEfficiency: 0.5 });
+    // Only the experts' FLOPs slow down: at 0.5 they take twice their time, the rest unchanged.
+    const rows = base.batchPerReplica;
+    const expertFlopsPerGpu = (rows * 2 * experts * (8 / 256)) / 8;
+    const expertS =
+      expertFlopsPerGpu / ((H200.fp8DenseTflops ?? 0) * 1e12 * DEFAULT_EFFICIENCY.decodeCompute);
+    expect(slow.decodeStage.computeS - base.decodeStage.computeS).toBeCloseTo(expertS, 9);
+    const late = predictPerformance(V3, H200, TP8, w, { ...DEFAULT_EFFICIENCY, moeLayerLatencyS: 100e-6 });
+    expect(late.decodeStage.layerLatencyS - base.decodeStage.layerLatencyS).toBeCloseTo(58 * 100e-6, 12);
+  });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DoesNotFitError, InputError } from "../errors.js";
-import { predictPerformance } from "./predict.js";
+import { DEFAULT_EFFICIENCY, engineEfficiency } from "./efficiency.js";
+import { kvCapacityTokensPerReplica, predictPerformance } from "./predict.js";
 import type { PerfGpu, PerfLayout, PerfModelShape } from "./types.js";
 
 // Llama 3.1 70B shape (https://huggingface.co/meta-llama/Llama-3.1-70B/blob/main/config.json).
@@ -107,6 +108,40 @@ describe("predictPerformance", () => {
     ).toThrow(DoesNotFitError);
     expect(() => predictPerformance(LLAMA_70B, GPU, TP4, { inputTokens: 0, outputTokens: 1 })).toThrow(
       InputError,
+    );
+  });
+
+  it("sizes the KV cache as the engine does: a share of the device for vLLM, of what the weights leave for TensorRT-LLM", () => {
+    // 70B in FP8 on one H100 as the runtime reports it (79.11 GiB): TensorRT-LLM ran it
+    // (its performance overview), with 90% of the few GB the weights leave.
+    const h100 = { ...GPU, reportedMemoryBytes: 79.11 * 2 ** 30 };
+    const tp1: PerfLayout = { ...TP4, tp: 1 };
+    const weights = LLAMA_70B.parameterCount; // one byte per parameter in FP8
+    const trt = engineEfficiency("trtllm");
+    const kvPerToken = 2 * 80 * 8 * 128; // K and V, FP8, all layers
+    const free = 79.11 * 2 ** 30 - trt.runtimeReserveBytes - weights;
+    expect(kvCapacityTokensPerReplica(LLAMA_70B, h100, tp1, trt)).toBe(Math.floor((0.9 * free) / kvPerToken));
+    // vLLM's 90% of the device minus weights and its smaller reserve.
+    const vllm = engineEfficiency("vllm");
+    const budget = 0.9 * 79.11 * 2 ** 30 - vllm.runtimeReserveBytes - weights;
+    expect(kvCapacityTokensPerReplica(LLAMA_70B, h100, tp1, vllm)).toBe(Math.floor(budget / kvPerToken));
+    // The datasheet's decimal 80 GB with the default 3 GiB reserve leaves no room at all.
+    expect(() => kvCapacityTokensPerReplica(LLAMA_70B, GPU, tp1, DEFAULT_EFFICIENCY)).toThrow(
+      DoesNotFitError,
+    );
+  });
+
+  it("adds each layer's fixed latency to every decode step, and an MoE layer's own on top", () => {
+    const w = { inputTokens: 128, outputTokens: 128, concurrency: 1 };
+    const base = predictPerformance(LLAMA_70B, GPU, TP4, w, { ...DEFAULT_EFFICIENCY, layerLatencyS: 0 });
+    const slow = predictPerformance(LLAMA_70B, GPU, TP4, w, { ...DEFAULT_EFFICIENCY, layerLatencyS: 50e-6 });
+    expect(slow.decodeStage.layerLatencyS).toBeCloseTo(80 * 50e-6, 12);
+    expect(slow.tpotMs - base.tpotMs).toBeCloseTo(80 * 0.05, 3);
+    // A dense model has no MoE layer: the MoE factors change nothing.
+    const moeFactors = { ...DEFAULT_EFFICIENCY, moeComputeEfficiency: 0.2, moeLayerLatencyS: 300e-6 };
+    expect(predictPerformance(LLAMA_70B, GPU, TP4, w, moeFactors).tpotMs).toBeCloseTo(
+      predictPerformance(LLAMA_70B, GPU, TP4, w).tpotMs,
+      9,
     );
   });
 });

@@ -4,7 +4,8 @@
  * - Decode is a roofline per GPU: each step streams the GPU's weight share and the KV
  *   cache of its sequences from HBM, and multiplies them by the batch on the tensor
  *   cores; the two blend (see `rooflineBlendExponent`), then TP all-reduces (two per
- *   layer) and PP hand-offs add on top. For a mixture of experts a step reads only
+ *   layer), PP hand-offs and a fixed latency per layer (kernels and synchronisation
+ *   a small batch cannot hide) add on top. For a mixture of experts a step reads only
  *   the experts its tokens touch (`expectedDistinctExperts`), and expert parallelism
  *   adds a dispatch and a combine all-to-all per MoE layer.
  * - Pipeline parallelism splits the batch into up to `pp` microbatches; a token of a
@@ -27,12 +28,15 @@ import {
   decodeWeightBytesPerGpu,
   denseFlopsPerToken,
   expertParallelCommS,
+  gemmSeconds,
   kvBudgetBytesPerGpu,
   kvBytesPerTokenPerGpu,
   moeLayersPerStage,
   peakFlopsPerS,
   pipelineHopS,
+  prefillExpertFlops,
   prefillFlops,
+  routedExpertFlopsPerToken,
   stageGpus,
   tensorParallelCommS,
   weightBytesPerGpu,
@@ -110,18 +114,28 @@ function decodeCycle(
     decodeWeightBytesPerGpu(model, layout, rows) + rankRows * context * kvBytesPerTokenPerGpu(model, layout);
   const flops =
     (rows * (denseFlopsPerToken(model) + attentionFlopsPerToken(model, context))) / gpusPerReplica;
+  const expertFlops = (rows * routedExpertFlopsPerToken(model)) / gpusPerReplica;
+  const moeLayers = moeLayersPerStage(model, layout);
   const stage: DecodeStageBreakdown = {
     memoryS: bytes / (gpu.memoryBandwidthBytesPerS * eff.memoryBandwidth),
-    computeS: flops / (peakFlopsPerS(gpu, layout.weightDtype) * eff.decodeCompute),
+    computeS: gemmSeconds(
+      flops,
+      expertFlops,
+      peakFlopsPerS(gpu, layout.weightDtype),
+      eff.decodeCompute,
+      eff.moeComputeEfficiency,
+    ),
     tensorParallelCommS: tensorParallelCommS(model, gpu, layout, model.numLayers / layout.pp, rankRows, eff),
-    expertParallelCommS: expertParallelCommS(model, gpu, layout, moeLayersPerStage(model, layout), rows, eff),
+    expertParallelCommS: expertParallelCommS(model, gpu, layout, moeLayers, rows, eff),
     pipelineHopS: pipelineHopS(model, gpu, layout, rankRows, eff),
+    layerLatencyS: (model.numLayers / layout.pp) * eff.layerLatencyS + moeLayers * eff.moeLayerLatencyS,
   };
   const stageS =
     blendRoofline(stage.memoryS, stage.computeS, eff.rooflineBlendExponent) +
     stage.tensorParallelCommS +
     stage.expertParallelCommS +
-    stage.pipelineHopS;
+    stage.pipelineHopS +
+    stage.layerLatencyS;
   return {
     cycleS: layout.pp * stageS + eff.stepOverheadS,
     stage,
@@ -161,18 +175,25 @@ export function predictPerformance(
   // Mean context a decode step attends over: the prompt plus half the answer.
   const cycle = decodeCycle(model, gpu, layout, batch, isl + osl / 2, eff);
 
-  const peak = peakFlopsPerS(gpu, layout.weightDtype) * eff.prefillCompute;
-  const requestFlops = prefillFlops(model, isl);
+  const peak = peakFlopsPerS(gpu, layout.weightDtype);
+  // Tensor-core seconds of one prompt on one GPU; the GPUs doing it divide this.
+  const requestGpuS = gemmSeconds(
+    prefillFlops(model, isl),
+    prefillExpertFlops(model, isl),
+    peak,
+    eff.prefillCompute,
+    eff.moeComputeEfficiency,
+  );
   // Replica time one prompt occupies when stages (and attention ranks) work on different prompts at once.
   const width = stageGpus(layout);
   const moeLayers = moeLayersPerStage(model, layout);
   const prefillOccupancyS =
-    requestFlops / (width * layout.pp * peak) +
+    requestGpuS / (width * layout.pp) +
     tensorParallelCommS(model, gpu, layout, model.numLayers / layout.pp, isl, eff) / attentionRanks(layout) +
     expertParallelCommS(model, gpu, layout, moeLayers, isl, eff);
   // Latency of one prompt alone: the stages run one after the other, on one attention rank.
   const prefillLatencyS =
-    requestFlops / (layout.tp * peak) +
+    requestGpuS / layout.tp +
     tensorParallelCommS(model, gpu, layout, model.numLayers, isl, eff) +
     expertParallelCommS(model, gpu, layout, moeLayers * layout.pp, isl, eff) +
     (layout.pp - 1) * pipelineHopS(model, gpu, layout, isl, eff);

@@ -101,16 +101,25 @@ export function decodeWeightBytesPerGpu(model: PerfModelShape, layout: PerfLayou
   return rest / (layout.tp * layout.pp) + (experts * touched) / (stageGpus(layout) * layout.pp);
 }
 
-/** Bytes per GPU left for the KV cache after weights and runtime reserve; negative when the weights do not fit. */
+/**
+ * Bytes per GPU left for the KV cache after weights and runtime reserve; negative
+ * when the weights do not fit. Under the `device` rule the engine's fraction is of
+ * the whole device memory (vLLM), under `free` of what weights and workspace leave
+ * (TensorRT-LLM).
+ */
 export function kvBudgetBytesPerGpu(
   model: PerfModelShape,
   gpu: PerfGpu,
   layout: PerfLayout,
   eff: EfficiencyFactors,
 ): number {
-  return (
-    gpu.memoryBytes * eff.usableMemoryFraction - eff.runtimeReserveBytes - weightBytesPerGpu(model, layout)
-  );
+  const device = gpu.reportedMemoryBytes ?? gpu.memoryBytes;
+  const resident = eff.runtimeReserveBytes + weightBytesPerGpu(model, layout);
+  if (eff.kvMemoryRule === "free") {
+    const free = device - resident;
+    return free > 0 ? free * eff.usableMemoryFraction : free;
+  }
+  return device * eff.usableMemoryFraction - resident;
 }
 
 /** Dense tensor-core peak in FLOP/s for the weight format (FP8 falls back to BF16 without FP8 units). */
@@ -125,6 +134,28 @@ export function denseFlopsPerToken(model: PerfModelShape): number {
   return 2 * (model.activeParameterCount ?? model.parameterCount);
 }
 
+/** The part of denseFlopsPerToken in routed experts: 2 per parameter of the k of E experts a token picks. */
+export function routedExpertFlopsPerToken(model: PerfModelShape): number {
+  const moe = model.moe;
+  if (!moe?.routedExpertParameterCount) return 0;
+  return (2 * moe.routedExpertParameterCount * moe.expertsPerToken) / moe.numExperts;
+}
+
+/**
+ * Seconds of tensor-core time for `flops` of which `expertFlops` are routed-expert
+ * FLOPs, at a GEMM efficiency `efficiency` (of `peak`) that the experts' grouped GEMMs
+ * reach only `moeEfficiency` of.
+ */
+export function gemmSeconds(
+  flops: number,
+  expertFlops: number,
+  peak: number,
+  efficiency: number,
+  moeEfficiency: number,
+): number {
+  return (flops - expertFlops) / (peak * efficiency) + expertFlops / (peak * efficiency * moeEfficiency);
+}
+
 /**
  * Attention-score and value FLOPs for one new token attending to `context` earlier
  * tokens, all layers: per head, a dot product over the key and a sum over the
@@ -134,6 +165,11 @@ export function denseFlopsPerToken(model: PerfModelShape): number {
 export function attentionFlopsPerToken(model: PerfModelShape, context: number): number {
   const perHead = model.mla ? 2 * (2 * model.mla.kvLoraRank + model.mla.ropeDim) : 4 * model.headDim;
   return model.numLayers * model.numHeads * perHead * context;
+}
+
+/** Routed-expert FLOPs of prefilling one prompt of `inputTokens`. */
+export function prefillExpertFlops(model: PerfModelShape, inputTokens: number): number {
+  return inputTokens * routedExpertFlopsPerToken(model);
 }
 
 /** FLOPs to prefill one prompt of `inputTokens` (causal attention: each token sees half the prompt on average). */

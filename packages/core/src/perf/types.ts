@@ -55,11 +55,22 @@ export interface PerfMoe {
   readonly moeLayers: number;
   /** Bytes of every routed expert of every layer, as stored (part of the model's weight bytes). */
   readonly routedExpertBytes: number;
+  /**
+   * Parameters of every routed expert of every layer; a token multiplies k/E of them
+   * (part of activeParameterCount). Absent: FLOPs are not split between experts and
+   * the rest, and the MoE compute factor has nothing to apply to.
+   */
+  readonly routedExpertParameterCount?: number | undefined;
 }
 
 /** The figures of one GPU the model needs (per GPU, dense, no sparsity). */
 export interface PerfGpu {
   readonly memoryBytes: number;
+  /**
+   * Device memory as the CUDA/ROCm runtime reports it, which is what engines take
+   * their memory fractions of; memoryBytes where absent.
+   */
+  readonly reportedMemoryBytes?: number | undefined;
   readonly memoryBandwidthBytesPerS: number;
   readonly bf16DenseTflops: number;
   /** Absent where the GPU has no FP8 tensor cores; FP8 weights then compute at the BF16 rate. */
@@ -107,6 +118,8 @@ export interface DecodeStageBreakdown {
   /** All-to-all dispatch and combine of the stage's MoE layers under expert parallelism. */
   readonly expertParallelCommS: number;
   readonly pipelineHopS: number;
+  /** The stage's layers times the per-layer latency floor (kernel launches, synchronisation), MoE layers' own on top. */
+  readonly layerLatencyS: number;
 }
 
 export type PerfBottleneck = "memory-bandwidth" | "compute" | "interconnect";

@@ -56,6 +56,13 @@ describe("worker environment contract", () => {
     expect(config.tunnelToken).toBeUndefined();
   });
 
+  it("carries the engine's sequence slots, 4 unless the starter says otherwise", () => {
+    expect(parseWorkerEnv(complete).maxSequences).toBe(4);
+    const eight = workerEnv({ ...parseWorkerEnv(complete), maxSequences: 8 });
+    expect(eight[WORKER_ENV.maxSequences]).toBe("8");
+    expect(parseWorkerEnv(eight).maxSequences).toBe(8);
+  });
+
   it("carries expert parallelism for a vLLM mixture of experts, and leaves it out (1) otherwise", () => {
     expect(complete[WORKER_ENV.expertParallel]).toBeUndefined();
     expect(parseWorkerEnv(complete).expertParallel).toBe(1);
@@ -175,6 +182,7 @@ describe("worker environment contract", () => {
       /^STRATA_TUNNEL_TOKEN: is required/,
     ],
     ["a port out of range", { [WORKER_ENV.httpPort]: "70000" }, /^STRATA_HTTP_PORT: /],
+    ["no sequence slots", { [WORKER_ENV.maxSequences]: "0" }, /^STRATA_MAX_SEQUENCES: /],
     [
       "a vLLM setting for llama.cpp",
       { [WORKER_ENV.kvCacheGib]: "1" },

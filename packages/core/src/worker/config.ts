@@ -31,6 +31,12 @@ export const WORKER_ENV = {
   modelPath: "STRATA_MODEL_PATH",
   servedModelName: "STRATA_SERVED_MODEL_NAME",
   maxModelLength: "STRATA_MAX_MODEL_LENGTH",
+  /**
+   * Sequences the engine decodes at once: llama-server's slots (`--parallel`,
+   * sharing one KV cache of the full context), and so the most completions one
+   * request may ask for (`n`).
+   */
+  maxSequences: "STRATA_MAX_SEQUENCES",
   /** Weight precision a vLLM engine loads (GGUF files carry their own). */
   dtype: "STRATA_DTYPE",
   /**
@@ -68,6 +74,11 @@ export const WORKER_ENV = {
    * reports a lost rank at once; this bounds a hang nothing else notices.
    */
   stepTimeoutSeconds: "STRATA_STEP_TIMEOUT_SECONDS",
+  /**
+   * The pod's uid (downward API `metadata.uid`), carried in heartbeats and events so the
+   * controller tells a recreated pod from its predecessor of the same name. Unset outside Kubernetes.
+   */
+  podUid: "STRATA_POD_UID",
 } as const;
 
 export type WorkerEnvName = (typeof WORKER_ENV)[keyof typeof WORKER_ENV];
@@ -89,6 +100,8 @@ export const TUNNEL_TLS = {
 /** Ports a worker listens on unless told otherwise (fixed in pods, so Services can name them). */
 export const WORKER_PORTS = { http: 8080, tunnel: 7070 } as const;
 export const DEFAULT_WORKER_BIND_HOST = "0.0.0.0";
+/** llama-server's own choice when it picks the slot count itself (`--parallel -1`). */
+export const DEFAULT_MAX_SEQUENCES = 4;
 
 export type WorkerRole = "head" | "stage";
 
@@ -130,6 +143,8 @@ export interface WorkerConfig {
   readonly modelPath: string;
   readonly servedModelName: string;
   readonly maxModelLength: number;
+  /** Sequences decoded at once (engine slots); the largest `n` a request may ask for. */
+  readonly maxSequences: number;
   readonly dtype?: WeightDtype;
   /** One per stage when there is more than one stage; empty otherwise. */
   readonly stageAddresses: readonly string[];
@@ -143,14 +158,15 @@ export interface WorkerConfig {
   readonly engineThreads?: number;
   readonly engineHome?: string;
   readonly vllm?: VllmWorkerSettings;
+  readonly podUid?: string;
 }
 
 /** What a starter (the controller, `strata up`) fills in; role and layers follow from the rest. */
 export type WorkerConfigInput = Omit<
   WorkerConfig,
-  "role" | "layers" | "bindHost" | "httpPort" | "tunnelPort" | "expertParallel" | "vllm"
+  "role" | "layers" | "bindHost" | "httpPort" | "tunnelPort" | "expertParallel" | "maxSequences" | "vllm"
 > &
-  Partial<Pick<WorkerConfig, "bindHost" | "httpPort" | "tunnelPort" | "expertParallel">> & {
+  Partial<Pick<WorkerConfig, "bindHost" | "httpPort" | "tunnelPort" | "expertParallel" | "maxSequences">> & {
     readonly vllm?: Partial<VllmWorkerSettings>;
   };
 
@@ -175,6 +191,7 @@ const envSchema = z.object({
   [WORKER_ENV.modelPath]: nonEmpty,
   [WORKER_ENV.servedModelName]: nonEmpty,
   [WORKER_ENV.maxModelLength]: intText(1),
+  [WORKER_ENV.maxSequences]: intText(1, 4096).default(DEFAULT_MAX_SEQUENCES),
   [WORKER_ENV.dtype]: z.enum(WEIGHT_DTYPES).optional(),
   [WORKER_ENV.stageAddresses]: z.string().optional(),
   [WORKER_ENV.tunnelToken]: nonEmpty.optional(),
@@ -199,6 +216,7 @@ const envSchema = z.object({
     .regex(/^(auto|nobind|[\d,-]+(\|[\d,-]+)*)$/, 'must be "auto", "nobind" or cores like 0-3|4-7')
     .optional(),
   [WORKER_ENV.stepTimeoutSeconds]: intText(1, 86_400).optional(),
+  [WORKER_ENV.podUid]: z.string().trim().min(1).max(128).optional(),
 });
 
 /** Variables only the vllm engine reads, and the device each belongs to (undefined: both). */
@@ -287,6 +305,7 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
     modelPath: e[WORKER_ENV.modelPath],
     servedModelName: e[WORKER_ENV.servedModelName],
     maxModelLength: e[WORKER_ENV.maxModelLength],
+    maxSequences: e[WORKER_ENV.maxSequences],
     ...optional("dtype", e[WORKER_ENV.dtype]),
     stageAddresses: multiStage ? stageAddresses : [],
     ...optional("tunnelToken", token),
@@ -298,6 +317,7 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
     tunnelPort: e[WORKER_ENV.tunnelPort],
     ...optional("engineThreads", e[WORKER_ENV.engineThreads]),
     ...optional("engineHome", e[WORKER_ENV.engineHome]),
+    ...optional("podUid", e[WORKER_ENV.podUid]),
     ...optional("vllm", vllm),
   };
 }
@@ -356,6 +376,7 @@ export function workerEnv(
   put(WORKER_ENV.modelPath, input.modelPath);
   put(WORKER_ENV.servedModelName, input.servedModelName);
   put(WORKER_ENV.maxModelLength, input.maxModelLength);
+  put(WORKER_ENV.maxSequences, input.maxSequences);
   put(WORKER_ENV.dtype, input.dtype);
   if (input.stageAddresses && input.stageAddresses.length > 0) {
     put(WORKER_ENV.stageAddresses, input.stageAddresses.join(","));
@@ -376,6 +397,7 @@ export function workerEnv(
     put(WORKER_ENV.cpuBind, input.vllm.cpuBind);
     put(WORKER_ENV.stepTimeoutSeconds, input.vllm.stepTimeoutSeconds);
   }
+  put(WORKER_ENV.podUid, input.podUid);
   return out;
 }
 

@@ -1,13 +1,16 @@
 /**
  * A nats-server with JetStream as a child process on a loopback port, for
- * tests and local mode. It runs in its own process group and is killed with
- * it; `kill()` and `start()` again on the same port and store simulate an
- * outage (the JetStream store survives, as it does on a real restart).
+ * tests and local mode. It runs under a lifeline (process/lifeline.ts) in its
+ * own process group: stopping the group stops it, and so does this process
+ * dying, even by SIGKILL. `kill()` and `start()` again on the same port and
+ * store simulate an outage (the JetStream store survives, as it does on a
+ * real restart).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnWithLifeline } from "../process/spawn-lifeline.js";
 import { requireNatsServer } from "./binary.js";
 
 export interface NatsServerOptions {
@@ -96,7 +99,7 @@ export class NatsServerProcess {
     installExitHook();
     const args = ["-a", "127.0.0.1", "-p", this.#port === 0 ? "-1" : String(this.#port)];
     args.push("-js", "-sd", this.#storeDir, "-n", "strata-local");
-    const child = spawn(this.#binary, args, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawnWithLifeline(this.#binary, args);
     this.#child = child;
     liveServers.add(child);
     const ready = new Promise<number>((resolve, reject) => {

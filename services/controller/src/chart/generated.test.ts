@@ -51,7 +51,7 @@ describe("ModelDeployment spec schema", () => {
     const spec = modelDeploymentSpecSchema.parse(minimal);
     expect(spec.parallelism.mode).toBe("auto");
     expect(spec.replicas).toBe(1);
-    expect(spec.rollout).toEqual({ maxSurge: 0, maxUnavailable: 1 });
+    expect(spec.rollout).toEqual({ maxSurge: 0, maxUnavailable: 1, drainTimeoutSeconds: 120 });
     expect(spec.gpu.perNode).toBe(8);
   });
 

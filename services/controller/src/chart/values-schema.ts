@@ -36,6 +36,11 @@ export const chartValuesSchema = z.object({
       .min(1)
       .default(120)
       .describe("How long a group may wait for all its pods to bind"),
+    nodeNotReadyGraceSeconds: z
+      .int()
+      .min(1)
+      .default(60)
+      .describe("A group with a pod on a node NotReady this long is recreated elsewhere"),
     watchNamespace: z.string().default("").describe("Empty: watch every namespace"),
     metricsPort: z.int().min(1).max(65535).default(8081),
     resources,

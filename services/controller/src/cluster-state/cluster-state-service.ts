@@ -13,6 +13,7 @@ import {
   encodeMessage,
   HEARTBEAT_INTERVAL_MS,
   heartbeatSchema,
+  type LifecycleEvent,
   subjects,
 } from "@strata/core";
 import {
@@ -39,6 +40,10 @@ export interface ClusterStateServiceOptions {
   readonly sweepIntervalMs?: number;
   /** Called with every availability change, e.g. to trigger a reconcile or re-route. */
   readonly onTransition?: (t: ClusterTransition) => void;
+  /** Called with every lifecycle event once applied (the controller folds them into status). */
+  readonly onEvent?: (event: LifecycleEvent) => void;
+  /** Called after every sweep (about twice per heartbeat interval). */
+  readonly onSweep?: () => void;
 }
 
 export class ClusterStateService {
@@ -72,7 +77,10 @@ export class ClusterStateService {
       logger: this.#options.logger,
       registry: this.#options.registry,
       invalid: this.#invalid,
-      onEvent: (event) => this.#report(this.state.applyEvent(event)),
+      onEvent: (event) => {
+        this.#report(this.state.applyEvent(event));
+        this.#options.onEvent?.(event);
+      },
     });
     const status = nc.subscribe(subjects.clusterStatus(), {
       callback: (_err, msg) => {
@@ -91,7 +99,10 @@ export class ClusterStateService {
       },
     });
     const sweeper = setInterval(
-      () => this.#report(this.state.sweep()),
+      () => {
+        this.#report(this.state.sweep());
+        this.#options.onSweep?.();
+      },
       this.#options.sweepIntervalMs ?? HEARTBEAT_INTERVAL_MS / 2,
     );
     this.#stops = [

@@ -161,9 +161,12 @@ describe("revisionHash", () => {
   const plan = resolvePlan(spec, noAuto);
   it("ignores replicas and rollout settings but not the image", () => {
     const base = revisionHash(spec, plan);
-    expect(revisionHash({ ...spec, replicas: 7, rollout: { maxSurge: 2, maxUnavailable: 0 } }, plan)).toBe(
-      base,
-    );
+    expect(
+      revisionHash(
+        { ...spec, replicas: 7, rollout: { maxSurge: 2, maxUnavailable: 0, drainTimeoutSeconds: 5 } },
+        plan,
+      ),
+    ).toBe(base);
     expect(revisionHash({ ...spec, images: { ...spec.images, worker: "w:2" } }, plan)).not.toBe(base);
   });
 });

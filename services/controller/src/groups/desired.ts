@@ -116,6 +116,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
   const env: V1EnvVar[] = [
     ...Object.entries(contract).map(([envName, value]) => ({ name: envName, value })),
     { name: WORKER_ENV.advertiseHost, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+    { name: WORKER_ENV.podUid, valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
     ...(multiStage
       ? [
           {

@@ -63,14 +63,22 @@ export class KubeApi {
     }
   }
 
-  /** Deletes a pod only if it is still the one we saw (uid precondition); gone counts as success. */
-  async deletePod(pod: V1Pod): Promise<void> {
+  /**
+   * Deletes a pod only if it is still the one we saw (uid precondition); gone
+   * counts as success. `force` skips the grace period, for a pod whose node
+   * cannot confirm that its containers stopped (the node is NotReady).
+   */
+  async deletePod(pod: V1Pod, force = false): Promise<void> {
     this.count("delete", "pods");
     try {
       await this.core.deleteNamespacedPod({
         name: pod.metadata?.name ?? "",
         namespace: pod.metadata?.namespace ?? "",
-        body: { preconditions: { uid: pod.metadata?.uid }, propagationPolicy: "Background" },
+        body: {
+          preconditions: { uid: pod.metadata?.uid },
+          propagationPolicy: "Background",
+          ...(force ? { gracePeriodSeconds: 0 } : {}),
+        },
       });
     } catch (err) {
       if (!isNotFound(err) && !isConflict(err)) throw err;

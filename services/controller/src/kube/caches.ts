@@ -31,7 +31,8 @@ export interface CacheEvents {
 }
 
 const WATCH_RESTART_DELAY_MS = 1000;
-const MAX_WATCH_RESTARTS = 20;
+/** A watch that cannot be restarted for this long (the API server is gone, not restarting) is fatal. */
+const WATCH_GIVE_UP_MS = 120_000;
 
 /**
  * Informers for everything the controller reads: ModelDeployments, the pods
@@ -44,7 +45,9 @@ export class Caches {
   readonly services: Cached<V1Service>;
   readonly nodes: Cached<V1Node>;
   private readonly nodeFingerprints = new Map<string, string>();
-  private readonly restarts = new Map<string, number>();
+  /** When each failing watch first failed (ms since the epoch); cleared once a restart lists and watches again. */
+  private readonly failingSince = new Map<string, number>();
+  private readonly errors = new Map<string, number>();
   private stopped = false;
 
   constructor(api: KubeApi, namespace: string | undefined, count: RequestCounter) {
@@ -124,8 +127,10 @@ export class Caches {
       ["nodes", this.nodes as unknown as Cached<KubernetesObject>],
     ];
     for (const [name, informer] of named) {
-      informer.on("error", (err) => this.restart(name, informer, err, events));
-      informer.on("connect", () => this.restarts.delete(name));
+      informer.on("error", (err) => {
+        this.errors.set(name, (this.errors.get(name) ?? 0) + 1);
+        this.restart(name, informer, err, events);
+      });
     }
     await Promise.all(named.map(([, informer]) => informer.start()));
   }
@@ -176,14 +181,26 @@ export class Caches {
 
   private restart(name: string, informer: Cached<KubernetesObject>, err: unknown, events: CacheEvents): void {
     if (this.stopped) return;
-    const n = (this.restarts.get(name) ?? 0) + 1;
-    this.restarts.set(name, n);
-    if (n > MAX_WATCH_RESTARTS) {
-      events.fatal(new Error(`watch of ${name} failed ${n} times`, { cause: err }));
+    const since = this.failingSince.get(name) ?? Date.now();
+    this.failingSince.set(name, since);
+    if (Date.now() - since > WATCH_GIVE_UP_MS) {
+      events.fatal(
+        new Error(`watch of ${name} could not be restarted for ${Math.round(WATCH_GIVE_UP_MS / 1000)} s`, {
+          cause: err,
+        }),
+      );
       return;
     }
     setTimeout(() => {
-      if (!this.stopped) informer.start().catch((e) => this.restart(name, informer, e, events));
+      if (this.stopped) return;
+      const errorsBefore = this.errors.get(name) ?? 0;
+      informer
+        .start()
+        .then(() => {
+          // start() reports a failed list or watch through the error event, not by rejecting.
+          if ((this.errors.get(name) ?? 0) === errorsBefore) this.failingSince.delete(name);
+        })
+        .catch((e: unknown) => this.restart(name, informer, e, events));
     }, WATCH_RESTART_DELAY_MS).unref();
   }
 }

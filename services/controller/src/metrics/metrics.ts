@@ -19,6 +19,11 @@ export const CONTROLLER_METRICS = {
   queueDepth: "strata_controller_workqueue_depth",
   apiRequests: "strata_controller_api_requests_total",
   isLeader: "strata_controller_is_leader",
+  // Acting on what workers report: hung groups, lost nodes, drains.
+  groupRecreations: "strata_controller_group_recreations_total",
+  drains: "strata_controller_drains_total",
+  drainDuration: "strata_controller_drain_duration_seconds",
+  natsConnected: "strata_controller_nats_connected",
 } as const;
 
 export interface ControllerMetrics {

@@ -11,6 +11,12 @@ export class ReconcilerMetrics {
   readonly queueDepth: Gauge;
   readonly apiRequests: Counter<"verb" | "resource">;
   readonly isLeader: Gauge;
+  /** Labels: reason (RECREATE_REASONS: failed, hung, silent, node_not_ready, stray_drain). */
+  readonly groupRecreations: Counter<"reason">;
+  /** Labels: result (DRAIN_RESULTS: drained, timeout, no_worker, disabled). */
+  readonly drains: Counter<"result">;
+  readonly drainSeconds: Histogram;
+  readonly natsConnected: Gauge;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -40,6 +46,29 @@ export class ReconcilerMetrics {
     this.isLeader = new Gauge({
       name: CONTROLLER_METRICS.isLeader,
       help: "1 while this process holds the leader lease",
+      registers,
+    });
+    this.groupRecreations = new Counter({
+      name: CONTROLLER_METRICS.groupRecreations,
+      help: "Groups deleted to be recreated whole, by reason (failed, hung, silent, node_not_ready, stray_drain)",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.drains = new Counter({
+      name: CONTROLLER_METRICS.drains,
+      help: "Groups whose pods were deleted for a rollout or scale-down, by how the drain ended",
+      labelNames: ["result"],
+      registers,
+    });
+    this.drainSeconds = new Histogram({
+      name: CONTROLLER_METRICS.drainDuration,
+      help: "Time from asking a group's head to drain until its pods were deleted",
+      buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    });
+    this.natsConnected = new Gauge({
+      name: CONTROLLER_METRICS.natsConnected,
+      help: "1 while the controller is connected to NATS",
       registers,
     });
   }

@@ -8,9 +8,20 @@ import type { GroupStatus, ModelDeployment, ModelDeploymentSpec, PlanStatus } fr
 import { REASONS } from "@strata/core";
 import { type GroupAction, type GroupView, gangBackoffMs } from "../groups/observe.js";
 import type { Admission } from "../scheduling/capacity.js";
+import { DRAIN_POLL_MS, type DrainProgress, type DrainResult } from "./drain.js";
 import type { EventRecorder } from "./events.js";
 import { carry, domainOf, withDomain } from "./group-status.js";
 import type { Summary } from "./status.js";
+
+/** Why a running group was torn down and recreated; a label of strata_controller_group_recreations_total. */
+export const RECREATE_REASONS = {
+  failed: "failed",
+  hung: "hung",
+  silent: "silent",
+  nodeNotReady: "node_not_ready",
+  strayDrain: "stray_drain",
+} as const;
+export type RecreateReason = (typeof RECREATE_REASONS)[keyof typeof RECREATE_REASONS];
 
 /** What the pass gathers across its groups before it writes status. */
 export class Pass {
@@ -60,17 +71,35 @@ export interface GroupStepsDeps {
   /** Admission and its bookkeeping run without an await in between (see Reconciler.admit). */
   admit(pass: Pass): Admission;
   createGroup(pass: Pass, replica: number, domain: string, view: GroupView | undefined): Promise<void>;
-  /** Deletes the group's live pods; true if it deleted any. */
-  deleteGroup(view: GroupView): Promise<boolean>;
+  /** Deletes the group's live pods (`force`: these pod names with no grace period); true if it deleted any. */
+  deleteGroup(view: GroupView, force?: ReadonlySet<string>): Promise<boolean>;
   /** Every terminating pod of the group is one this controller deleted. */
   teardownInProgress(view: GroupView): boolean;
+  /** One pass of draining the group's head before it is deleted (drain.ts). */
+  drain(pass: Pass, view: GroupView, prev: GroupStatus | undefined): Promise<DrainProgress>;
+  /** Counts a group torn down for a reason other than a rollout or scale-down. */
+  recreated(reason: RecreateReason): void;
+  /** Counts a finished drain and how long it took (undefined: it never started). */
+  drained(result: DrainResult, seconds: number | undefined): void;
 }
 
 export class GroupSteps {
   constructor(private readonly deps: GroupStepsDeps) {}
 
-  /** Scale-down or surge release: the group is past the desired count. */
-  async removeSurplus(pass: Pass, view: GroupView, desiredGroups: number): Promise<void> {
+  /** Scale-down or surge release: the group is past the desired count; its head drains first. */
+  async removeSurplus(
+    pass: Pass,
+    view: GroupView,
+    prev: GroupStatus | undefined,
+    desiredGroups: number,
+  ): Promise<void> {
+    const base = {
+      replica: view.replica,
+      revision: view.revision ?? pass.revision,
+      boundPods: view.bound,
+      readyPods: view.ready,
+    };
+    if (!(await this.#drained(pass, view, prev, base))) return;
     if (await this.deps.deleteGroup(view)) {
       this.deps.events.normal(
         pass.md,
@@ -80,8 +109,9 @@ export class GroupSteps {
     }
   }
 
-  /** The rollout chose this outdated group to be replaced now. */
+  /** The rollout chose this outdated group to be replaced now: its head drains, then the group goes. */
   async replaceOutdated(pass: Pass, g: GroupInPass & { view: GroupView }): Promise<void> {
+    if (!(await this.#drained(pass, g.view, g.prev, g.base))) return;
     if (await this.deps.deleteGroup(g.view)) {
       this.deps.events.normal(
         pass.md,
@@ -90,6 +120,52 @@ export class GroupSteps {
       );
     }
     pass.groups.push({ ...g.base, phase: "Recreating", message: `rolling to revision ${pass.revision}` });
+  }
+
+  /**
+   * A running group that must go for a reason its pods do not show (a hung
+   * stage, a node gone NotReady, a head draining for a rollout that no longer
+   * applies): the whole group is deleted and comes back.
+   */
+  async recreate(
+    pass: Pass,
+    g: GroupInPass & { view: GroupView },
+    why: { reason: RecreateReason; eventReason: string; message: string; force?: ReadonlySet<string> },
+  ): Promise<void> {
+    if (await this.deps.deleteGroup(g.view, why.force)) {
+      this.deps.recreated(why.reason);
+      this.deps.events.warning(
+        pass.md,
+        why.eventReason,
+        `group ${g.index}: ${why.message}; recreating the whole group`,
+      );
+    }
+    pass.failed.push({ replica: g.index, message: why.message, reason: why.eventReason });
+    pass.groups.push({ ...g.base, phase: "Recreating", message: why.message, ...carry(g.prev) });
+  }
+
+  /** Drains the group's head; true once its pods may be deleted, otherwise it reports Draining. */
+  async #drained(
+    pass: Pass,
+    view: GroupView,
+    prev: GroupStatus | undefined,
+    base: GroupInPass["base"],
+  ): Promise<boolean> {
+    if (view.pods.every((p) => !!p.metadata?.deletionTimestamp)) return true;
+    const progress = await this.deps.drain(pass, view, prev);
+    if (progress.kind === "wait") {
+      pass.groups.push({
+        ...base,
+        phase: "Draining",
+        drainingSince: new Date(progress.drainingSinceMs).toISOString(),
+        message: progress.message,
+      });
+      pass.requeueIn(DRAIN_POLL_MS);
+      return false;
+    }
+    const since = prev?.drainingSince ? Date.parse(prev.drainingSince) : Number.NaN;
+    this.deps.drained(progress.result, Number.isFinite(since) ? (pass.nowMs - since) / 1000 : undefined);
+    return true;
   }
 
   /** Outdated and waiting for its turn in the rollout: it keeps serving. */
@@ -170,7 +246,7 @@ export class GroupSteps {
       });
       return;
     }
-    if (g.view) await this.deps.deleteGroup(g.view);
+    if (g.view && (await this.deps.deleteGroup(g.view))) this.deps.recreated(RECREATE_REASONS.failed);
     this.deps.events.warning(
       pass.md,
       REASONS.groupFailed,

@@ -12,16 +12,20 @@ import {
 } from "@strata/core";
 import type { Logger } from "@strata/runtime";
 import { groupPods } from "../groups/desired.js";
+import { lostNode } from "../groups/nodes.js";
 import { decideGroup, type GroupAction, type GroupView, viewGroups } from "../groups/observe.js";
 import { revisionHash } from "../groups/revision.js";
 import type { KubeApi } from "../kube/api.js";
 import type { Caches } from "../kube/caches.js";
 import type { Clock } from "../kube/workqueue.js";
+import type { ReconcilerMetrics } from "../metrics/reconciler-metrics.js";
+import { type GroupSignals, HUNG_KINDS } from "../nats/group-signals.js";
 import { type AutoPlanner, PlanError, resolvePlan } from "../plan/resolve-plan.js";
 import { planRollout } from "../rollout/rollout.js";
 import { type Admission, CapacityModel } from "../scheduling/capacity.js";
+import { type DrainClient, type DrainProgress, drainStep } from "./drain.js";
 import type { EventRecorder } from "./events.js";
-import { type GroupInPass, GroupSteps, Pass } from "./group-steps.js";
+import { type GroupInPass, GroupSteps, Pass, RECREATE_REASONS } from "./group-steps.js";
 import { OwnedObjects } from "./owned-objects.js";
 import {
   type ConditionInput,
@@ -41,6 +45,14 @@ export interface ReconcilerSettings {
   readonly capacityRetryMs: number;
   /** Scheduler name for PodGroup-aware scheduling, set only when the PodGroup API exists. */
   readonly podGroupScheduler: string | undefined;
+  /** A group with a pod on a node NotReady this long is recreated elsewhere. */
+  readonly nodeNotReadyGraceMs: number;
+}
+
+/** What the reconciler asks of the workers, over NATS (controller-nats.ts). */
+export interface Workers extends DrainClient {
+  /** What one group's workers report; `observed` is false when none of its pods has spoken. */
+  signals(pods: readonly V1Pod[]): GroupSignals;
 }
 
 export interface ReconcilerDeps {
@@ -51,6 +63,8 @@ export interface ReconcilerDeps {
   readonly log: Logger;
   readonly autoPlanner: AutoPlanner;
   readonly events: EventRecorder;
+  readonly workers: Workers;
+  readonly metrics: ReconcilerMetrics;
 }
 
 export interface ReconcileResult {
@@ -70,6 +84,8 @@ export class Reconciler {
   private readonly deletedByUs = new Map<string, number>();
 
   private readonly steps: GroupSteps;
+  /** Deployments (uid) whose workers have reported over NATS: their groups must say they serve. */
+  private readonly reporting = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.owned = new OwnedObjects(deps.api, deps.caches, deps.settings.gangTimeoutMs);
@@ -78,8 +94,14 @@ export class Reconciler {
       settings: deps.settings,
       admit: (pass) => this.admit(pass),
       createGroup: (pass, replica, domain, view) => this.createGroup(pass, replica, domain, view),
-      deleteGroup: (view) => this.deleteGroup(view),
+      deleteGroup: (view, force) => this.deleteGroup(view, force),
       teardownInProgress: (view) => this.teardownInProgress(view),
+      drain: (pass, view, prev) => this.drain(pass, view, prev),
+      recreated: (reason) => deps.metrics.groupRecreations.inc({ reason }),
+      drained: (result, seconds) => {
+        deps.metrics.drains.inc({ result });
+        if (seconds !== undefined) deps.metrics.drainSeconds.observe(seconds);
+      },
     });
   }
 
@@ -125,8 +147,22 @@ export class Reconciler {
     const pass = new Pass(md, spec, plan, revision, this.deps.clock.now());
     const views = viewGroups(this.deps.caches.podsOf(namespace, name));
     const previous = new Map((md.status?.groups ?? []).map((g) => [g.replica, g]));
-    const decide = (index: number, view: GroupView | undefined): GroupAction =>
-      decideGroup(view, this.gangSettings(plan, pass.nowMs, previous.get(index)));
+    const signals = new Map([...views].map(([i, v]) => [i, this.deps.workers.signals(v.pods)] as const));
+    // Once this deployment's workers are known to report over NATS (now, or in the status an
+    // earlier pass wrote), a group is available only while its head reports ready: KWOK or a
+    // fast kubelet can mark a new pod Ready before its worker has loaded anything.
+    if ([...signals.values()].some((s) => s.observed) || (md.status?.groups ?? []).some((g) => g.stages)) {
+      this.reporting.add(md.metadata.uid);
+    }
+    const reports = this.reporting.has(md.metadata.uid);
+    const decide = (index: number, view: GroupView | undefined): GroupAction => {
+      const action = decideGroup(view, this.gangSettings(plan, pass.nowMs, previous.get(index)));
+      const heard = signals.get(index);
+      if (action.kind === "running" && action.available && reports && !heard?.serving) {
+        return { kind: "running", available: false };
+      }
+      return action;
+    };
     const decisions = new Map([...views].map(([i, v]) => [i, decide(i, v)] as const));
     const rollout = planRollout({
       replicas: spec.replicas,
@@ -145,7 +181,9 @@ export class Reconciler {
     });
 
     for (const [index, view] of views) {
-      if (index >= rollout.desiredGroups) await this.steps.removeSurplus(pass, view, rollout.desiredGroups);
+      if (index >= rollout.desiredGroups) {
+        await this.steps.removeSurplus(pass, view, previous.get(index), rollout.desiredGroups);
+      }
     }
     for (let index = 0; index < rollout.desiredGroups; index++) {
       const view = views.get(index);
@@ -160,7 +198,20 @@ export class Reconciler {
           readyPods: view?.ready ?? 0,
         },
       };
-      await this.stepGroup(pass, group, decisions.get(index) ?? decide(index, view), rollout.replace);
+      await this.stepGroup(
+        pass,
+        group,
+        decisions.get(index) ?? decide(index, view),
+        rollout.replace,
+        signals.get(index),
+      );
+    }
+    for (const g of pass.groups) {
+      // Stage states and the newest lifecycle event, as the group's workers report them over NATS.
+      const heard = signals.get(g.replica);
+      if (!heard?.observed) continue;
+      g.stages = [...heard.stages];
+      if (heard.lastTransition) g.lastTransition = heard.lastTransition;
     }
 
     await this.owned.ensureServices(md, rollout.desiredGroups);
@@ -171,22 +222,74 @@ export class Reconciler {
 
   /**
    * Which step a group takes this pass.
-   * Case 1: outdated and chosen by the rollout: replace it.
-   * Case 2: outdated, running or waiting, not its turn yet: keep it serving.
-   * Case 3: no group, or pods missing: admit and create.
-   * Case 4: terminating, backing off or being bound: wait.
-   * Case 5: a member failed: recreate the whole group.
-   * Case 6: not bound within the gang timeout: delete and retry after a backoff.
-   * Case 7: running: report it (Available once every pod is ready).
+   * Case 1: running with a hung stage (its engine fails its probe, or its
+   *   heartbeats stopped while its pod runs): recreate the whole group.
+   * Case 2: a pod on a node NotReady for longer than the grace period: recreate elsewhere.
+   * Case 3: outdated and chosen by the rollout: drain its head, then replace it.
+   * Case 4: running, not chosen, but its head drains (for a rollout that no
+   *   longer applies): recreate it, as a draining head serves nothing.
+   * Case 5: outdated, running or waiting, not its turn yet: keep it serving.
+   * Case 6: no group, or pods missing: admit and create.
+   * Case 7: terminating, backing off or being bound: wait.
+   * Case 8: a member failed: recreate the whole group.
+   * Case 9: not bound within the gang timeout: delete and retry after a backoff.
+   * Case 10: running: report it (Available once every pod is ready and, where
+   *   its workers report over NATS, its head serves).
    */
   private async stepGroup(
     pass: Pass,
     group: GroupInPass,
     action: GroupAction,
     replace: readonly number[],
+    heard: GroupSignals | undefined,
   ): Promise<void> {
     const { view } = group;
-    if (view && replace.includes(group.index)) return this.steps.replaceOutdated(pass, { ...group, view });
+    const chosen = replace.includes(group.index);
+    if (view && action.kind === "running" && heard?.hung) {
+      const silent = heard.hung.kind === HUNG_KINDS.silence;
+      return this.steps.recreate(
+        pass,
+        { ...group, view },
+        {
+          reason: silent ? RECREATE_REASONS.silent : RECREATE_REASONS.hung,
+          eventReason: REASONS.groupHung,
+          message: heard.hung.message,
+        },
+      );
+    }
+    if (view && (action.kind === "running" || action.kind === "wait")) {
+      const lost = lostNode(
+        view,
+        (name) => this.deps.caches.nodes.get(name),
+        pass.nowMs,
+        this.deps.settings.nodeNotReadyGraceMs,
+      );
+      if (lost?.kind === "lost") {
+        return this.steps.recreate(
+          pass,
+          { ...group, view },
+          {
+            reason: RECREATE_REASONS.nodeNotReady,
+            eventReason: REASONS.nodeNotReady,
+            message: lost.message,
+            force: lost.pods,
+          },
+        );
+      }
+      if (lost?.kind === "grace") pass.requeueIn(lost.retryAtMs - pass.nowMs);
+    }
+    if (view && chosen) return this.steps.replaceOutdated(pass, { ...group, view });
+    if (view && action.kind === "running" && heard?.observed && heard.headState === "draining") {
+      return this.steps.recreate(
+        pass,
+        { ...group, view },
+        {
+          reason: RECREATE_REASONS.strayDrain,
+          eventReason: REASONS.groupFailed,
+          message: "its head is draining though no rollout or scale-down removes the group",
+        },
+      );
+    }
     if (view && view.revision !== pass.revision && (action.kind === "running" || action.kind === "wait")) {
       return this.steps.keepOutdated(pass, group, action);
     }
@@ -295,12 +398,29 @@ export class Reconciler {
     await Promise.all(pods.map((pod) => this.deps.api.createPod(pod)));
   }
 
-  /** Deletes every pod of a group that is not already terminating; true if it deleted any. */
-  private async deleteGroup(view: GroupView): Promise<boolean> {
+  /** One pass of draining a group's head before its pods are deleted. */
+  private async drain(pass: Pass, view: GroupView, prev: GroupStatus | undefined): Promise<DrainProgress> {
+    const heard = this.deps.workers.signals(view.pods);
+    const since = prev?.drainingSince ? Date.parse(prev.drainingSince) : Number.NaN;
+    return await drainStep(this.deps.workers, {
+      head: { deployment: pass.md.metadata.name, replica: view.replica, stage: 0 },
+      headPod: heard.headPod,
+      observed: heard.observed,
+      drainingSinceMs: Number.isFinite(since) ? since : undefined,
+      nowMs: pass.nowMs,
+      timeoutMs: pass.spec.rollout.drainTimeoutSeconds * 1000,
+    });
+  }
+
+  /**
+   * Deletes every pod of a group that is not already terminating; pods named in
+   * `force` go without a grace period (their node cannot confirm). True if it deleted any.
+   */
+  private async deleteGroup(view: GroupView, force?: ReadonlySet<string>): Promise<boolean> {
     const live = view.pods.filter((p) => !p.metadata?.deletionTimestamp);
     await Promise.all(
       live.map(async (p) => {
-        await this.deps.api.deletePod(p);
+        await this.deps.api.deletePod(p, force?.has(p.metadata?.name ?? "") ?? false);
         if (p.metadata?.uid) this.deletedByUs.set(p.metadata.uid, this.deps.clock.now());
       }),
     );

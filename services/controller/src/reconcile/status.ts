@@ -39,8 +39,8 @@ export interface Summary {
   readonly rolling: boolean;
   /** Why groups wait for capacity or timed out, one line per group. */
   readonly unscheduled: readonly { replica: number; reason: string; message: string }[];
-  /** Groups that failed this reconcile, with why. */
-  readonly failed: readonly { replica: number; message: string }[];
+  /** Groups that failed this reconcile, with why (reason: an event reason; GroupFailed when absent). */
+  readonly failed: readonly { replica: number; message: string; reason?: string }[];
 }
 
 /** The five conditions, from what this reconcile saw and did. */
@@ -114,7 +114,7 @@ export function conditionsFor(plan: PlanStatus, s: Summary): ConditionInput[] {
       ? {
           type: CONDITION_TYPES.degraded,
           status: "True",
-          reason: REASONS.groupFailed,
+          reason: s.failed[0]?.reason ?? REASONS.groupFailed,
           message: s.failed.map((f) => `group ${f.replica}: ${f.message}`).join("; "),
         }
       : unhealthy.length > 0 && !s.rolling

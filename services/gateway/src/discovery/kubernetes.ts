@@ -23,6 +23,14 @@ interface ModelDeploymentObject extends KubernetesObject {
   spec?: { model?: { servedName?: string } };
 }
 
+/**
+ * A failed watch is restarted every WATCH_RESTART_DELAY_MS; the source gives up
+ * (and the process ends, to be restarted) only after the API server stayed
+ * unreachable for WATCH_GIVE_UP_MS, e.g. not during an API server restart.
+ */
+const WATCH_RESTART_DELAY_MS = 1_000;
+const WATCH_GIVE_UP_MS = 120_000;
+
 /** Label selector for the per-replica head Services' EndpointSlices (slices inherit Service labels). */
 export const headSliceSelector = `${LABELS.role}=${WORKER_ROLES.head},${LABELS.deployment}`;
 
@@ -72,6 +80,10 @@ export class KubernetesReplicaSource implements ReplicaSource {
   private slices: (Informer<V1EndpointSlice> & ObjectCache<V1EndpointSlice>) | undefined;
   private deployments: (Informer<ModelDeploymentObject> & ObjectCache<ModelDeploymentObject>) | undefined;
   private pushed = new Map<string, ReplicaEndpoint>();
+  private stopped = false;
+  /** When each failing watch first failed; cleared once a restart lists and watches again. */
+  private readonly failingSince = new Map<Informer<KubernetesObject>, number>();
+  private readonly errors = new Map<Informer<KubernetesObject>, number>();
   private readonly onFatal: (err: unknown) => void;
 
   /** `onFatal` is called when a watch cannot recover; the process should end. */
@@ -107,9 +119,11 @@ export class KubernetesReplicaSource implements ReplicaSource {
       informer.on("add", sync);
       informer.on("update", sync);
       informer.on("delete", sync);
-      // The client does not restart a failed watch by itself: restart it; if that fails too, give up.
-      informer.on("error", () => {
-        setTimeout(() => informer.start().catch(this.onFatal), 1_000).unref();
+      // The client does not restart a failed watch by itself: restart it until the API server
+      // answers again, or give up after WATCH_GIVE_UP_MS.
+      informer.on("error", (err: unknown) => {
+        this.errors.set(informer, (this.errors.get(informer) ?? 0) + 1);
+        this.restart(informer, err);
       });
     }
     await this.deployments.start();
@@ -118,8 +132,30 @@ export class KubernetesReplicaSource implements ReplicaSource {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.slices?.stop();
     await this.deployments?.stop();
+  }
+
+  private restart(informer: Informer<KubernetesObject>, err: unknown): void {
+    if (this.stopped) return;
+    const since = this.failingSince.get(informer) ?? Date.now();
+    this.failingSince.set(informer, since);
+    if (Date.now() - since > WATCH_GIVE_UP_MS) {
+      this.onFatal(err);
+      return;
+    }
+    setTimeout(() => {
+      if (this.stopped) return;
+      const errorsBefore = this.errors.get(informer) ?? 0;
+      informer
+        .start()
+        .then(() => {
+          // start() reports a failed list or watch through the error event, not by rejecting.
+          if ((this.errors.get(informer) ?? 0) === errorsBefore) this.failingSince.delete(informer);
+        })
+        .catch((e: unknown) => this.restart(informer, e));
+    }, WATCH_RESTART_DELAY_MS).unref();
   }
 
   private sync(sink: ReplicaSink): void {

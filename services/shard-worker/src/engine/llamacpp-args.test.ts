@@ -2,7 +2,7 @@ import { InputError } from "@strata/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isPlacementOrNonDebugLine, parseDeviceEndpoint, parseLayerAssignment } from "./layer-report.js";
-import { offloadPlanFor } from "./llamacpp-args.js";
+import { llamaServerArgs, offloadPlanFor } from "./llamacpp-args.js";
 
 /**
  * llama.cpp's placement rule (src/llama-model.cpp, load_tensors), restated to
@@ -77,6 +77,34 @@ describe("offloadPlanFor", () => {
       ),
     ).toThrow(InputError);
     expect(() => offloadPlanFor([{ first: 0, last: 10 }], 12)).toThrow(InputError);
+  });
+});
+
+describe("llamaServerArgs", () => {
+  const base = {
+    modelPath: "/models/SmolLM2-135M-Instruct.Q4_1.gguf",
+    servedName: "smollm2-135m",
+    host: "127.0.0.1",
+    port: 8081,
+    contextSize: 2048,
+    rpcEndpoints: [],
+    offload: { nGpuLayers: 0, tensorSplit: [] },
+  };
+  const flag = (args: string[], name: string) => args[args.indexOf(name) + 1];
+
+  it("serves under the short name, with the GGUF's chat template and the contract's slots", () => {
+    const args = llamaServerArgs({ ...base, maxSequences: 6 });
+    expect(flag(args, "--alias")).toBe("smollm2-135m");
+    expect(args).toContain("--jinja");
+    expect(args).not.toContain("--chat-template");
+    expect(flag(args, "--parallel")).toBe("6");
+    // One KV cache for all slots, so one sequence may still fill the whole context.
+    expect(args).toContain("--kv-unified");
+    expect(flag(args, "--ctx-size")).toBe("2048");
+  });
+
+  it("runs llama-server's own default of 4 slots when none is given", () => {
+    expect(flag(llamaServerArgs(base), "--parallel")).toBe("4");
   });
 });
 

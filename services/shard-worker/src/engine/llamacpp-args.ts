@@ -1,4 +1,4 @@
-import { checkStageRanges, type LayerRange, layerCount } from "@strata/core";
+import { checkStageRanges, DEFAULT_MAX_SEQUENCES, type LayerRange, layerCount } from "@strata/core";
 
 /**
  * Command lines for the two llama.cpp roles, and the translation from a
@@ -46,6 +46,8 @@ export interface LlamaServerArgsInput {
   readonly host: string;
   readonly port: number;
   readonly contextSize: number;
+  /** Slots: sequences decoded at once, each free to use the whole context (default 4). */
+  readonly maxSequences?: number;
   readonly rpcEndpoints: readonly string[];
   readonly offload: OffloadPlan;
   readonly threads?: number;
@@ -61,8 +63,15 @@ export function llamaServerArgs(input: LlamaServerArgsInput): string[] {
     String(input.port),
     "--ctx-size",
     String(input.contextSize),
+    // Slots share one KV cache of --ctx-size (--kv-unified), so a single long
+    // sequence still gets the whole context; a request may ask for up to this many
+    // completions (`n`), more is llama-server's 400 naming the field.
     "--parallel",
-    "1",
+    String(input.maxSequences ?? DEFAULT_MAX_SEQUENCES),
+    "--kv-unified",
+    // Chat requests go through the model's own template (tokenizer.chat_template
+    // in the GGUF), rendered by the Jinja engine; explicit, as the default has moved.
+    "--jinja",
     // Debug verbosity makes llama.cpp log where each layer lives (layer-report.ts).
     "--log-verbosity",
     "5",

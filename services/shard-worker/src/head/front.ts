@@ -32,6 +32,8 @@ export interface HeadFront {
    * started, an error event ending the stream when it has.
    */
   failInFlight(reason: string): void;
+  /** When the engine last sent response bytes to a client (ms since the epoch, 0 before the first). */
+  readonly lastOutputAtMs: () => number;
   close(): void;
 }
 
@@ -48,17 +50,20 @@ interface OpenRequest {
 /** Paths that carry inference work (and get a request mark on the stages). */
 const INFERENCE_PATHS = /^\/(v1\/(chat\/)?completions|completion|v1\/embeddings|embedding|infill)\b/;
 const drainRetryAfterSeconds = 1;
-/**
- * Idle keep-alive sockets to llama-server close after this long: below its own
- * 5 s keep-alive timeout, so the front never reuses a socket the engine has just
- * closed (which surfaced as a 502 "socket hang up" on an otherwise healthy head).
- */
-const engineSocketIdleMs = 4_000;
 
 export function createHeadFront(options: HeadFrontOptions): HeadFront {
   let inFlight = 0;
   const open = new Set<OpenRequest>();
-  const agent = new Agent({ keepAlive: true, timeout: engineSocketIdleMs });
+  let lastOutputAtMs = 0;
+  const sawOutput = () => {
+    lastOutputAtMs = Date.now();
+  };
+  // One loopback connection per request, never reused: a kept-alive socket that
+  // llama-server closes just as the front reuses it ends that request with a 502
+  // "socket hang up". An idle timeout below the engine's 5 s keep-alive made this
+  // rarer but not gone on a loaded machine (timers fire late); a loopback
+  // connect costs well under a millisecond next to a completion.
+  const agent = new Agent({ keepAlive: false });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const state = options.state();
     if (state === "draining" || state === "stopped" || state === "failed") {
@@ -78,12 +83,18 @@ export function createHeadFront(options: HeadFrontOptions): HeadFront {
       inFlight--;
       open.delete(entry);
     });
-    proxy(options, agent, req, entry);
+    proxy(options, agent, req, entry, sawOutput);
   };
   const failInFlight = (reason: string) => {
     for (const entry of open) endWithError(entry, reason);
   };
-  return { handle, inFlight: () => inFlight, failInFlight, close: () => agent.destroy() };
+  return {
+    handle,
+    inFlight: () => inFlight,
+    lastOutputAtMs: () => lastOutputAtMs,
+    failInFlight,
+    close: () => agent.destroy(),
+  };
 }
 
 /** The error a failed replica answers with, in OpenAI's shape. */
@@ -109,7 +120,13 @@ function endWithError(entry: OpenRequest, reason: string): void {
   res.destroy(new Error(`replica failed: ${reason}`));
 }
 
-function proxy(options: HeadFrontOptions, agent: Agent, req: IncomingMessage, entry: OpenRequest): void {
+function proxy(
+  options: HeadFrontOptions,
+  agent: Agent,
+  req: IncomingMessage,
+  entry: OpenRequest,
+  sawOutput: () => void,
+): void {
   const { res } = entry;
   const path = req.url ?? "/";
   const inference = INFERENCE_PATHS.test(path);
@@ -152,6 +169,7 @@ function proxy(options: HeadFrontOptions, agent: Agent, req: IncomingMessage, en
       }
       entry.streaming = String(upstreamRes.headers["content-type"] ?? "").includes("text/event-stream");
       res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+      upstreamRes.on("data", sawOutput);
       upstreamRes.pipe(res);
       entry.abortUpstream = () => {
         upstreamRes.unpipe(res);

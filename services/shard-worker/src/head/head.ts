@@ -123,6 +123,7 @@ export async function startHeadWorker(config: WorkerConfig, deps: HeadDeps): Pro
         host: "127.0.0.1",
         port: enginePort,
         contextSize: config.maxModelLength,
+        maxSequences: config.maxSequences,
         rpcEndpoints: endpoints,
         offload: offloadPlanFor(config.stageLayers, numLayers),
         threads: config.engineThreads,

@@ -110,7 +110,7 @@ export function workerMetrics(registry: Registry, engine: EngineFiguresSource): 
     }),
     tunnelRejected: new Counter({
       name: WORKER_METRICS.tunnelRejected,
-      help: "Tunnel streams refused for a missing or wrong bearer token.",
+      help: "Tunnel streams refused for a missing or wrong bearer token, and connections whose bytes are not HTTP/2.",
       labelNames: ["stage"],
       registers,
     }),

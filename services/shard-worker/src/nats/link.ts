@@ -4,7 +4,7 @@
  * and lifecycle events, and answers drain/shutdown/status requests. Without
  * NATS a worker still serves, alone (no heartbeats, no events).
  */
-import { HEARTBEAT_INTERVAL_MS, type WorkerConfig } from "@strata/core";
+import { type EngineProbe, HEARTBEAT_INTERVAL_MS, type WorkerConfig } from "@strata/core";
 import { connectNats, type Logger, type NatsConnection } from "@strata/runtime";
 import type { Registry } from "prom-client";
 import type { EngineFiguresSource, WorkerMetrics } from "../metrics/worker-metrics.js";
@@ -34,6 +34,10 @@ export interface ControlLinkDeps {
   readonly registry: Registry;
   readonly metrics: WorkerMetrics;
   readonly engine: EngineFiguresSource;
+  /** The engine's health for heartbeats (engine/health-probe.ts). */
+  readonly probe?: () => EngineProbe | undefined;
+  /** Requests the head's front serves now; decides when a draining head is drained. */
+  readonly inFlight?: () => number;
   /** Ends the worker process; called for a `shutdown` request. */
   readonly onShutdown: () => void | Promise<void>;
   readonly intervalMs?: number;
@@ -56,11 +60,14 @@ export async function joinControlPlane(deps: ControlLinkDeps): Promise<ControlLi
       stageCount: config.stageLayers.length,
       engine: config.engine,
       layers: config.layers,
+      ...(config.podUid === undefined ? {} : { pod: config.podUid }),
     },
     logger: deps.logger,
     registry: deps.registry,
     metrics: deps.metrics,
     engine: deps.engine,
+    ...(deps.probe ? { probe: deps.probe } : {}),
+    ...(deps.inFlight ? { inFlight: deps.inFlight } : {}),
     onShutdown: deps.onShutdown,
     intervalMs: deps.intervalMs ?? HEARTBEAT_INTERVAL_MS,
   });

@@ -17,6 +17,7 @@ import {
   controlReplySchema,
   controlRequestSchema,
   decodeMessage,
+  type EngineProbe,
   encodeMessage,
   HEARTBEAT_INTERVAL_MS,
   type Heartbeat,
@@ -42,6 +43,8 @@ export interface WorkerIdentity extends StageRef {
   readonly stageCount: number;
   readonly engine: "llamacpp" | "vllm";
   readonly layers: LayerRange;
+  /** The pod's uid in Kubernetes (STRATA_POD_UID). */
+  readonly pod?: string;
 }
 
 export interface WorkerControlDeps {
@@ -52,6 +55,13 @@ export interface WorkerControlDeps {
   readonly metrics: WorkerMetrics;
   /** Latest engine figures; undefined figures mean "no load" (e.g. an rpc-server stage). */
   readonly engine: EngineFiguresSource;
+  /** The engine's health from the worker's probe, for heartbeats. */
+  readonly probe?: () => EngineProbe | undefined;
+  /**
+   * Requests the head is serving now (its front). When given, a draining head is
+   * drained once this is 0; otherwise once the engine reports nothing running or waiting.
+   */
+  readonly inFlight?: () => number;
   /** Stops the worker's engine and process; called after `stopped` is published. */
   readonly onShutdown: () => void | Promise<void>;
   readonly now?: () => number;
@@ -147,11 +157,10 @@ export class WorkerControl {
   }
 
   drained(): boolean {
+    if (this.#state !== "draining") return false;
+    if (this.#deps.inFlight) return this.#deps.inFlight() === 0;
     const figures = this.#deps.engine.latest();
-    return (
-      this.#state === "draining" &&
-      (figures === undefined || figures.requestsRunning + figures.requestsWaiting === 0)
-    );
+    return figures === undefined || figures.requestsRunning + figures.requestsWaiting === 0;
   }
 
   status(): StageStatus {
@@ -167,6 +176,7 @@ export class WorkerControl {
       ...load,
       drained: this.drained(),
       startedAtMs: this.#startedAtMs,
+      ...(identity.pod === undefined ? {} : { pod: identity.pod }),
     };
   }
 
@@ -174,6 +184,7 @@ export class WorkerControl {
     if (this.#deps.nc.isClosed()) return;
     const { identity } = this.#deps;
     const now = this.#now();
+    const probe = this.#deps.probe?.();
     const hb: Heartbeat = {
       v: MESSAGE_VERSION,
       deployment: identity.deployment,
@@ -186,6 +197,8 @@ export class WorkerControl {
       ...this.#load(now),
       ...(this.#endpoint === undefined ? {} : { endpoint: this.#endpoint }),
       ...(this.#tunnelAddress === undefined ? {} : { tunnelAddress: this.#tunnelAddress }),
+      ...(identity.pod === undefined ? {} : { pod: identity.pod }),
+      ...(probe === undefined ? {} : { probe }),
       intervalMs: this.#intervalMs,
       seq: this.#seq++,
       startedAtMs: this.#startedAtMs,
@@ -240,6 +253,7 @@ export class WorkerControl {
       layers: identity.layers,
       ...(reason === undefined ? {} : { reason }),
       ...(this.#endpoint === undefined ? {} : { endpoint: this.#endpoint }),
+      ...(identity.pod === undefined ? {} : { pod: identity.pod }),
     });
   }
 
@@ -251,6 +265,9 @@ export class WorkerControl {
       return;
     }
     const request: ControlRequest = decoded.value;
+    const pod = this.#deps.identity.pod;
+    // Meant for another pod of this stage's name: that pod answers, not this one.
+    if (request.pod !== undefined && pod !== undefined && request.pod !== pod) return;
     this.#deps.logger.info("control request", { command: request.command });
     switch (request.command) {
       case "status":

@@ -14,7 +14,8 @@ import { type PipeTotals, pipeSocketAndCall } from "./pipe.js";
 export interface TunnelServerObserver {
   streamOpened?(): void;
   streamClosed?(totals: PipeTotals, error?: Error): void;
-  rejected?(reason: "unauthenticated"): void;
+  /** A call without the token, or a connection that does not speak HTTP/2 (garbage). */
+  rejected?(reason: "unauthenticated" | "malformed"): void;
   /**
    * Claims an authenticated stream before any engine connection is made
    * (request marks for tracing); returns true when it took the call over.
@@ -48,10 +49,12 @@ type TunnelCall = ServerDuplexStream<Buffer, Buffer>;
  * algorithm; and its server keeps HTTP/2's 64 KiB receive windows, so a large
  * upload (weights pushed to a stage) waits for a WINDOW_UPDATE round trip
  * every 64 KiB. It keeps its node:http2 servers in a private `http2Servers`
- * map; we hook each one's connections and sessions. Returns how many servers
- * were hooked (0 means grpc-js changed its internals and the defaults apply).
+ * map; we hook each one's connections and sessions. A connection whose bytes
+ * are not HTTP/2 ends its session with an error: `onMalformed` counts it.
+ * Returns how many servers were hooked (0 means grpc-js changed its internals
+ * and the defaults apply).
  */
-function tuneAcceptedConnections(server: Server): number {
+function tuneAcceptedConnections(server: Server, onMalformed: () => void): number {
   const internals = server as unknown as { http2Servers?: Map<EventEmitter, unknown> };
   let hooked = 0;
   for (const http2Server of internals.http2Servers?.keys() ?? []) {
@@ -60,6 +63,7 @@ function tuneAcceptedConnections(server: Server): number {
       session.settings({ initialWindowSize: TUNNEL_FLOW_CONTROL_WINDOW_BYTES });
       session.setLocalWindowSize(TUNNEL_FLOW_CONTROL_WINDOW_BYTES);
     });
+    http2Server.on("sessionError", onMalformed);
     hooked++;
   }
   return hooked;
@@ -94,7 +98,7 @@ export class TunnelServer {
         err ? reject(err) : resolve(port),
       );
     });
-    tuneAcceptedConnections(this.server);
+    tuneAcceptedConnections(this.server, () => this.options.observer?.rejected?.("malformed"));
     return this.boundPort;
   }
 

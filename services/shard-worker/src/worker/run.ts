@@ -8,6 +8,7 @@
 import { HEARTBEAT_INTERVAL_MS, parseWorkerEnv, type WorkerConfig } from "@strata/core";
 import { createMetricsRegistry, jsonLogger, type Logger, setupTracing, type Tracing } from "@strata/runtime";
 import type { Registry } from "prom-client";
+import { CANARY_INTERVAL_MS, EngineHealth, llamaServerCanary } from "../engine/health-probe.js";
 import { llamaCppBinariesIn, llamaCppBinaryPaths } from "../engine/llamacpp-build.js";
 import type { EngineSupervisor } from "../engine/supervisor.js";
 import { startVllmHead, type VllmHead } from "../engine/vllm-head.js";
@@ -82,6 +83,7 @@ export async function runWorker(
   let vllmHead: VllmHead | undefined;
   let vllmStage: VllmStage | undefined;
   let link: ControlLink | undefined;
+  let health: EngineHealth | undefined;
   let failure: string | undefined;
   let finish: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => {
@@ -101,6 +103,7 @@ export async function runWorker(
     if (stopping) return;
     stopping = true;
     scraper?.stop();
+    health?.stop();
     await link?.close(reason);
     front?.close();
     await head?.stop();
@@ -120,14 +123,26 @@ export async function runWorker(
       registry,
       metrics,
       engine: { latest: () => scraper?.latest() },
+      probe: () => health?.latest(),
+      ...(config.role === "head" ? { inFlight: () => front?.inFlight() ?? 0 } : {}),
       intervalMs: HEARTBEAT_INTERVAL_MS,
       onShutdown: () => (options.onShutdown ? options.onShutdown() : stop("shutdown requested")),
     });
   }
 
-  const followEngine = (engine: EngineSupervisor) => {
+  const followEngine = (
+    engine: EngineSupervisor,
+    canary?: { send: (signal: AbortSignal) => Promise<void>; lastOutputAtMs: () => number },
+  ) => {
     engineReady = true;
     metrics.engineUp.set(1);
+    health = new EngineHealth({
+      pid: () => engine.pid,
+      active: () => engineReady,
+      processIntervalMs: HEARTBEAT_INTERVAL_MS,
+      ...(canary ? { canary: { ...canary, intervalMs: CANARY_INTERVAL_MS } } : {}),
+    });
+    health.start();
     engine.onEvent((event) => {
       if (event.type === "ready") {
         engineReady = true;
@@ -232,7 +247,11 @@ export async function runWorker(
       metrics.engineScrapeErrors.inc(),
     );
     scraper.start();
-    followEngine(head.engine);
+    const headFront = front;
+    followEngine(head.engine, {
+      send: llamaServerCanary(access.enginePort),
+      lastOutputAtMs: () => headFront.lastOutputAtMs(),
+    });
     link?.started(head.engine, {
       endpoint: `http://${config.advertiseHost ?? config.bindHost}:${http.port}`,
     });
