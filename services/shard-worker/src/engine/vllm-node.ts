@@ -29,16 +29,31 @@ export interface VllmNodeLaunch {
   readonly plan: VllmGroupPlan;
 }
 
+/** After its worker died, how long vLLM's process group gets between SIGTERM and SIGKILL. */
+const ORPHAN_STOP_GRACE_S = 20;
+/** How often vLLM's watcher thread checks that its worker still lives. */
+const PARENT_POLL_S = 0.5;
+
 /**
- * Runs the vLLM CLI with PR_SET_PDEATHSIG, so vLLM (which does not watch its
- * parent) stops when its worker dies, even by SIGKILL; then hands over to the
- * CLI script unchanged. The parent's pid guards the race where the worker died
- * before prctl ran.
+ * Runs the vLLM CLI with a daemon thread that watches the worker: when the
+ * worker dies (even by SIGKILL, or by a signal during start-up before it
+ * could stop vLLM), the thread sends SIGTERM to vLLM's whole process group
+ * (its EngineCore and rank workers clean up their shared memory), then
+ * SIGKILL after a grace period. SIGTERM alone is not enough: vLLM's API
+ * server waiting for a rank that is gone stayed up for good here after a
+ * SIGTERM. The parent's pid also guards the race where the worker died
+ * before Python started. Then hands over to the CLI script unchanged.
  */
 const BOOT_PY = [
-  "import ctypes, os, runpy, signal, sys",
-  "ctypes.CDLL(None).prctl(1, signal.SIGTERM)",
-  "os.getppid() == int(os.environ['STRATA_WORKER_PID']) or sys.exit(1)",
+  "import os, runpy, signal, sys, threading, time",
+  "worker = int(os.environ['STRATA_WORKER_PID'])",
+  "os.getppid() == worker or sys.exit(1)",
+  "def orphaned():",
+  `    while os.getppid() == worker: time.sleep(${PARENT_POLL_S})`,
+  "    os.killpg(os.getpgid(0), signal.SIGTERM)",
+  `    time.sleep(${ORPHAN_STOP_GRACE_S})`,
+  "    os.killpg(os.getpgid(0), signal.SIGKILL)",
+  "threading.Thread(target=orphaned, daemon=True).start()",
   "sys.argv = sys.argv[1:]",
   "runpy.run_path(sys.argv[0], run_name='__main__')",
 ].join("\n");
