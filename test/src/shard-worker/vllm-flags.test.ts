@@ -81,7 +81,7 @@ describe("vllm serve arguments against the installed vLLM", () => {
         await python("import json, vllm.envs as e; print(json.dumps(sorted(e.environment_variables)))"),
       ) as string[],
     );
-  }, 240_000);
+  }, 600_000);
 
   it("the help lists the multi-node flags under the names the builder uses", () => {
     for (const flag of ["--nnodes", "--node-rank", "--master-addr", "--master-port", "--headless"]) {
