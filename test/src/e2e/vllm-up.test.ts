@@ -39,6 +39,8 @@ const VLLM_START_MS = 1_200_000;
 const KV_CACHE_GIB = 1;
 /** The acceptance bound for a killed rank: the client's stream ends with an error within this. */
 const FAILED_STREAM_BOUND_MS = 10_000;
+/** The stream the rank-1 kill cuts: minutes of tokens here, within the 2048-token context with its prompt. */
+const STREAM_MAX_TOKENS = 1500;
 
 const run = promisify(execFile);
 
@@ -248,7 +250,10 @@ describe("strata up --engine vllm: SmolLM2 split over two vLLM nodes behind the 
       expect(rank1).toBeDefined();
 
       const stream = openStream(cluster.served, prompt);
-      await Promise.race([stream.firstToken, stream.outcome]);
+      // Killed mid-stream: only once text arrived (an outcome first would be a failed request).
+      expect(await Promise.race([stream.firstToken.then(() => "streaming"), stream.outcome])).toBe(
+        "streaming",
+      );
       const killedAt = Date.now();
       process.kill(rank1 as number, "SIGKILL");
       const outcome = await stream.outcome;
@@ -355,7 +360,7 @@ function openStream(to: Served, prompt: string) {
         body: JSON.stringify({
           model: to.model,
           prompt,
-          max_tokens: 4000,
+          max_tokens: STREAM_MAX_TOKENS,
           temperature: 0,
           stream: true,
           ignore_eos: true,
