@@ -10,9 +10,19 @@ export { CV_MODES, type CvMode, type ValidationReport, type ValidationRow } from
 export type { LoadOptions, LoadResult } from "./load/run-load.js";
 export { runLoad } from "./load/run-load.js";
 export {
+  DEFAULT_LOAD_TIME_LAYERS,
+  formatLoadTimeReport,
+  LOAD_TIME_MODEL_SHAPE,
+  type LoadTimeOptions,
+  type LoadTimeResult,
+  runLoadTimeBench,
+} from "./load-time/run.js";
+export {
   DEFAULT_MESSAGE_SIZES,
   formatTransportReport,
   runTransportBench,
   type TransportBenchOptions,
   type TransportBenchResult,
+  type TransportSummary,
+  transportSummary,
 } from "./transport/run.js";

@@ -41,10 +41,11 @@ const rows: Array<[string, string]> = [
   ["controller: every group bound (ms)", String(f.allBoundMs)],
   ["ratio controller / baseline", (f.allBoundMs / f.baselineBoundMs).toFixed(2)],
   ["controller: every deployment Available (ms)", String(f.allAvailableMs)],
-  ["reconciles", String(f.reconciles)],
+  ["reconciles (of which requeued on a status conflict)", `${f.reconciles} (${f.conflicts})`],
   ["reconcile latency p50 / p99 (ms)", `${f.reconcileP50Ms.toFixed(1)} / ${f.reconcileP99Ms.toFixed(1)}`],
   ["API requests (not list/watch) per reconcile", f.writeRequestsPerReconcile.toFixed(2)],
   ["groups split across racks", String(f.groupsSplitAcrossRacks)],
+  ["CPU of the controller's process until every group was bound (s)", f.cpuUntilBoundS.toFixed(1)],
 ];
 process.stdout.write("| figure | value |\n| --- | --- |\n");
 for (const [k, v] of rows) process.stdout.write(`| ${k} | ${v} |\n`);

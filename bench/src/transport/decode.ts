@@ -14,7 +14,7 @@ interface CompletionBody {
   timings: { predicted_per_second: number; predicted_n: number };
 }
 
-async function complete(url: string, prompt: string, nPredict: number): Promise<CompletionBody> {
+export async function complete(url: string, prompt: string, nPredict: number): Promise<CompletionBody> {
   const response = await fetch(`${url}/completion`, {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -1,4 +1,4 @@
-import { startLocalCluster, threadsPerStage } from "@strata/controller";
+import { type LocalRpcCache, startLocalCluster, threadsPerStage } from "@strata/controller";
 import type { LayerRange } from "@strata/core";
 import { freeLoopbackPort } from "@strata/runtime";
 import {
@@ -15,6 +15,8 @@ import {
 export interface ServingSetup {
   readonly name: string;
   readonly url: string;
+  /** Strata setups: each remote stage worker's HTTP endpoint (its /readyz, /metrics). */
+  readonly stageUrls?: readonly string[];
   stop(): Promise<void>;
 }
 
@@ -149,6 +151,7 @@ export async function startTunnelled(
   stageLayers: readonly LayerRange[],
   workerCommand: readonly string[],
   log: (line: string) => void,
+  rpcCache?: LocalRpcCache,
 ): Promise<ServingSetup> {
   const cluster = await startLocalCluster({
     workerCommand,
@@ -161,6 +164,12 @@ export async function startTunnelled(
     engineHome: binaries.binDir,
     log,
     progress: log,
+    ...(rpcCache === undefined ? {} : { rpcCache }),
   });
-  return { name: "Strata gRPC tunnel", url: cluster.headUrl, stop: () => cluster.stop() };
+  return {
+    name: rpcCache === undefined ? "Strata gRPC tunnel" : "Strata gRPC tunnel, stage tensor caches",
+    url: cluster.headUrl,
+    stageUrls: cluster.workers.filter((w) => w.stage > 0).map((w) => `http://127.0.0.1:${w.httpPort}`),
+    stop: () => cluster.stop(),
+  };
 }

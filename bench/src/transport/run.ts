@@ -5,8 +5,10 @@ import { equalStageRanges } from "@strata/core";
 import { ensureLlamaCppBinaries, readModelSpec, writeTinyLlamaGguf } from "@strata/shard-worker";
 import { type DecodeResult, measureDecodeInterleaved } from "./decode.js";
 import { type ServingSetup, startDirectRpc, startOneProcess, startTunnelled } from "./engines.js";
+import { countRoundTrips, type RoundTripCount } from "./round-trips.js";
 import { type LatencyRow, measureThroughput, type ThroughputRow } from "./throughput.js";
 
+const PROMPT = "The quick brown fox";
 export const DEFAULT_MESSAGE_SIZES = [64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024];
 
 export interface TransportBenchOptions {
@@ -25,6 +27,8 @@ export interface TransportBenchOptions {
 export interface TransportBenchResult {
   readonly decode: readonly DecodeResult[];
   readonly sameTokens: boolean;
+  /** RPC round trips per token to each stage, counted by the tunnel setup's head. */
+  readonly roundTrips: RoundTripCount;
   readonly throughput: readonly ThroughputRow[];
   readonly latency: LatencyRow;
   /** 1-minute load average before and after the run: the machine is shared, hops cost scheduling delay. */
@@ -45,6 +49,7 @@ export async function runTransportBench(options: TransportBenchOptions): Promise
     // All setups stay up together (the model is small); only one decodes at a time.
     const setups: ServingSetup[] = [];
     let decode: DecodeResult[];
+    let roundTrips: RoundTripCount;
     try {
       options.progress("starting: one process, direct RPC, gRPC tunnel, plain relay");
       setups.push(await startOneProcess(binaries, modelPath, quiet));
@@ -53,10 +58,12 @@ export async function runTransportBench(options: TransportBenchOptions): Promise
       setups.push(await startDirectRpc(binaries, modelPath, stageLayers, quiet, true));
       options.progress(`measuring decode: ${options.repeats} interleaved rounds of ${options.tokens} tokens`);
       decode = await measureDecodeInterleaved(setups, {
-        prompt: "The quick brown fox",
+        prompt: PROMPT,
         tokens: options.tokens,
         repeats: options.repeats,
       });
+      options.progress("counting round trips per token through the tunnel");
+      roundTrips = await countRoundTrips((setups[2] as ServingSetup).url, PROMPT, options.tokens);
     } finally {
       await Promise.all(setups.map((s) => s.stop()));
     }
@@ -66,6 +73,7 @@ export async function runTransportBench(options: TransportBenchOptions): Promise
     return {
       decode,
       sameTokens: decode.every((d) => d.tokens.join(",") === first),
+      roundTrips,
       throughput: rows,
       latency,
       loadAverage: [loadBefore, loadavg()[0] ?? 0],
@@ -78,6 +86,50 @@ export async function runTransportBench(options: TransportBenchOptions): Promise
 
 function formatSize(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${bytes / 1024 / 1024} MiB` : `${bytes / 1024} KiB`;
+}
+
+const MiB = 1024 * 1024;
+
+/** What `strata bench transport --json` prints: the tunnel's ratios to its baselines, measured in one run. */
+export interface TransportSummary {
+  /** Decode tok/s through the tunnel over llama.cpp RPC on direct TCP. */
+  readonly decodeRatio: number;
+  /** Tunnel over raw loopback TCP message throughput. */
+  readonly bulkRatio: { readonly "1MiB": number; readonly "16MiB": number };
+  /** Tunnel 16-byte round trip over raw (the goal is at most 2). */
+  readonly rttRatio: number;
+  /** Round trips per token to each remote stage, counted. */
+  readonly roundTripsPerToken: readonly number[];
+  /** Tunnel bytes per token to and from each remote stage. */
+  readonly bytesPerToken: readonly { readonly sent: number; readonly received: number }[];
+  /** Extra time per token through the tunnel against direct RPC, and per round trip. */
+  readonly overheadUsPerToken: number;
+  readonly overheadUsPerRoundTrip: number;
+  readonly sameTokens: boolean;
+  readonly loadAverage: readonly [number, number];
+}
+
+export function transportSummary(result: TransportBenchResult): TransportSummary {
+  const rate = (name: string) => result.decode.find((d) => d.name === name)?.tokensPerSecond ?? Number.NaN;
+  const direct = rate("llama.cpp RPC, direct TCP");
+  const tunnel = rate("Strata gRPC tunnel");
+  const bulk = (bytes: number) => {
+    const row = result.throughput.find((r) => r.sizeBytes === bytes);
+    return row ? row.tunnelMiBps / row.rawMiBps : Number.NaN;
+  };
+  const overheadUsPerToken = 1e6 / tunnel - 1e6 / direct;
+  const roundTrips = result.roundTrips.perTokenByStage.reduce((a, b) => a + b, 0);
+  return {
+    decodeRatio: tunnel / direct,
+    bulkRatio: { "1MiB": bulk(MiB), "16MiB": bulk(16 * MiB) },
+    rttRatio: result.latency.tunnelRoundTripUs / result.latency.rawRoundTripUs,
+    roundTripsPerToken: result.roundTrips.perTokenByStage,
+    bytesPerToken: result.roundTrips.bytesPerTokenByStage,
+    overheadUsPerToken,
+    overheadUsPerRoundTrip: overheadUsPerToken / roundTrips,
+    sameTokens: result.sameTokens,
+    loadAverage: result.loadAverage,
+  };
 }
 
 /** The report as printed by `strata bench transport`. */
@@ -98,6 +150,11 @@ export function formatTransportReport(result: TransportBenchResult, stages: numb
     );
   }
   lines.push(`Same greedy tokens in every setup: ${result.sameTokens ? "yes" : "NO"}`);
+  const summary = transportSummary(result);
+  lines.push(
+    `Round trips per token, counted by the tunnel: ${summary.roundTripsPerToken.map((n, i) => `stage ${i + 1}: ${n.toFixed(2)} (${Math.round(summary.bytesPerToken[i]?.sent ?? 0)} B out, ${Math.round(summary.bytesPerToken[i]?.received ?? 0)} B back)`).join(", ")}; ` +
+      `tunnel overhead ${summary.overheadUsPerToken.toFixed(0)} µs per token, ${summary.overheadUsPerRoundTrip.toFixed(0)} µs per round trip`,
+  );
   lines.push("");
   lines.push("Message throughput, tunnel vs raw loopback TCP (send, wait for 1-byte ack):");
   lines.push("| message | raw MiB/s | tunnel MiB/s | tunnel / raw |");

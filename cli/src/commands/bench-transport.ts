@@ -1,4 +1,9 @@
-import { DEFAULT_MESSAGE_SIZES, formatTransportReport, runTransportBench } from "@strata/bench";
+import {
+  DEFAULT_MESSAGE_SIZES,
+  formatTransportReport,
+  runTransportBench,
+  transportSummary,
+} from "@strata/bench";
 import { InputError } from "@strata/core";
 import { chooseModel, ModelPullError } from "@strata/shard-worker";
 import type { Command } from "commander";
@@ -10,6 +15,7 @@ interface TransportFlags {
   stages: number;
   tokens: number;
   repeats: number;
+  json?: boolean;
 }
 
 /** `strata bench transport`: the gRPC tunnel against llama.cpp's direct RPC and raw TCP. */
@@ -31,6 +37,10 @@ export function registerBenchTransport(bench: Command): void {
       positiveInt,
       5,
     )
+    .option(
+      "--json",
+      'print {"decodeRatio", "bulkRatio": {"1MiB", "16MiB"}, "rttRatio", ...} as one JSON object (the table goes to stderr)',
+    )
     .action(async (flags: TransportFlags) => {
       const progress = (line: string) => process.stderr.write(`strata: ${line}\n`);
       let modelPath: string | undefined;
@@ -51,6 +61,13 @@ export function registerBenchTransport(bench: Command): void {
         workerCommand: workerCommand(),
         progress,
       });
-      process.stdout.write(`${formatTransportReport(result, flags.stages)}\n`);
+      const report = `${formatTransportReport(result, flags.stages)}\n`;
+      if (flags.json) {
+        // The table still goes to stderr, so one run gives both.
+        process.stderr.write(report);
+        process.stdout.write(`${JSON.stringify(transportSummary(result))}\n`);
+      } else {
+        process.stdout.write(report);
+      }
     });
 }

@@ -1,5 +1,7 @@
 import { createServer } from "node:net";
+import { join, resolve } from "node:path";
 import {
+  type LocalRpcCache,
   type RunningCluster,
   startLocalCluster,
   startLocalStateKeeper,
@@ -25,6 +27,7 @@ import {
   ensureLlamaCppBinaries,
   ModelPullError,
   readModelSpec,
+  strataCacheRoot,
 } from "@strata/shard-worker";
 import { type Command, Option } from "commander";
 import { port, positiveInt } from "../flags.js";
@@ -49,6 +52,9 @@ interface UpFlags {
   ctxSize: number;
   verbose?: boolean;
   natsUrl?: string;
+  /** false with --no-rpc-cache. */
+  rpcCache: boolean;
+  rpcCacheDir?: string;
 }
 
 /** The deployment name a local replica reports under (`strata status`). */
@@ -99,6 +105,23 @@ function planStages(spec: ModelSpec, stages: number): LayerRange[] {
     }
     throw err;
   }
+}
+
+/**
+ * Stage tensor caches (on by default: local stages read the same model file):
+ * a folder of this run's own, removed at exit, unless --rpc-cache-dir names
+ * one to keep.
+ */
+function rpcCacheChoice(flags: UpFlags): LocalRpcCache | undefined {
+  if (!flags.rpcCache) {
+    if (flags.rpcCacheDir !== undefined) {
+      throw new InputError("--rpc-cache-dir", "cannot be used with --no-rpc-cache");
+    }
+    return undefined;
+  }
+  return flags.rpcCacheDir !== undefined
+    ? { where: { dir: resolve(flags.rpcCacheDir) } }
+    : { where: { privateUnder: join(strataCacheRoot(), "rpc-cache") } };
 }
 
 /** One line per stage saying what llama.cpp placed there (the head checked it against the plan). */
@@ -194,12 +217,21 @@ export function registerUpCommand(program: Command): void {
     .option("--ctx-size <tokens>", "context length", positiveInt, DEFAULT_CONTEXT_TOKENS)
     .option("--verbose", "print worker and engine logs")
     .option(
+      "--no-rpc-cache",
+      "stages do not pre-load their weights into ggml-rpc-server's tensor cache (the head sends them through the tunnel)",
+    )
+    .option(
+      "--rpc-cache-dir <dir>",
+      "keep the stages' tensor caches in this folder across runs (default: a folder of the run's own, removed at exit)",
+    )
+    .option(
       "--nats-url <url>",
       "control plane on this NATS server (default: $NATS_URL, else a nats-server started on a free loopback port)",
     )
     .action(async (flags: UpFlags) => {
       const progress = (line: string) => process.stderr.write(`strata: ${line}\n`);
       const log = flags.verbose ? (line: string) => process.stderr.write(`${line}\n`) : () => {};
+      const rpcCache = rpcCacheChoice(flags);
       await assertPortFree(flags.host, flags.port);
       const natsUrl = resolveNatsUrl(flags.natsUrl);
       if (flags.servedName?.trim() === "") throw new InputError("--served-name", "must not be empty");
@@ -228,6 +260,7 @@ export function registerUpCommand(program: Command): void {
           log,
           progress,
           ...(prepared.vllm ? { vllm: prepared.vllm } : {}),
+          ...(rpcCache === undefined ? {} : { rpcCache }),
         });
       } catch (err: unknown) {
         await keeper.stop();

@@ -90,6 +90,7 @@ export {
   modelDeploymentStatusSchema,
   POD_GROUP_LABEL,
   planStatusSchema,
+  quantityBytes,
   REASONS,
   STRATA_API_GROUP,
   STRATA_IMAGE,

@@ -38,7 +38,7 @@ export const DEFAULTS = {
   gangBackoffMaxMs: 300_000,
   capacityRetryMs: 30_000,
   resyncMs: 300_000,
-  workers: 4,
+  workers: 16,
   nodeNotReadyGraceMs: 60_000,
   podGroupScheduler: "scheduler-plugins-scheduler",
   leaseName: "strata-controller",

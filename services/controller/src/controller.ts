@@ -37,6 +37,12 @@ const CONFLICT_REQUEUE_MS = 200;
  * starting, a rollout) is folded into one reconcile and one status write.
  */
 const EVENT_COALESCE_MS = 500;
+/**
+ * Pod and Service events reach a reconcile at most this late: a group's pods
+ * are created, bound and started in quick succession, and one reconcile (one
+ * status write) for the lot leaves the API server's writes to the pods.
+ */
+const OWNED_COALESCE_MS = 300;
 
 /** The ModelDeployment controller: informers, work queue, reconciler, leader election, health. */
 export class Controller {
@@ -127,7 +133,7 @@ export class Controller {
     this.nats.connect();
     await this.caches.start({
       deployment: (key) => this.enqueue(key),
-      owned: (key) => this.enqueue(key),
+      owned: (key) => this.queue.addAfter(key, OWNED_COALESCE_MS),
       capacity: () => this.enqueueAll(),
       fatal: (err) => this.fatal(err instanceof Error ? err : new Error(String(err))),
     });

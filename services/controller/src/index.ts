@@ -14,6 +14,7 @@ export { headServiceName, podName, tunnelSecretName } from "./groups/names.js";
 export { loadKubeConfig } from "./kube/kubeconfig.js";
 export {
   type LocalClusterOptions,
+  type LocalRpcCache,
   type LocalWorker,
   type RunningCluster,
   startLocalCluster,

@@ -125,8 +125,21 @@ export {
 } from "./python/python-tool.js";
 export { TunnelListener, type TunnelListenerObserver, type TunnelTarget } from "./tunnel/client.js";
 export { decodeDataMessage, encodeDataMessage } from "./tunnel/codec.js";
-export { TUNNEL_OPEN_PATH, tunnelChannelOptions, tunnelServiceDefinition } from "./tunnel/definition.js";
+export { TUNNEL_OPEN_PATH } from "./tunnel/definition.js";
+export { GrpcByteStream } from "./tunnel/grpc-stream.js";
+export {
+  DataMessageReader,
+  dataMessageHeader,
+  encodeGrpcDataMessage,
+  GRPC_STATUS,
+  GrpcStatusError,
+} from "./tunnel/grpc-wire.js";
 export type { PipeTotals } from "./tunnel/pipe.js";
-export { TunnelServer, type TunnelServerObserver, type TunnelServerOptions } from "./tunnel/server.js";
+export {
+  TunnelBindError,
+  TunnelServer,
+  type TunnelServerObserver,
+  type TunnelServerOptions,
+} from "./tunnel/server.js";
 export { HEALTH_PATHS, type Readiness } from "./worker/http.js";
 export { type RunningWorker, type RunWorkerOptions, runWorker, WorkerFailedError } from "./worker/run.js";

@@ -122,11 +122,15 @@ describe("ModelDeployment controller", () => {
       new Set([`${s.pool}-a`]),
     );
     expect(new Set(nodes.map((n) => n.metadata?.name)).size).toBe(2);
-    // The head Service for the gateway, the group's headless Service and the tunnel-token Secret.
+    // The head Service for the gateway and the group's headless Service; no tunnel-token
+    // Secret, as vLLM stages meet through vLLM's own rendezvous, not Strata's tunnel.
     const services = await core.listNamespacedService({ namespace: s.ns });
     expect(services.items.map((x) => x.metadata?.name).sort()).toEqual(["llama-0", "llama-0-head"]);
-    const secret = await core.readNamespacedSecret({ namespace: s.ns, name: "llama-tunnel" });
-    expect(Buffer.from(secret.data?.["tunnel-token"] ?? "", "base64").length).toBeGreaterThanOrEqual(32);
+    const secrets = await core.listNamespacedSecret({
+      namespace: s.ns,
+      labelSelector: `${LABELS.deployment}=llama`,
+    });
+    expect(secrets.items).toEqual([]);
 
     // Deleting the deployment removes everything it owns (garbage collector, owner references).
     await s.mds.delete("llama");
@@ -149,6 +153,11 @@ describe("ModelDeployment controller", () => {
       WAIT_MS,
       (m) => m.status?.readyReplicas === 2,
     );
+    // llama.cpp over two stages: the stages' tunnel takes a token from the deployment's Secret.
+    const secret = await admin
+      .makeApiClient(CoreV1Api)
+      .readNamespacedSecret({ namespace: s.ns, name: "small-tunnel" });
+    expect(Buffer.from(secret.data?.["tunnel-token"] ?? "", "base64").length).toBeGreaterThanOrEqual(32);
     const scheduled = s.mds.condition(md, CONDITION_TYPES.scheduled);
     expect(scheduled?.status).toBe("False");
     expect(scheduled?.reason).toBe(REASONS.insufficientCapacity);

@@ -51,6 +51,11 @@ describe("strata up rejects bad input with one line, exit 2 and no process left"
       () => ["--model", model, "--port", String(busyPort)],
       /^strata: --port: .*not available/,
     ],
+    [
+      "a cache folder with the cache turned off",
+      () => ["--model", model, "--no-rpc-cache", "--rpc-cache-dir", dir],
+      /^strata: --rpc-cache-dir: cannot be used with --no-rpc-cache$/,
+    ],
   ];
 
   it.each(cases)(

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freeLoopbackPort } from "@strata/runtime";
-import { writeTinyLlamaGguf } from "@strata/shard-worker";
+import { strataCacheRoot, writeTinyLlamaGguf } from "@strata/shard-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { binaries } from "../shard-worker/rpc-fixtures.js";
 import { type CompletionTokens, completeGreedy, StrataRun } from "./strata-up.js";
@@ -97,5 +97,10 @@ describe("strata up (real llama.cpp processes, activations over the gRPC tunnel)
       expect([...new Set(held.get(stage))].sort((a, b) => a - b)).toEqual(expected);
     }
     expect(held.has(-1)).toBe(false);
+
+    // Stage tensor caches are on by default, in a folder of the run's own that is gone after it.
+    expect(split.run.stderr).toMatch(/stage 1 ready: .*tensor cache/);
+    expect(split.run.stderr).toMatch(/stage 2 ready: .*tensor cache/);
+    expect(existsSync(join(strataCacheRoot(), "rpc-cache", `run-${split.run.pid}`))).toBe(false);
   }, 480_000);
 });

@@ -78,6 +78,20 @@ export class CountingRelay {
 const RPC_CMD_HELLO = 14;
 const RPC_CONN_CAPS_SIZE = 24;
 
+/** A ggml RPC HELLO request: the command byte, the payload size, the connection capabilities. */
+export const RPC_HELLO_REQUEST = (() => {
+  const request = Buffer.alloc(1 + 8 + RPC_CONN_CAPS_SIZE);
+  request[0] = RPC_CMD_HELLO;
+  request.writeBigUInt64LE(BigInt(RPC_CONN_CAPS_SIZE), 1);
+  return request;
+})();
+
+/** The protocol version in a complete HELLO response ("7.0.0"), or undefined while incomplete. */
+export function rpcHelloVersion(response: Buffer): string | undefined {
+  if (response.length < 8 || response.length < 8 + Number(response.readBigUInt64LE(0))) return undefined;
+  return `${response[8]}.${response[9]}.${response[10]}`;
+}
+
 /**
  * Performs the ggml RPC HELLO exchange over a socket connected to `port` and
  * returns the server's protocol version, e.g. "7.0.0".
@@ -85,20 +99,17 @@ const RPC_CONN_CAPS_SIZE = 24;
 export async function rpcHello(port: number): Promise<string> {
   const socket = connect({ host: "127.0.0.1", port, noDelay: true });
   try {
-    const request = Buffer.alloc(1 + 8 + RPC_CONN_CAPS_SIZE);
-    request[0] = RPC_CMD_HELLO;
-    request.writeBigUInt64LE(BigInt(RPC_CONN_CAPS_SIZE), 1);
-    socket.write(request);
-    const response = await new Promise<Buffer>((resolve, reject) => {
+    socket.write(RPC_HELLO_REQUEST);
+    return await new Promise<string>((resolve, reject) => {
       let got = Buffer.alloc(0);
       socket.on("data", (d: Buffer) => {
         got = Buffer.concat([got, d]);
-        if (got.length >= 8 && got.length >= 8 + Number(got.readBigUInt64LE(0))) resolve(got);
+        const version = rpcHelloVersion(got);
+        if (version !== undefined) resolve(version);
       });
       socket.on("error", reject);
       socket.on("close", () => reject(new Error(`connection closed after ${got.length} bytes`)));
     });
-    return `${response[8]}.${response[9]}.${response[10]}`;
   } finally {
     socket.destroy();
   }

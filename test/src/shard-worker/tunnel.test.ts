@@ -1,50 +1,28 @@
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ChannelCredentials, Client, Metadata, status } from "@grpc/grpc-js";
-import {
-  decodeDataMessage,
-  encodeDataMessage,
-  TUNNEL_OPEN_PATH,
-  TunnelListener,
-  TunnelServer,
-} from "@strata/shard-worker";
+import { status } from "@grpc/grpc-js";
+import { TunnelListener, TunnelServer } from "@strata/shard-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GrpcJsTunnelServer, grpcJsHello } from "./grpc-js-peer.js";
 import { CountingRelay, type RpcServerProcess, rpcHello, startRpcServer } from "./rpc-fixtures.js";
 
 const TOKEN = "s3cret-token";
 
-/** Opens one Open stream with the given metadata and waits for its final status. */
-async function callStatus(
-  port: number,
-  authorization: string | undefined,
-): Promise<{ code: number; details: string }> {
-  const client = new Client(`127.0.0.1:${port}`, ChannelCredentials.createInsecure());
-  const metadata = new Metadata();
-  if (authorization !== undefined) metadata.set("authorization", authorization);
-  const call = client.makeBidiStreamRequest(TUNNEL_OPEN_PATH, encodeDataMessage, decodeDataMessage, metadata);
-  const result = await new Promise<{ code: number; details: string }>((resolve) => {
-    call.on("status", (s) => resolve({ code: s.code, details: s.details }));
-    call.on("error", () => {});
-    call.on("data", () => {});
-    // A HELLO the engine must never see when the token is wrong.
-    call.write(Buffer.from([14, 24, 0, 0, 0, 0, 0, 0, 0, ...new Array(24).fill(0)]));
-  });
-  client.close();
-  return result;
-}
-
 describe("gRPC tunnel in front of a real ggml-rpc-server", () => {
   let engine: RpcServerProcess;
   let relay: CountingRelay;
+  let relayPort: number;
   let server: TunnelServer;
   let tunnelPort: number;
 
   beforeAll(async () => {
     engine = await startRpcServer();
     relay = new CountingRelay(engine.port);
-    const relayPort = await relay.listen();
+    relayPort = await relay.listen();
     server = new TunnelServer({ enginePort: relayPort, bind: "127.0.0.1:0", token: TOKEN });
     tunnelPort = await server.start();
   });
@@ -62,8 +40,9 @@ describe("gRPC tunnel in front of a real ggml-rpc-server", () => {
     ["an empty bearer", "Bearer "],
   ])("rejects %s with UNAUTHENTICATED before any byte reaches the engine", async (_name, authorization) => {
     const before = { connections: relay.connections, bytes: relay.bytesToTarget };
-    const result = await callStatus(tunnelPort, authorization);
+    const result = await grpcJsHello(tunnelPort, authorization);
     expect(result.code).toBe(status.UNAUTHENTICATED);
+    expect(result.version).toBeUndefined();
     expect(relay.connections).toBe(before.connections);
     expect(relay.bytesToTarget).toBe(before.bytes);
   });
@@ -81,6 +60,59 @@ describe("gRPC tunnel in front of a real ggml-rpc-server", () => {
     }
   });
 
+  it("serves a grpc-js client that presents the token, ending the call with OK", async () => {
+    const result = await grpcJsHello(tunnelPort, `Bearer ${TOKEN}`);
+    expect(result).toEqual({ code: status.OK, details: "", version: await rpcHello(engine.port) });
+  });
+
+  it("dials a grpc-js server with the bearer token and carries the engine's protocol", async () => {
+    const peer = new GrpcJsTunnelServer(engine.port);
+    const port = await peer.start();
+    const listener = new TunnelListener({ address: `127.0.0.1:${port}`, token: TOKEN });
+    const localPort = await listener.listen();
+    try {
+      await listener.waitUntilReachable();
+      expect(await rpcHello(localPort)).toBe(await rpcHello(engine.port));
+      expect(peer.authorizations).toEqual([`Bearer ${TOKEN}`]);
+    } finally {
+      await listener.close();
+      peer.stop();
+    }
+  });
+
+  it("counts a connection of random bytes as malformed, without a byte reaching the engine", async () => {
+    const reasons: string[] = [];
+    let counted!: () => void;
+    const seen = new Promise<void>((resolve) => {
+      counted = resolve;
+    });
+    const guarded = new TunnelServer({
+      enginePort: relayPort,
+      bind: "127.0.0.1:0",
+      token: TOKEN,
+      observer: {
+        rejected: (reason) => {
+          reasons.push(reason);
+          counted();
+        },
+      },
+    });
+    const port = await guarded.start();
+    const before = { connections: relay.connections, bytes: relay.bytesToTarget };
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.on("error", () => {});
+    try {
+      socket.write(randomBytes(4096));
+      await seen;
+      expect(reasons).toEqual(["malformed"]);
+      expect(relay.connections).toBe(before.connections);
+      expect(relay.bytesToTarget).toBe(before.bytes);
+    } finally {
+      socket.destroy();
+      await guarded.stop();
+    }
+  });
+
   it("closes the local connection when the engine is unreachable, without hanging", async () => {
     const deadEnd = new TunnelServer({ enginePort: 1, bind: "127.0.0.1:0", token: TOKEN });
     const port = await deadEnd.start();
@@ -95,6 +127,31 @@ describe("gRPC tunnel in front of a real ggml-rpc-server", () => {
   });
 });
 
+/** A self-signed certificate for localhost and 127.0.0.1 in `dir`. */
+function selfSignedCertificate(dir: string, certFile: string, keyFile: string): void {
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-keyout",
+      join(dir, keyFile),
+      "-out",
+      join(dir, certFile),
+    ],
+    { stdio: "ignore" },
+  );
+}
+
 describe("gRPC tunnel over TLS", () => {
   const dir = mkdtempSync(join(tmpdir(), "strata-tls-"));
   let engine: RpcServerProcess;
@@ -102,27 +159,8 @@ describe("gRPC tunnel over TLS", () => {
   let tunnelPort: number;
 
   beforeAll(async () => {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "ignore" },
-    );
+    selfSignedCertificate(dir, "cert.pem", "key.pem");
+    selfSignedCertificate(dir, "other-cert.pem", "other-key.pem");
     engine = await startRpcServer();
     server = new TunnelServer({
       enginePort: engine.port,
@@ -150,6 +188,40 @@ describe("gRPC tunnel over TLS", () => {
       expect(await rpcHello(localPort)).toMatch(/^\d+\.\d+\.\d+$/);
     } finally {
       await listener.close();
+    }
+  });
+
+  it("serves a grpc-js client that trusts the certificate", async () => {
+    const result = await grpcJsHello(tunnelPort, `Bearer ${TOKEN}`, readFileSync(join(dir, "cert.pem")));
+    expect(result.code).toBe(status.OK);
+    expect(result.version).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it("dials a grpc-js TLS server, checking its certificate", async () => {
+    const peer = new GrpcJsTunnelServer(engine.port);
+    const port = await peer.start({
+      cert: readFileSync(join(dir, "cert.pem")),
+      key: readFileSync(join(dir, "key.pem")),
+    });
+    const trusting = new TunnelListener({
+      address: `127.0.0.1:${port}`,
+      token: TOKEN,
+      caCert: readFileSync(join(dir, "cert.pem")),
+    });
+    const otherCa = new TunnelListener({
+      address: `127.0.0.1:${port}`,
+      token: TOKEN,
+      caCert: readFileSync(join(dir, "other-cert.pem")),
+    });
+    try {
+      expect(await rpcHello(await trusting.listen())).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(peer.authorizations).toEqual([`Bearer ${TOKEN}`]);
+      await expect(rpcHello(await otherCa.listen())).rejects.toThrow(/closed/);
+      expect(peer.authorizations).toHaveLength(1);
+    } finally {
+      await trusting.close();
+      await otherCa.close();
+      peer.stop();
     }
   });
 

@@ -26,6 +26,7 @@ export {
   specRules,
   toStructuralSchema,
 } from "./crd-manifest.js";
+export { quantityBytes } from "./quantity.js";
 export type {
   Condition,
   GroupLastTransition,

@@ -148,6 +148,27 @@ export const resourcesSchema = z.object({
   sharedMemory: quantity.optional().describe("Size of /dev/shm (NCCL needs more than the default 64Mi)"),
 });
 
+export const rpcCacheSchema = z.object({
+  enabled: z
+    .boolean()
+    .default(true)
+    .describe(
+      "llama.cpp stages fill ggml-rpc-server's tensor cache from the model volume before the head loads, so large weights do not cross the tunnel (needs a hostPath or pvc model source)",
+    ),
+  sizeLimit: quantity
+    .optional()
+    .describe(
+      "Bound on each stage's cache, a second copy of its large weights (also the emptyDir's sizeLimit)",
+    ),
+  hostPath: z
+    .string()
+    .startsWith("/")
+    .optional()
+    .describe(
+      "Keep the caches on the node under this path, one folder per namespace, deployment, replica and stage, so a recreated group finds them full (default: an emptyDir per pod)",
+    ),
+});
+
 /** How long a group's head may take to finish its in-flight requests before the group is deleted anyway. */
 export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 120;
 
@@ -195,6 +216,7 @@ export const modelDeploymentSpecSchema = z.object({
     pullPolicy: "IfNotPresent",
   }),
   resources: resourcesSchema.optional(),
+  rpcCache: rpcCacheSchema.optional().describe("Stage tensor caches (llama.cpp); on unless enabled is false"),
   rollout: rolloutSchema.default({
     maxSurge: 0,
     maxUnavailable: 1,

@@ -141,6 +141,19 @@ describe("worker environment contract", () => {
     expect(() => parseWorkerEnv({ ...cpu, [WORKER_ENV.cpuBind]: "all" })).toThrow(/^STRATA_CPU_BIND: /);
   });
 
+  it("carries a llama.cpp stage's tensor cache folder and bound, and has none unless told", () => {
+    expect(parseWorkerEnv(complete).rpcCacheDir).toBeUndefined();
+    const cached = workerEnv({
+      ...parseWorkerEnv(complete),
+      rpcCacheDir: "/var/cache/strata/rpc",
+      rpcCacheMaxBytes: 64 * 1024 ** 3,
+    });
+    expect(parseWorkerEnv(cached)).toMatchObject({
+      rpcCacheDir: "/var/cache/strata/rpc",
+      rpcCacheMaxBytes: 64 * 1024 ** 3,
+    });
+  });
+
   const bad: Array<[string, Record<string, string | undefined>, RegExp]> = [
     [
       "a missing variable",
@@ -192,6 +205,21 @@ describe("worker environment contract", () => {
       "expert parallelism on llama.cpp",
       { [WORKER_ENV.expertParallel]: "8" },
       /^STRATA_EXPERT_PARALLEL: 8 needs the vllm engine/,
+    ],
+    [
+      "a tensor cache on vLLM",
+      { [WORKER_ENV.engine]: "vllm", [WORKER_ENV.rpcCacheDir]: "/cache" },
+      /^STRATA_RPC_CACHE_DIR: is for llama.cpp stages/,
+    ],
+    [
+      "a cache bound without a cache",
+      { [WORKER_ENV.rpcCacheMaxBytes]: "1000" },
+      /^STRATA_RPC_CACHE_MAX_BYTES: needs STRATA_RPC_CACHE_DIR$/,
+    ],
+    [
+      "a cache bound that is not a number",
+      { [WORKER_ENV.rpcCacheDir]: "/c", [WORKER_ENV.rpcCacheMaxBytes]: "10G" },
+      /^STRATA_RPC_CACHE_MAX_BYTES: must be a whole number$/,
     ],
   ];
   it.each(bad)("refuses %s with one line naming the variable", (_name, change, message) => {

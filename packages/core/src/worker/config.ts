@@ -75,6 +75,15 @@ export const WORKER_ENV = {
    */
   stepTimeoutSeconds: "STRATA_STEP_TIMEOUT_SECONDS",
   /**
+   * llama.cpp stages: a folder only this stage writes, for ggml-rpc-server's
+   * tensor cache. The worker fills it with its layers' weights from
+   * STRATA_MODEL_PATH before the head loads, so the head's uploads become
+   * hash checks. Unset: no cache, the weights cross the tunnel.
+   */
+  rpcCacheDir: "STRATA_RPC_CACHE_DIR",
+  /** Upper bound on that cache in bytes (the volume's free space bounds it too). */
+  rpcCacheMaxBytes: "STRATA_RPC_CACHE_MAX_BYTES",
+  /**
    * The pod's uid (downward API `metadata.uid`), carried in heartbeats and events so the
    * controller tells a recreated pod from its predecessor of the same name. Unset outside Kubernetes.
    */
@@ -158,6 +167,8 @@ export interface WorkerConfig {
   readonly engineThreads?: number;
   readonly engineHome?: string;
   readonly vllm?: VllmWorkerSettings;
+  readonly rpcCacheDir?: string;
+  readonly rpcCacheMaxBytes?: number;
   readonly podUid?: string;
 }
 
@@ -216,6 +227,8 @@ const envSchema = z.object({
     .regex(/^(auto|nobind|[\d,-]+(\|[\d,-]+)*)$/, 'must be "auto", "nobind" or cores like 0-3|4-7')
     .optional(),
   [WORKER_ENV.stepTimeoutSeconds]: intText(1, 86_400).optional(),
+  [WORKER_ENV.rpcCacheDir]: nonEmpty.optional(),
+  [WORKER_ENV.rpcCacheMaxBytes]: intText(1).optional(),
   [WORKER_ENV.podUid]: z.string().trim().min(1).max(128).optional(),
 });
 
@@ -288,6 +301,13 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
     );
   }
   const vllm = vllmSettings(e, present);
+  const cacheDir = e[WORKER_ENV.rpcCacheDir];
+  if (cacheDir !== undefined && e[WORKER_ENV.engine] !== "llamacpp") {
+    throw new InputError(WORKER_ENV.rpcCacheDir, "is for llama.cpp stages (ggml-rpc-server's tensor cache)");
+  }
+  if (e[WORKER_ENV.rpcCacheMaxBytes] !== undefined && cacheDir === undefined) {
+    throw new InputError(WORKER_ENV.rpcCacheMaxBytes, `needs ${WORKER_ENV.rpcCacheDir}`);
+  }
   const token = e[WORKER_ENV.tunnelToken];
   if (multiStage && e[WORKER_ENV.engine] === "llamacpp" && token === undefined) {
     throw new InputError(WORKER_ENV.tunnelToken, "is required when there is more than one llama.cpp stage");
@@ -317,6 +337,8 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
     tunnelPort: e[WORKER_ENV.tunnelPort],
     ...optional("engineThreads", e[WORKER_ENV.engineThreads]),
     ...optional("engineHome", e[WORKER_ENV.engineHome]),
+    ...optional("rpcCacheDir", cacheDir),
+    ...optional("rpcCacheMaxBytes", e[WORKER_ENV.rpcCacheMaxBytes]),
     ...optional("podUid", e[WORKER_ENV.podUid]),
     ...optional("vllm", vllm),
   };
@@ -397,6 +419,8 @@ export function workerEnv(
     put(WORKER_ENV.cpuBind, input.vllm.cpuBind);
     put(WORKER_ENV.stepTimeoutSeconds, input.vllm.stepTimeoutSeconds);
   }
+  put(WORKER_ENV.rpcCacheDir, input.rpcCacheDir);
+  put(WORKER_ENV.rpcCacheMaxBytes, input.rpcCacheMaxBytes);
   put(WORKER_ENV.podUid, input.podUid);
   return out;
 }

@@ -57,11 +57,34 @@ describe("groupPods", () => {
       { first: 0, last: plan.stages[0]?.layers.last },
       { first: (plan.stages[0]?.layers.last ?? 0) + 1, last: 125 },
     ]);
-    expect(env(0, WORKER_ENV.tunnelToken)?.valueFrom?.secretKeyRef).toEqual({
-      name: "llama-tunnel",
-      key: "tunnel-token",
-    });
+    // vLLM stages meet through vLLM's rendezvous, not the tunnel: no token, no Secret.
+    expect(env(0, WORKER_ENV.tunnelToken)).toBeUndefined();
     expect(env(1, WORKER_ENV.advertiseHost)?.valueFrom?.fieldRef?.fieldPath).toBe("status.podIP");
+    expect(env(1, WORKER_ENV.podUid)?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.uid");
+  });
+
+  it("gives llama.cpp stages the tunnel token from the deployment's Secret", () => {
+    const llama = modelDeploymentSpecSchema.parse({
+      ...spec,
+      engine: "llamacpp",
+      model: { ...spec.model, format: "gguf" },
+    });
+    const llamaPods = groupPods({ ...md, spec: llama }, resolvePlan(llama, noAuto), {
+      replica: 0,
+      revision: "abc",
+      domain: "rack-7",
+      natsUrl: "nats://nats:4222",
+    });
+    const token = llamaPods[1]?.spec?.containers[0]?.env?.find((e) => e.name === WORKER_ENV.tunnelToken);
+    expect(token?.valueFrom?.secretKeyRef).toEqual({ name: "llama-tunnel", key: "tunnel-token" });
+    // The TLS files come from the same Secret as the token, mounted where the contract says.
+    const container = llamaPods[1]?.spec?.containers[0];
+    const tlsDir = container?.env?.find((e) => e.name === WORKER_ENV.tunnelTlsDir)?.value;
+    expect(tlsDir).toBe("/etc/strata/tunnel-tls");
+    const mount = container?.volumeMounts?.find((m) => m.mountPath === tlsDir);
+    const volume = llamaPods[1]?.spec?.volumes?.find((v) => v.name === mount?.name);
+    expect(volume?.secret?.secretName).toBe("llama-tunnel");
+    expect(volume?.secret?.items?.map((i) => i.key).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
   });
 
   it("writes the worker contract: what the pod receives parses into the planned stage", () => {
@@ -69,7 +92,8 @@ describe("groupPods", () => {
       // What the kubelet resolves: the Secret's token and the pod's IP.
       const resolved: Record<string, string> = {};
       for (const v of pod.spec?.containers[0]?.env ?? []) {
-        resolved[v.name] = v.value ?? (v.valueFrom?.secretKeyRef ? "token-from-secret" : "10.0.0.7");
+        const field = v.valueFrom?.fieldRef?.fieldPath;
+        resolved[v.name] = v.value ?? (field === "metadata.uid" ? "pod-uid-1" : "10.0.0.7");
       }
       const config = parseWorkerEnv(resolved);
       expect(config).toMatchObject({
@@ -79,17 +103,14 @@ describe("groupPods", () => {
         role: stage === 0 ? "head" : "stage",
         layers: plan.stages[stage]?.layers,
         tensorParallel: 8,
-        tunnelToken: "token-from-secret",
         advertiseHost: "10.0.0.7",
+        podUid: "pod-uid-1",
         httpPort: 8080,
         tunnelPort: 7070,
-        tunnelTlsDir: "/etc/strata/tunnel-tls",
       });
-      // The TLS files come from the same Secret as the token, mounted where the contract says.
-      const mount = pod.spec?.containers[0]?.volumeMounts?.find((m) => m.mountPath === config.tunnelTlsDir);
-      const volume = pod.spec?.volumes?.find((v) => v.name === mount?.name);
-      expect(volume?.secret?.secretName).toBe("llama-tunnel");
-      expect(volume?.secret?.items?.map((i) => i.key).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
+      // vLLM stages do not use the tunnel: no TLS directory, no Secret volume.
+      expect(config.tunnelTlsDir).toBeUndefined();
+      expect(pod.spec?.volumes?.some((v) => v.secret)).toBe(false);
       expect(config.stageAddresses).toEqual([
         "llama-1-0.llama-1.prod.svc:7070",
         "llama-1-1.llama-1.prod.svc:7070",
@@ -128,7 +149,7 @@ describe("groupPods", () => {
     expect(llama[0]?.spec?.containers[0]?.env?.map((e) => e.name)).not.toContain(WORKER_ENV.device);
   });
 
-  it("pins the group to its domain and keeps it together with pod affinity", () => {
+  it("pins every pod of the group to its admitted domain, without inter-pod affinity", () => {
     const affinity = pods[0]?.spec?.affinity;
     expect(
       affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0]
@@ -138,9 +159,10 @@ describe("groupPods", () => {
       operator: "In",
       values: ["rack-7"],
     });
-    expect(affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey).toBe(
-      "strata.dev/rack",
-    );
+    for (const pod of pods) {
+      expect(pod.spec?.affinity?.nodeAffinity).toEqual(affinity?.nodeAffinity);
+      expect(pod.spec?.affinity?.podAffinity).toBeUndefined();
+    }
     expect(pods[0]?.metadata?.ownerReferences?.[0]).toMatchObject({
       kind: "ModelDeployment",
       uid: "uid-1",
@@ -148,7 +170,8 @@ describe("groupPods", () => {
     });
   });
 
-  it("routes the head Service to stage 0 only", () => {
+  it("routes the head Service (headless: the gateway reads its EndpointSlice) to stage 0 only", () => {
+    expect(headService(md, 1).spec?.clusterIP).toBe("None");
     expect(headService(md, 1).spec?.selector).toEqual({
       [LABELS.deployment]: "llama",
       [LABELS.replica]: "1",
@@ -168,5 +191,77 @@ describe("revisionHash", () => {
       ),
     ).toBe(base);
     expect(revisionHash({ ...spec, images: { ...spec.images, worker: "w:2" } }, plan)).not.toBe(base);
+  });
+});
+
+describe("stage tensor caches (llama.cpp)", () => {
+  const llamaSpec = (
+    extra: Record<string, unknown> = {},
+    source: object = { hostPath: "/models/405b.gguf" },
+  ) =>
+    modelDeploymentSpecSchema.parse({
+      model: { catalog: "llama-3.1-405b", source, servedName: "llama", format: "gguf" },
+      engine: "llamacpp",
+      parallelism: { mode: "explicit", tp: 1, pp: 3 },
+      gpu: { type: "h100-sxm-80g", perNode: 8 },
+      ...extra,
+    });
+  const podsOf = (s: ReturnType<typeof llamaSpec>) =>
+    groupPods({ ...md, spec: s }, resolvePlan(s, noAuto), {
+      replica: 2,
+      revision: "r",
+      domain: "rack-1",
+      natsUrl: "nats://nats:4222",
+    });
+  const cacheOf = (pods: ReturnType<typeof podsOf>) =>
+    pods.map((pod) => {
+      const container = pod.spec?.containers[0];
+      return {
+        dir: container?.env?.find((e) => e.name === WORKER_ENV.rpcCacheDir)?.value,
+        max: container?.env?.find((e) => e.name === WORKER_ENV.rpcCacheMaxBytes)?.value,
+        volume: pod.spec?.volumes?.find((v) => v.name === "rpc-cache"),
+        mounted: container?.volumeMounts?.some((m) => m.name === "rpc-cache") ?? false,
+      };
+    });
+
+  it("gives every remote stage an emptyDir cache of its own by default, and the head none", () => {
+    const caches = cacheOf(podsOf(llamaSpec()));
+    expect(caches[0]).toEqual({ dir: undefined, max: undefined, volume: undefined, mounted: false });
+    for (const cache of caches.slice(1)) {
+      expect(cache).toEqual({
+        dir: "/var/cache/strata/rpc",
+        max: undefined,
+        volume: { name: "rpc-cache", emptyDir: {} },
+        mounted: true,
+      });
+    }
+  });
+
+  it("bounds it by sizeLimit, and keeps it on the node per deployment, replica and stage with hostPath", () => {
+    const caches = cacheOf(
+      podsOf(llamaSpec({ rpcCache: { sizeLimit: "64Gi", hostPath: "/var/lib/strata/" } })),
+    );
+    expect(caches[2]).toEqual({
+      dir: "/var/cache/strata/rpc",
+      max: String(64 * 1024 ** 3),
+      volume: {
+        name: "rpc-cache",
+        hostPath: { path: "/var/lib/strata/prod/llama/replica-2/stage-2", type: "DirectoryOrCreate" },
+      },
+      mounted: true,
+    });
+  });
+
+  it("is off when the deployment turns it off, or when stages cannot read the model file", () => {
+    const off = [
+      llamaSpec({ rpcCache: { enabled: false } }),
+      llamaSpec({}, { uri: "https://models.example/405b.gguf" }),
+    ];
+    for (const s of off) {
+      for (const cache of cacheOf(podsOf(s))) expect(cache.dir).toBeUndefined();
+    }
+    expect(cacheOf(podsOf(llamaSpec({}, { pvc: { claimName: "models" } })))[1]?.dir).toBe(
+      "/var/cache/strata/rpc",
+    );
   });
 });

@@ -21,6 +21,7 @@ import {
   type ModelDeploymentSpec,
   type PlanStatus,
   POD_GROUP_LABEL,
+  quantityBytes,
   stageWidth,
   TUNNEL_TLS,
   TUNNEL_TOKEN_SECRET_KEY,
@@ -69,6 +70,15 @@ export function groupLabels(md: ModelDeployment, replica: number): Record<string
   };
 }
 
+/**
+ * Whether a group's stages talk through Strata's gRPC tunnel, which needs the
+ * deployment's token Secret: llama.cpp over more than one stage. vLLM stages
+ * meet through vLLM's own rendezvous.
+ */
+export function usesTunnel(spec: ModelDeploymentSpec, plan: PlanStatus): boolean {
+  return spec.engine === "llamacpp" && plan.stages.length > 1;
+}
+
 /** The pods of one group: one per pipeline stage, stage 0 the head. */
 export function groupPods(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext): V1Pod[] {
   return plan.stages.map((stage) => stagePod(md, plan, ctx, stage.stage));
@@ -90,6 +100,8 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
   // Under expert parallelism a pod holds the whole ep group: ep/tp attention ranks of tp GPUs.
   const gpus = String(stageWidth(plan.tp, plan.ep));
   const multiStage = plan.stages.length > 1;
+  const tunnel = usesTunnel(spec, plan);
+  const cache = rpcCache(md, ctx.replica, stage, multiStage);
   // The worker contract (core's workerEnv); the token comes from the group's
   // Secret and the advertised address from the pod's own IP.
   const contract = workerEnv({
@@ -108,16 +120,17 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
       ? plan.stages.map((s) => `${stageHost(name, namespace, ctx.replica, s.stage)}:${WORKER_PORTS.tunnel}`)
       : [],
     natsUrl: ctx.natsUrl,
-    ...(multiStage ? { tunnelTlsDir: TUNNEL_TLS.mountPath } : {}),
+    ...(tunnel ? { tunnelTlsDir: TUNNEL_TLS.mountPath } : {}),
     httpPort: WORKER_PORTS.http,
     tunnelPort: WORKER_PORTS.tunnel,
     ...(spec.engine === "vllm" ? { vllm: vllmSettings(spec) } : {}),
+    ...(cache ? cache.contract : {}),
   });
   const env: V1EnvVar[] = [
     ...Object.entries(contract).map(([envName, value]) => ({ name: envName, value })),
     { name: WORKER_ENV.advertiseHost, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
     { name: WORKER_ENV.podUid, valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
-    ...(multiStage
+    ...(tunnel
       ? [
           {
             name: WORKER_ENV.tunnelToken,
@@ -127,7 +140,11 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
       : []),
   ];
   const { volumes, mounts } = modelVolumes(spec, Number(gpus));
-  if (multiStage) {
+  if (cache) {
+    volumes.push(cache.volume);
+    mounts.push(cache.mount);
+  }
+  if (tunnel) {
     // The tunnel's TLS files from the deployment's Secret (not its token: that comes as a variable).
     volumes.push({
       name: "tunnel-tls",
@@ -148,7 +165,6 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
     requests.memory = spec.resources.memory;
     limits.memory = spec.resources.memory;
   }
-  const groupSelector = { matchLabels: { [LABELS.deployment]: name, [LABELS.replica]: String(ctx.replica) } };
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -172,19 +188,18 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
       ...(spec.gpu.nodeSelector ? { nodeSelector: spec.gpu.nodeSelector } : {}),
       tolerations: tolerations(spec),
       affinity: {
-        // The controller picked the domain when it admitted the group; the
-        // pod affinity keeps the group together even if a node is relabelled.
+        // The controller picked the domain when it admitted the group: every
+        // pod of the group requires it, so they can only bind together there.
+        // No required pod affinity on top: it says the same, and "inter-pod
+        // affinity and anti-affinity require substantial amounts of processing
+        // which can slow down scheduling in large clusters significantly"
+        // (https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/).
         nodeAffinity: {
           requiredDuringSchedulingIgnoredDuringExecution: {
             nodeSelectorTerms: [
               { matchExpressions: [{ key: spec.topologyKey, operator: "In", values: [ctx.domain] }] },
             ],
           },
-        },
-        podAffinity: {
-          requiredDuringSchedulingIgnoredDuringExecution: [
-            { labelSelector: groupSelector, topologyKey: spec.topologyKey },
-          ],
         },
       },
       containers: [
@@ -289,6 +304,43 @@ function modelVolumes(
   return { volumes, mounts };
 }
 
+const RPC_CACHE_MOUNT = "/var/cache/strata/rpc";
+
+/**
+ * A llama.cpp stage's tensor cache (engine/rpc-cache.ts in the worker): on
+ * unless the deployment turns it off, for remote stages that can read the
+ * model file (a hostPath or pvc source, mounted in every pod). One folder per
+ * stage pod: an emptyDir, or a node folder of its own under `hostPath`.
+ */
+function rpcCache(md: ModelDeployment, replica: number, stage: number, multiStage: boolean) {
+  const { spec } = md;
+  const options = spec.rpcCache;
+  const readable = spec.model.source.pvc !== undefined || spec.model.source.hostPath !== undefined;
+  if (spec.engine !== "llamacpp" || !multiStage || stage === 0 || !readable || options?.enabled === false) {
+    return undefined;
+  }
+  const name = "rpc-cache";
+  const volume: V1Volume = options?.hostPath
+    ? {
+        name,
+        hostPath: {
+          path: `${options.hostPath.replace(/\/+$/, "")}/${md.metadata.namespace}/${md.metadata.name}/replica-${replica}/stage-${stage}`,
+          type: "DirectoryOrCreate",
+        },
+      }
+    : { name, emptyDir: options?.sizeLimit ? { sizeLimit: options.sizeLimit } : {} };
+  return {
+    volume,
+    mount: { name, mountPath: RPC_CACHE_MOUNT } satisfies V1VolumeMount,
+    contract: {
+      rpcCacheDir: RPC_CACHE_MOUNT,
+      ...(options?.sizeLimit
+        ? { rpcCacheMaxBytes: quantityBytes(options.sizeLimit, "spec.rpcCache.sizeLimit") }
+        : {}),
+    },
+  };
+}
+
 /** Headless Service of a group: stable DNS names for stage-to-stage traffic. */
 export function headlessService(md: ModelDeployment, replica: number): V1Service {
   const labels = groupLabels(md, replica);
@@ -311,7 +363,12 @@ export function headlessService(md: ModelDeployment, replica: number): V1Service
   };
 }
 
-/** Service in front of a replica's head; the gateway discovers it by the role=head label. */
+/**
+ * Service in front of a replica's head; the gateway discovers it by the
+ * role=head label and routes to the addresses of its EndpointSlice. Headless:
+ * nothing uses a virtual IP, and allocating one per group made Service
+ * creation the slowest API call of a rollout at scale (the scale benchmark).
+ */
 export function headService(md: ModelDeployment, replica: number): V1Service {
   return {
     apiVersion: "v1",
@@ -328,6 +385,7 @@ export function headService(md: ModelDeployment, replica: number): V1Service {
         [LABELS.replica]: String(replica),
         [LABELS.stage]: "0",
       },
+      clusterIP: "None",
       ports: [{ name: "http", port: WORKER_PORTS.http, targetPort: "http" }],
     },
   };

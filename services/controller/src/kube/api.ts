@@ -16,6 +16,7 @@ import {
   type ModelDeploymentStatus,
   STRATA_API_GROUP,
 } from "@strata/core";
+import { keepAliveConfiguration } from "./keep-alive.js";
 
 /** Counts every request the controller makes, for metrics and the scale benchmark. */
 export type RequestCounter = (verb: string, resource: string) => void;
@@ -48,9 +49,10 @@ export class KubeApi {
     readonly kubeConfig: KubeConfig,
     private readonly count: RequestCounter,
   ) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    this.coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+    const configuration = keepAliveConfiguration(kubeConfig);
+    this.core = new CoreV1Api(configuration);
+    this.custom = new CustomObjectsApi(configuration);
+    this.coordination = new CoordinationV1Api(configuration);
   }
 
   /** Creates a pod; AlreadyExists counts as success (a repeated reconcile). */
@@ -133,9 +135,10 @@ export class KubeApi {
   }
 
   /** Replaces the status subresource; a 409 (stale resourceVersion) propagates so the key is requeued. */
-  async replaceStatus(md: ModelDeployment, status: ModelDeploymentStatus): Promise<void> {
+  /** Writes the status subresource; the API server's answer is the object as stored. */
+  async replaceStatus(md: ModelDeployment, status: ModelDeploymentStatus): Promise<ModelDeployment> {
     this.count("update", "modeldeployments/status");
-    await this.custom.replaceNamespacedCustomObjectStatus({
+    return await this.custom.replaceNamespacedCustomObjectStatus({
       group: STRATA_API_GROUP,
       version: MODEL_DEPLOYMENT_VERSION,
       plural: MODEL_DEPLOYMENT_PLURAL,

@@ -4,9 +4,11 @@
  * into pods. Stages start first, then the head, which dials their tunnels.
  */
 import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
 import { cpus } from "node:os";
 import { type Engine, type LayerRange, workerEnv } from "@strata/core";
 import { freeLoopbackPort } from "@strata/runtime";
+import { privateRpcCacheRoot, stageRpcCacheDir } from "./rpc-cache-dirs.js";
 import { type LocalVllmOptions, startVllmLocalCluster } from "./vllm-cluster.js";
 import { type ReadyReport, WorkerProcess } from "./worker-process.js";
 
@@ -32,6 +34,23 @@ export interface LocalClusterOptions {
   readonly headReadyTimeoutMs?: number;
   /** Required for the vllm engine. */
   readonly vllm?: LocalVllmOptions;
+  /**
+   * llama.cpp stages fill ggml-rpc-server tensor caches from the model file
+   * before the head loads (every local stage can read it), so the weights do
+   * not cross the tunnel. Absent: no caches.
+   */
+  readonly rpcCache?: LocalRpcCache;
+}
+
+export interface LocalRpcCache {
+  /**
+   * `{ dir }`: stage folders under `dir`, kept after the run (a restart
+   * finds them full; they are cleaned when the model changes).
+   * `{ privateUnder }`: a folder of this run's own under it, removed at stop.
+   */
+  readonly where: { readonly dir: string } | { readonly privateUnder: string };
+  /** Bound per stage, in bytes. */
+  readonly maxBytes?: number;
 }
 
 export interface LocalWorker {
@@ -57,6 +76,8 @@ export interface RunningCluster {
 }
 
 const STAGE_READY_TIMEOUT_MS = 60_000;
+/** A stage filling its tensor cache reads and writes its share of the model first. */
+const CACHING_STAGE_READY_TIMEOUT_MS = 600_000;
 const HEAD_READY_TIMEOUT_MS = 600_000;
 
 /**
@@ -67,6 +88,16 @@ const HEAD_READY_TIMEOUT_MS = 600_000;
  */
 export function threadsPerStage(stages: number): number {
   return Math.max(1, Math.floor(cpus().length / stages));
+}
+
+/** What a stage's /readyz says about its tensor cache, for the progress line. */
+function cacheLine(report: unknown): string {
+  const cache = report as
+    | { enabled?: boolean; bytes?: number; writtenBytes?: number; seconds?: number }
+    | undefined;
+  if (cache?.enabled !== true) return cache === undefined ? "" : ", no tensor cache";
+  const gib = (bytes = 0) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+  return `, tensor cache ${gib(cache.bytes)} (${gib(cache.writtenBytes)} written in ${(cache.seconds ?? 0).toFixed(1)} s)`;
 }
 
 export async function startLocalCluster(options: LocalClusterOptions): Promise<RunningCluster> {
@@ -83,12 +114,22 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<R
     })),
   );
   const stageAddresses = ports.map((p) => `127.0.0.1:${p.tunnel}`);
+  const cache =
+    options.rpcCache && options.engine === "llamacpp" && stages > 1 ? options.rpcCache : undefined;
+  const cacheRoot =
+    cache === undefined
+      ? undefined
+      : "dir" in cache.where
+        ? cache.where.dir
+        : await privateRpcCacheRoot(cache.where.privateUnder);
   const workers: LocalWorker[] = [];
   let stopping = false;
   const stopAll = async () => {
     stopping = true;
     // The head first: it holds connections to every stage.
     await Promise.all([...workers].reverse().map((w) => w.process.stop()));
+    if (cache && cacheRoot && "privateUnder" in cache.where)
+      await rm(cacheRoot, { recursive: true, force: true });
   };
   const exitHandler = () => {
     for (const w of workers) w.process.killNow();
@@ -121,6 +162,12 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<R
         tunnelPort: port.tunnel,
         engineThreads: threadsPerStage(stages),
         ...(options.engineHome === undefined ? {} : { engineHome: options.engineHome }),
+        ...(cacheRoot !== undefined && stage > 0
+          ? {
+              rpcCacheDir: stageRpcCacheDir(cacheRoot, stage),
+              ...(cache?.maxBytes === undefined ? {} : { rpcCacheMaxBytes: cache.maxBytes }),
+            }
+          : {}),
       }),
     });
     const entry = { stage, process: worker, httpPort: port.http };
@@ -132,16 +179,22 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<R
     const remote = options.stageLayers.slice(1).map((_, i) => start(i + 1));
     await Promise.all(
       remote.map(async (w) => {
-        await w.process.ready(STAGE_READY_TIMEOUT_MS);
+        const report = await w.process.ready(
+          cacheRoot === undefined ? STAGE_READY_TIMEOUT_MS : CACHING_STAGE_READY_TIMEOUT_MS,
+        );
         const range = options.stageLayers[w.stage] as LayerRange;
         options.progress(
-          `stage ${w.stage} ready: layers ${range.first}-${range.last}, tunnel ${stageAddresses[w.stage]} (worker pid ${w.process.pid})`,
+          `stage ${w.stage} ready: layers ${range.first}-${range.last}, tunnel ${stageAddresses[w.stage]} (worker pid ${w.process.pid})${cacheLine(report.rpcCache)}`,
         );
       }),
     );
     const head = start(0);
     if (stages > 1) {
-      options.progress("loading the model on the head (weights travel to every stage through the tunnel)");
+      options.progress(
+        cacheRoot === undefined
+          ? "loading the model on the head (weights travel to every stage through the tunnel)"
+          : "loading the model on the head (stages hold their weights in tensor caches: large tensors cross the tunnel as hashes)",
+      );
     }
     const headReport = await head.process.ready(options.headReadyTimeoutMs ?? HEAD_READY_TIMEOUT_MS);
     const broken = new Promise<string>((resolve) => {

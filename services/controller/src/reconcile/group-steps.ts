@@ -29,6 +29,9 @@ export class Pass {
   readonly unscheduled: Summary["unscheduled"][number][] = [];
   readonly failed: Summary["failed"][number][] = [];
   readonly #requeueMs: number[] = [];
+  readonly #work: Promise<unknown>[] = [];
+  /** Groups created this pass, one line each: reported in one GroupCreated event, not one per group. */
+  readonly created: string[] = [];
 
   constructor(
     readonly md: ModelDeployment,
@@ -41,6 +44,22 @@ export class Pass {
 
   requeueIn(ms: number): void {
     if (Number.isFinite(ms)) this.#requeueMs.push(Math.max(ms, 100));
+  }
+
+  /**
+   * API calls the pass started without waiting for them (pod creates), so the
+   * groups of a pass are created together; the reconciler awaits them all
+   * before it writes status, and a failure fails the pass.
+   */
+  defer(work: Promise<unknown>): void {
+    // Handled now, so a failure while later steps await is not an unhandled
+    // rejection; settle() still rejects with it.
+    work.catch(() => undefined);
+    this.#work.push(work);
+  }
+
+  async settle(): Promise<void> {
+    await Promise.all(this.#work.splice(0));
   }
 
   /** The soonest look-again this pass asked for. */
@@ -176,7 +195,7 @@ export class GroupSteps {
   }
 
   /** No group, or one missing pods: admit it into one topology domain, then create its pods. */
-  async create(pass: Pass, g: GroupInPass, missingOnly: boolean): Promise<void> {
+  create(pass: Pass, g: GroupInPass, missingOnly: boolean): void {
     const existingDomain = g.view ? domainOf(g.view) : undefined;
     const admission = existingDomain
       ? ({ fits: true, domain: existingDomain } as const)
@@ -191,11 +210,10 @@ export class GroupSteps {
       pass.requeueIn(this.deps.settings.capacityRetryMs);
       return;
     }
-    await this.deps.createGroup(pass, g.index, admission.domain, g.view);
+    // Admission and its bookkeeping happened now; the pod creates run with the rest of the pass.
+    pass.defer(this.deps.createGroup(pass, g.index, admission.domain, g.view));
     if (!missingOnly) {
-      this.deps.events.normal(
-        pass.md,
-        REASONS.groupCreated,
+      pass.created.push(
         `group ${g.index}: ${pass.plan.pp} pods in ${pass.spec.topologyKey}=${admission.domain}`,
       );
     }

@@ -11,7 +11,7 @@ import {
   stageWidth,
 } from "@strata/core";
 import type { Logger } from "@strata/runtime";
-import { groupPods } from "../groups/desired.js";
+import { groupPods, usesTunnel } from "../groups/desired.js";
 import { lostNode } from "../groups/nodes.js";
 import { decideGroup, type GroupAction, type GroupView, viewGroups } from "../groups/observe.js";
 import { revisionHash } from "../groups/revision.js";
@@ -83,6 +83,14 @@ export class Reconciler {
   // Pods this controller deleted (uid → when), so finishing its own teardown is not reported as a failure.
   private readonly deletedByUs = new Map<string, number>();
 
+  /**
+   * The last status this controller wrote per deployment, with the version it
+   * was written over, until the cache shows the write. Without it a pass that
+   * runs before the watch delivers the write starts from the old version,
+   * and its status write fails with a conflict and a requeue.
+   */
+  private readonly written = new Map<string, { over: string; md: ModelDeployment }>();
+
   private readonly steps: GroupSteps;
   /** Deployments (uid) whose workers have reported over NATS: their groups must say they serve. */
   private readonly reporting = new Set<string>();
@@ -107,7 +115,7 @@ export class Reconciler {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace = "", name = ""] = key.split("/");
-    const md = this.deps.caches.getDeployment(namespace, name);
+    const md = this.freshest(key, this.deps.caches.getDeployment(namespace, name));
     // Deleted: owner references let the garbage collector remove pods, Services and the Secret.
     if (!md || md.metadata.deletionTimestamp) return {};
     const parsed = modelDeploymentSpecSchema.safeParse(md.spec);
@@ -133,7 +141,8 @@ export class Reconciler {
       return {};
     }
     const revision = revisionHash(spec, plan);
-    await this.owned.ensureTunnelSecret(md);
+    // Before any pod that mounts it; once per deployment (remembered), and only where stages tunnel.
+    if (usesTunnel(spec, plan)) await this.owned.ensureTunnelSecret(md);
     return await this.reconcileGroups(md, spec, plan, revision);
   }
 
@@ -214,7 +223,9 @@ export class Reconciler {
       if (heard.lastTransition) g.lastTransition = heard.lastTransition;
     }
 
-    await this.owned.ensureServices(md, rollout.desiredGroups);
+    // The Services and the pods the pass decided on, all at once; status last.
+    await Promise.all([this.owned.ensureServices(md, rollout.desiredGroups), pass.settle()]);
+    if (pass.created.length > 0) this.deps.events.normal(md, REASONS.groupCreated, pass.created.join("; "));
     await this.writeStatus(md, this.passStatus(pass, rollout.rolling));
     const requeueAfterMs = pass.requeueAfterMs;
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
@@ -436,6 +447,14 @@ export class Reconciler {
     return terminating.length > 0 && terminating.every((p) => this.deletedByUs.has(p.metadata?.uid ?? ""));
   }
 
+  /** The cached deployment, or what this controller wrote over that very version. */
+  private freshest(key: string, cached: ModelDeployment | undefined): ModelDeployment | undefined {
+    const ours = this.written.get(key);
+    if (cached && ours && cached.metadata.resourceVersion === ours.over) return ours.md;
+    this.written.delete(key);
+    return cached;
+  }
+
   private carriedStatus(md: ModelDeployment): Omit<StatusDraft, "conditionsInput"> {
     const s = md.status;
     return {
@@ -463,7 +482,11 @@ export class Reconciler {
       ),
     };
     if (statusFingerprint(status) === statusFingerprint(md.status)) return;
-    await this.deps.api.replaceStatus(md, status);
+    const stored = await this.deps.api.replaceStatus(md, status);
+    const over = md.metadata.resourceVersion;
+    if (over && stored.metadata?.resourceVersion) {
+      this.written.set(`${md.metadata.namespace}/${md.metadata.name}`, { over, md: stored });
+    }
   }
 }
 

@@ -30,6 +30,8 @@ interface NodeRoom {
 /** Free GPUs on every node, and the domains they form; updated as groups are admitted. */
 export class CapacityModel {
   private readonly rooms = new Map<string, NodeRoom>();
+  /** Rooms by label key, then label value: built once per key a pending pod names (see reservePending). */
+  private readonly byLabel = new Map<string, Map<string, NodeRoom[]>>();
 
   constructor(nodes: readonly V1Node[], pods: readonly V1Pod[], resourceName: string) {
     for (const node of nodes) {
@@ -64,7 +66,9 @@ export class CapacityModel {
     const domains = new Map<string, NodeRoom[]>();
     for (const room of eligible) {
       const domain = room.node.metadata?.labels?.[req.topologyKey] ?? "";
-      domains.set(domain, [...(domains.get(domain) ?? []), room]);
+      const list = domains.get(domain);
+      if (list) list.push(room);
+      else domains.set(domain, [room]);
     }
     let best: { domain: string; nodes: string[]; left: number } | undefined;
     for (const [domain, rooms] of domains) {
@@ -96,11 +100,28 @@ export class CapacityModel {
       pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
     const expr = terms?.[0]?.matchExpressions?.find((e) => e.operator === "In" && e.values?.length === 1);
     if (!expr?.values?.[0]) return;
-    const domain = expr.values[0];
-    const rooms = [...this.rooms.values()].filter((r) => r.node.metadata?.labels?.[expr.key] === domain);
+    const rooms = this.roomsLabelled(expr.key).get(expr.values[0]) ?? [];
     const nodes = pack(rooms, 1, gpus);
     const room = nodes?.[0] ? this.rooms.get(nodes[0]) : undefined;
     if (room) room.free -= gpus;
+  }
+
+  // At a thousand nodes and hundreds of pending pods, a scan of every node per
+  // pending pod made building the model the largest CPU cost of admission.
+  private roomsLabelled(key: string): Map<string, NodeRoom[]> {
+    let index = this.byLabel.get(key);
+    if (!index) {
+      index = new Map();
+      for (const room of this.rooms.values()) {
+        const value = room.node.metadata?.labels?.[key];
+        if (value === undefined) continue;
+        const list = index.get(value);
+        if (list) list.push(room);
+        else index.set(value, [room]);
+      }
+      this.byLabel.set(key, index);
+    }
+    return index;
   }
 }
 

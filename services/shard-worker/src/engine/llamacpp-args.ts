@@ -33,9 +33,11 @@ export function offloadPlanFor(ranges: readonly LayerRange[], numLayers: number)
   return { nGpuLayers: counts.reduce((a, b) => a + b, 0), tensorSplit: counts };
 }
 
-export function rpcServerArgs(port: number, threads?: number): string[] {
+/** `cache`: serve weights from the tensor cache in $LLAMA_CACHE/rpc (engine/rpc-cache.ts). */
+export function rpcServerArgs(port: number, threads?: number, cache = false): string[] {
   const args = ["--host", "127.0.0.1", "--port", String(port)];
   if (threads !== undefined) args.push("--threads", String(threads));
+  if (cache) args.push("--cache");
   return args;
 }
 

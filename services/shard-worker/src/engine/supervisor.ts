@@ -179,7 +179,13 @@ export class EngineSupervisor {
     if (child.stdout) createInterface({ input: child.stdout }).on("line", forward);
     if (child.stderr) createInterface({ input: child.stderr }).on("line", forward);
     child.on("error", (err) => forward(`spawn error: ${err.message}`));
-    child.once("exit", (code, signal) => this.emit({ type: "exited", pid: child.pid ?? -1, code, signal }));
+    // However this process ends (even by an uncaught error), the engine ends with it.
+    const killOnExit = () => child.kill("SIGKILL");
+    process.once("exit", killOnExit);
+    child.once("exit", (code, signal) => {
+      process.off("exit", killOnExit);
+      this.emit({ type: "exited", pid: child.pid ?? -1, code, signal });
+    });
     if (child.pid !== undefined) this.emit({ type: "started", pid: child.pid });
     return child;
   }

@@ -19,7 +19,7 @@ export const STAGE_SPAN_ATTRIBUTES = {
   bytesReceived: "strata.tunnel.bytes_received",
 } as const;
 
-/** The part of a grpc-js bidi call a mark uses (client or server side). */
+/** The part of a tunnel call (GrpcByteStream) a mark uses, client or server side. */
 interface MarkCall {
   readonly metadata?: MetadataLike;
   end(): void;

@@ -54,6 +54,20 @@ export class GgufFile {
     return bytes;
   }
 
+  /**
+   * Reads `length` bytes at file offset `position` into the start of `target`; returns `length`.
+   * @throws RangeError when the file ends before `length` bytes
+   */
+  async readInto(target: Buffer, length: number, position: number): Promise<number> {
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.handle.read(target, done, length - done, position + done);
+      if (bytesRead === 0) throw new RangeError(`${this.path}: file ends at ${position + done}`);
+      done += bytesRead;
+    }
+    return done;
+  }
+
   close(): Promise<void> {
     return this.handle.close();
   }

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import type { Metadata } from "@grpc/grpc-js";
+import type { MetadataLike } from "@strata/runtime";
 
 export const AUTHORIZATION_METADATA_KEY = "authorization";
 
@@ -8,7 +8,7 @@ export function bearerValue(token: string): string {
 }
 
 /** True when `metadata` carries exactly `Bearer <token>`; compares in constant time. */
-export function hasBearerToken(metadata: Metadata, token: string): boolean {
+export function hasBearerToken(metadata: MetadataLike, token: string): boolean {
   const values = metadata.get(AUTHORIZATION_METADATA_KEY);
   if (values.length !== 1 || typeof values[0] !== "string") return false;
   const presented = Buffer.from(values[0], "utf8");

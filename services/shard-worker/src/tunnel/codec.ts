@@ -1,9 +1,11 @@
 /**
- * Wire codec for strata.v1.OpenRequest / OpenResponse (proto/strata/v1/tunnel.proto):
- * both are `bytes data = 1`. Hand-written instead of going through protobufjs
- * because the tunnel is on the per-token hot path: encoding is one tag byte, a
- * varint and the payload; decoding returns a view into the received buffer
- * without copying. The unit test checks byte-compatibility with the .proto.
+ * Whole-message codec for strata.v1.OpenRequest / OpenResponse
+ * (proto/strata/v1/tunnel.proto): both are `bytes data = 1`. For gRPC
+ * libraries that hand over one message at a time (a grpc-js peer in the
+ * interoperability tests); the tunnel itself streams messages through
+ * grpc-wire.ts. Encoding is one tag byte, a varint and the payload; decoding
+ * returns a view into the received buffer without copying. The unit test
+ * checks byte-compatibility with the .proto.
  */
 
 const DATA_FIELD_TAG = 0x0a; // field 1, wire type 2 (length-delimited)

@@ -1,38 +1,28 @@
-import type { ServiceDefinition } from "@grpc/grpc-js";
-import { decodeDataMessage, encodeDataMessage } from "./codec.js";
-
 /** Full method path of strata.v1.TunnelService/Open. */
 export const TUNNEL_OPEN_PATH = "/strata.v1.TunnelService/Open";
 
 /**
- * grpc-js definition of strata.v1.TunnelService with the hand-written codec.
- * Messages are plain Buffers: the payload bytes of `data`.
- */
-export const tunnelServiceDefinition: ServiceDefinition = {
-  open: {
-    path: TUNNEL_OPEN_PATH,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: encodeDataMessage,
-    requestDeserialize: decodeDataMessage,
-    responseSerialize: encodeDataMessage,
-    responseDeserialize: decodeDataMessage,
-    originalName: "Open",
-  },
-};
-
-/**
- * Channel and server options tuned for a chatty, latency-bound byte stream:
- * no message-size caps (the engine sends multi-MiB tensors) and large HTTP/2
- * flow-control windows so a tensor upload never waits on WINDOW_UPDATE round
- * trips. grpc-js already sets TCP_NODELAY on client sockets (transport.ts).
+ * HTTP/2 flow-control windows of the tunnel's connections and streams: large,
+ * so a tensor upload (weights pushed to a stage) never waits on a
+ * WINDOW_UPDATE round trip.
  */
 export const TUNNEL_FLOW_CONTROL_WINDOW_BYTES = 64 * 1024 * 1024;
-export const tunnelChannelOptions = {
-  "grpc.max_receive_message_length": -1,
-  "grpc.max_send_message_length": -1,
-  "grpc-node.flow_control_window": TUNNEL_FLOW_CONTROL_WINDOW_BYTES,
-  "grpc.keepalive_time_ms": 30_000,
-  "grpc.keepalive_timeout_ms": 10_000,
-  "grpc.keepalive_permit_without_calls": 1,
-} as const;
+/** The largest DATA frame the tunnel accepts (HTTP/2's default is 16 KiB; fewer frames per tensor). */
+export const TUNNEL_MAX_FRAME_BYTES = 1024 * 1024;
+/** Keepalive: a PING after this much idle time on a session, and the session is dropped without an answer in time. */
+export const TUNNEL_KEEPALIVE_INTERVAL_MS = 30_000;
+export const TUNNEL_KEEPALIVE_TIMEOUT_MS = 10_000;
+
+/** node:http2 options shared by the tunnel's client and server sessions. */
+export function tunnelHttp2Options() {
+  return {
+    settings: {
+      initialWindowSize: TUNNEL_FLOW_CONTROL_WINDOW_BYTES,
+      maxFrameSize: TUNNEL_MAX_FRAME_BYTES,
+      enablePush: false,
+    },
+    // node:http2 resets streams when a session buffers more than this (default 10 MB);
+    // a window of 64 MiB in flight is expected here.
+    maxSessionMemory: (4 * TUNNEL_FLOW_CONTROL_WINDOW_BYTES) / (1024 * 1024),
+  } as const;
+}

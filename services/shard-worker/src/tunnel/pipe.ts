@@ -9,9 +9,10 @@ export interface PipeTotals {
   endedBy?: "socket" | "call";
 }
 
-/** The part of a grpc-js duplex call (client or server side) the pipe uses. */
+/** The part of a tunnel call (GrpcByteStream, either side) the pipe uses. */
 export interface ByteCall extends Pick<EventEmitter, "on"> {
-  write(chunk: Buffer, callback: (error?: Error | null) => void): boolean;
+  /** Sends the buffers as one message; false asks the writer to wait for `drain`. */
+  write(chunks: readonly Buffer[], callback: (error?: Error | null) => void): boolean;
   end(): void;
   pause(): unknown;
   resume(): unknown;
@@ -22,15 +23,15 @@ export interface ByteCall extends Pick<EventEmitter, "on"> {
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
 /**
- * Joins a TCP socket and a gRPC duplex call in both directions. The engine's
+ * Joins a TCP socket and a gRPC call in both directions. The engine's
  * protocol is request/response and chatty (a command byte, a size and a
  * payload as separate writes), so latency is what matters:
  * - a chunk from the socket goes out as a gRPC message at once when no message
- *   is in flight; a grpc-js call only takes its next message after the
- *   previous one was handed to HTTP/2, so chunks that arrive meanwhile are
- *   sent together as the next message instead of queueing one by one (this
- *   never delays a byte, it only merges what would have waited anyway);
- * - messages from the call are written to the socket as they arrive;
+ *   is in flight; chunks that arrive while one is (it is handed to HTTP/2 when
+ *   its callback runs) go out together as the next message, without copying;
+ *   this never delays a byte, it only merges what would have waited anyway;
+ * - payload bytes from the call are written to the socket as they arrive
+ *   (the first piece of an event-loop turn at once, the rest of the turn in one write);
  * - back-pressure pauses the faster side.
  * `onClose` runs once, when either side is gone.
  */
@@ -55,6 +56,7 @@ export function pipeSocketAndCall(
   let queuedBytes = 0;
   let inFlight = false;
   let endAfterFlush = false;
+  let callFull = false;
   const flush = (error?: Error | null) => {
     if (error) return; // the call's own error event closes the pipe
     if (queued.length === 0) {
@@ -62,12 +64,12 @@ export function pipeSocketAndCall(
       if (endAfterFlush) call.end();
       return;
     }
-    const message = queued.length === 1 ? (queued[0] as Buffer) : Buffer.concat(queued, queuedBytes);
+    const message = queued;
     queued = [];
     queuedBytes = 0;
     inFlight = true;
-    call.write(message, flush);
-    if (socket.isPaused()) socket.resume();
+    callFull = !call.write(message, flush);
+    if (!callFull && socket.isPaused()) socket.resume();
   };
   socket.on("data", (chunk: Buffer) => {
     totals.bytesFromSocket += chunk.length;
@@ -75,12 +77,31 @@ export function pipeSocketAndCall(
     queued.push(chunk);
     queuedBytes += chunk.length;
     if (!inFlight) flush();
-    else if (queuedBytes > MAX_QUEUED_BYTES) socket.pause();
+    else if (queuedBytes > MAX_QUEUED_BYTES || callFull) socket.pause();
   });
+  call.on("drain", () => {
+    callFull = false;
+    if (socket.isPaused() && queuedBytes <= MAX_QUEUED_BYTES) socket.resume();
+  });
+  // Payload arrives in pieces of at most one HTTP/2 DATA frame (16 KiB from
+  // node:http2). The first piece of a turn of the event loop is written at
+  // once; the ones after it in the same turn are corked and written together
+  // (one writev instead of a syscall per frame) when the turn ends.
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
   call.on("data", (chunk: Buffer) => {
     totals.bytesToSocket += chunk.length;
     onChunk?.(false, chunk.length);
-    if (!socket.write(chunk)) call.pause();
+    const ok = socket.write(chunk);
+    if (!corked && !socket.destroyed) {
+      corked = true;
+      socket.cork();
+      setImmediate(uncork);
+    }
+    if (!ok) call.pause();
   });
   socket.on("drain", () => call.resume());
 

@@ -1,13 +1,19 @@
-import type { EventEmitter } from "node:events";
-import type { ServerHttp2Session } from "node:http2";
-import { connect, type Socket } from "node:net";
-import { Server, ServerCredentials, type ServerDuplexStream, type ServiceError, status } from "@grpc/grpc-js";
-import { hasBearerToken } from "./auth.js";
 import {
-  TUNNEL_FLOW_CONTROL_WINDOW_BYTES,
-  tunnelChannelOptions,
-  tunnelServiceDefinition,
-} from "./definition.js";
+  createSecureServer,
+  createServer,
+  type Http2SecureServer,
+  type Http2Server,
+  type Http2Session,
+  constants as h2,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from "node:http2";
+import type { AddressInfo, Socket } from "node:net";
+import { connect } from "node:net";
+import { hasBearerToken } from "./auth.js";
+import { TUNNEL_OPEN_PATH, tunnelHttp2Options } from "./definition.js";
+import { GrpcByteStream } from "./grpc-stream.js";
+import { GRPC_CONTENT_TYPE, GRPC_STATUS } from "./grpc-wire.js";
 import { type PipeTotals, pipeSocketAndCall } from "./pipe.js";
 
 /** Hooks for metrics and tracing; every member optional. */
@@ -20,7 +26,7 @@ export interface TunnelServerObserver {
    * Claims an authenticated stream before any engine connection is made
    * (request marks for tracing); returns true when it took the call over.
    */
-  requestMark?(call: TunnelCall): boolean;
+  requestMark?(call: GrpcByteStream): boolean;
   /** A per-stream hook called with every chunk (live byte counts). */
   connectionChunks?(): (fromSocket: boolean, bytes: number) => void;
 }
@@ -41,64 +47,68 @@ export interface TunnelServerOptions {
   readonly observer?: TunnelServerObserver;
 }
 
-type TunnelCall = ServerDuplexStream<Buffer, Buffer>;
+/** How long `stop` lets open calls finish before it cuts them. */
+const STOP_GRACE_MS = 1000;
 
-/**
- * grpc-js sets TCP_NODELAY on the sockets it dials but not on those its server
- * accepts (it offers no option for it), so replies would be subject to Nagle's
- * algorithm; and its server keeps HTTP/2's 64 KiB receive windows, so a large
- * upload (weights pushed to a stage) waits for a WINDOW_UPDATE round trip
- * every 64 KiB. It keeps its node:http2 servers in a private `http2Servers`
- * map; we hook each one's connections and sessions. A connection whose bytes
- * are not HTTP/2 ends its session with an error: `onMalformed` counts it.
- * Returns how many servers were hooked (0 means grpc-js changed its internals
- * and the defaults apply).
- */
-function tuneAcceptedConnections(server: Server, onMalformed: () => void): number {
-  const internals = server as unknown as { http2Servers?: Map<EventEmitter, unknown> };
-  let hooked = 0;
-  for (const http2Server of internals.http2Servers?.keys() ?? []) {
-    http2Server.on("connection", (socket: Socket) => socket.setNoDelay(true));
-    http2Server.on("session", (session: ServerHttp2Session) => {
-      session.settings({ initialWindowSize: TUNNEL_FLOW_CONTROL_WINDOW_BYTES });
-      session.setLocalWindowSize(TUNNEL_FLOW_CONTROL_WINDOW_BYTES);
-    });
-    http2Server.on("sessionError", onMalformed);
-    hooked++;
+/** The bind address is not host:port. */
+export class TunnelBindError extends Error {
+  override readonly name = "TunnelBindError";
+}
+
+function splitHostPort(bind: string): { host: string; port: number } {
+  const at = bind.lastIndexOf(":");
+  const port = Number(bind.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new TunnelBindError(`tunnel bind address ${JSON.stringify(bind)} is not host:port`);
   }
-  return hooked;
+  return { host: bind.slice(0, at).replace(/^\[(.*)\]$/, "$1"), port };
 }
 
 /**
- * The stage side of the tunnel: a gRPC server whose every `Open` stream, once
- * its bearer token checks out, becomes one TCP connection to the engine.
+ * The stage side of the tunnel: a gRPC server (strata.v1.TunnelService on
+ * node:http2, see grpc-wire.ts) whose every `Open` stream, once its bearer
+ * token checks out, becomes one TCP connection to the engine.
  * Unauthenticated calls end with UNAUTHENTICATED before any connection to the
  * engine exists, so not a byte of theirs can reach it.
  */
 export class TunnelServer {
-  private readonly server = new Server({
-    ...tunnelChannelOptions,
-    "grpc.max_concurrent_streams": 1024,
-  });
+  private readonly server: Http2Server | Http2SecureServer;
+  private readonly sessions = new Set<Http2Session>();
   private boundPort = 0;
 
   constructor(private readonly options: TunnelServerOptions) {
-    this.server.addService(tunnelServiceDefinition, { open: (call: TunnelCall) => this.open(call) });
+    const http2Options = tunnelHttp2Options();
+    this.server = options.tls
+      ? createSecureServer({ ...http2Options, cert: options.tls.cert, key: options.tls.key })
+      : createServer(http2Options);
+    // Replies are small and latency-bound: no Nagle on accepted connections.
+    this.server.on("connection", (socket: Socket) => socket.setNoDelay(true));
+    this.server.on("secureConnection", (socket: Socket) => socket.setNoDelay(true));
+    this.server.on("session", (session: Http2Session) => {
+      this.sessions.add(session);
+      session.once("close", () => this.sessions.delete(session));
+      session.on("error", () => {}); // its streams report the failure
+      // The connection-level receive window; the stream-level one is in the settings.
+      session.setLocalWindowSize(http2Options.settings.initialWindowSize);
+    });
+    // A connection whose bytes are not HTTP/2 (or, with TLS, not a TLS handshake) is counted once.
+    const malformed = () => options.observer?.rejected?.("malformed");
+    this.server.on("sessionError", malformed);
+    this.server.on("tlsClientError", malformed);
+    this.server.on("stream", (stream, headers) => this.open(stream, headers));
   }
 
   /** Binds and starts serving; returns the bound port. */
   async start(): Promise<number> {
-    const credentials = this.options.tls
-      ? ServerCredentials.createSsl(null, [
-          { cert_chain: this.options.tls.cert, private_key: this.options.tls.key },
-        ])
-      : ServerCredentials.createInsecure();
-    this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(this.options.bind, credentials, (err, port) =>
-        err ? reject(err) : resolve(port),
-      );
+    const { host, port } = splitHostPort(this.options.bind);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
     });
-    tuneAcceptedConnections(this.server, () => this.options.observer?.rejected?.("malformed"));
+    this.boundPort = (this.server.address() as AddressInfo).port;
     return this.boundPort;
   }
 
@@ -107,27 +117,39 @@ export class TunnelServer {
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.tryShutdown(() => resolve());
-      // Open streams would hold tryShutdown forever; the engine is going away anyway.
-      setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, 1000).unref();
-    });
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const session of this.sessions) session.close();
+    // Open streams would hold the sessions forever; the engine is going away anyway.
+    const timer = setTimeout(() => {
+      for (const session of this.sessions) session.destroy();
+    }, STOP_GRACE_MS);
+    await closed;
+    clearTimeout(timer);
   }
 
-  private open(call: TunnelCall): void {
-    const { observer } = this.options;
-    if (!hasBearerToken(call.metadata, this.options.token)) {
-      observer?.rejected?.("unauthenticated");
-      const error: Partial<ServiceError> = {
-        code: status.UNAUTHENTICATED,
-        details: "missing or invalid bearer token",
-      };
-      call.emit("error", error);
+  private open(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    stream.on("error", () => {}); // GrpcByteStream or the rejection handles it
+    if (headers[h2.HTTP2_HEADER_PATH] !== TUNNEL_OPEN_PATH) {
+      GrpcByteStream.reject(
+        stream,
+        GRPC_STATUS.UNIMPLEMENTED,
+        `unknown method ${headers[h2.HTTP2_HEADER_PATH]}`,
+      );
       return;
     }
+    const contentType = String(headers[h2.HTTP2_HEADER_CONTENT_TYPE] ?? "");
+    if (headers[h2.HTTP2_HEADER_METHOD] !== "POST" || !contentType.startsWith(GRPC_CONTENT_TYPE)) {
+      stream.respond({ [h2.HTTP2_HEADER_STATUS]: 415 }, { endStream: true });
+      return;
+    }
+    const { observer } = this.options;
+    const call = GrpcByteStream.incoming(stream, headers);
+    if (!hasBearerToken(call.metadata, this.options.token)) {
+      observer?.rejected?.("unauthenticated");
+      GrpcByteStream.reject(stream, GRPC_STATUS.UNAUTHENTICATED, "missing or invalid bearer token");
+      return;
+    }
+    call.open();
     if (observer?.requestMark?.(call)) return;
     observer?.streamOpened?.();
     const socket = connect({
@@ -140,12 +162,9 @@ export class TunnelServer {
       call,
       (totals, error) => {
         observer?.streamClosed?.(totals, error);
-        if (error && !call.destroyed) {
-          const failure: Partial<ServiceError> = {
-            code: status.UNAVAILABLE,
-            details: `engine connection: ${error.message}`,
-          };
-          call.emit("error", failure);
+        if (!call.destroyed) {
+          if (error) call.endWithStatus(GRPC_STATUS.UNAVAILABLE, `engine connection: ${error.message}`);
+          else call.end();
         }
       },
       observer?.connectionChunks?.(),

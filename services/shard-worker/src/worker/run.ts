@@ -95,23 +95,32 @@ export async function runWorker(
     port: config.httpPort,
     registry,
     live: () => failure === undefined,
-    readiness: () => readiness(config, { engineReady, head, vllmHead, vllmStage, link, failure }),
+    readiness: () => readiness(config, { engineReady, head, stage, vllmHead, vllmStage, link, failure }),
   });
 
   let stopping = false;
   const stop = async (reason = "worker stopped", code = 0) => {
     if (stopping) return;
     stopping = true;
+    // Each step runs whatever the one before it did: a broker that is gone
+    // (its supervisor was killed too) must not keep the engines running.
+    const attempt = async (what: string, step: () => unknown) => {
+      try {
+        await step();
+      } catch (err) {
+        logger.warn(`stopping: ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    };
     scraper?.stop();
     health?.stop();
-    await link?.close(reason);
+    await attempt("closing the NATS link", () => link?.close(reason));
     front?.close();
-    await head?.stop();
-    await stage?.stop();
-    await vllmHead?.stop();
-    await vllmStage?.stop();
-    await http.close();
-    await tracing.shutdown();
+    await attempt("stopping the head", () => head?.stop());
+    await attempt("stopping the stage", () => stage?.stop());
+    await attempt("stopping vLLM node 0", () => vllmHead?.stop());
+    await attempt("stopping the vLLM node", () => vllmStage?.stop());
+    await attempt("closing the HTTP server", () => http.close());
+    await attempt("flushing traces", () => tracing.shutdown());
     finish(code);
   };
 
@@ -275,6 +284,7 @@ function stageTunnelObserver(metrics: WorkerMetrics, tracing: Tracing, stage: nu
 interface ReadinessInputs {
   readonly engineReady: boolean;
   readonly head: HeadWorker | undefined;
+  readonly stage: StageWorker | undefined;
   readonly vllmHead: VllmHead | undefined;
   readonly vllmStage: VllmStage | undefined;
   readonly link: ControlLink | undefined;
@@ -297,7 +307,10 @@ function readiness(config: WorkerConfig, s: ReadinessInputs) {
     ...(s.failure === undefined ? {} : { failure: s.failure }),
   };
   if (config.engine === "vllm") return vllmReadiness(config, s, draining, base);
-  if (config.role === "stage") return { ready: s.engineReady && !draining, ...base };
+  if (config.role === "stage") {
+    const rpcCache = s.stage?.rpcCache;
+    return { ready: s.engineReady && !draining, ...base, ...(rpcCache ? { rpcCache } : {}) };
+  }
   const tunnels = s.head?.access.tunnels.map((t) => ({
     stage: t.stage,
     connected: t.listener.openConnections > 0,
