@@ -17,3 +17,7 @@ npx vitest run
 # Faults injected into the real processes, on loopback and on the test cluster
 # (README "Chaos suite"); prints a table and one JSON line, fails on a broken requirement.
 node test/dist/chaos/main.js
+# The chart on the test cluster's real nodes (README "Install on a Kubernetes
+# cluster"): helm install to first token, a stage pod deleted mid-stream, a
+# rolling helm upgrade under load, helm uninstall; one JSON line of figures.
+node test/dist/cluster-e2e/main.js

@@ -67,6 +67,22 @@ describe("Helm chart", () => {
     );
   });
 
+  it("keeps NATS's JetStream store in a volume claim by default, in an emptyDir when asked, and refuses other kinds", () => {
+    const nats = (values?: object) =>
+      parseAllDocuments(render(values).out)
+        .map((d) => d.toJS() as Doc)
+        .find((d) => d?.kind === "StatefulSet" && d.metadata?.name === "strata-nats");
+    const claimed = nats();
+    expect(claimed?.spec?.volumeClaimTemplates).toHaveLength(1);
+    expect(JSON.stringify(claimed)).not.toContain("emptyDir");
+    const inPod = nats({ nats: { storageType: "emptyDir", storageSize: "256Mi" } });
+    expect(inPod?.spec?.volumeClaimTemplates).toBeUndefined();
+    expect(JSON.stringify(inPod)).toContain('"emptyDir":{"sizeLimit":"256Mi"}');
+    const bad = render({ nats: { storageType: "hostPath" } });
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toContain("storageType");
+  });
+
   it("creates ModelDeployments from values, checked by the schema generated from the CRD's source", () => {
     const good = render({ modelDeployments: [{ name: "small", spec: smallSpec() }] });
     expect(good.err).toBe("");

@@ -63,7 +63,14 @@ export const chartValuesSchema = z.object({
     enabled: z.boolean().default(true).describe("Run an in-chart NATS server with JetStream"),
     image,
     url: z.string().default("").describe("URL of an external NATS when nats.enabled is false"),
+    storageType: z
+      .enum(["persistentVolumeClaim", "emptyDir"])
+      .default("persistentVolumeClaim")
+      .describe(
+        "Where JetStream keeps its store: a volume claim (needs a storage class) or the pod's emptyDir",
+      ),
     storageSize: z.string().default("10Gi"),
+    resources,
   }),
   modelDeployments: z
     .array(

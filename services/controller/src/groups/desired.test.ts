@@ -44,6 +44,8 @@ describe("groupPods", () => {
     expect(pods.map((p) => p.metadata?.name)).toEqual(["llama-1-0", "llama-1-1"]);
     expect(pods.map((p) => p.metadata?.labels?.[LABELS.role])).toEqual(["head", "stage"]);
     expect(pods[0]?.spec?.containers[0]?.resources?.limits?.["nvidia.com/gpu"]).toBe("8");
+    // The Strata image's entry point is `strata`: every pod runs `strata worker`.
+    for (const pod of pods) expect(pod.spec?.containers[0]?.command).toEqual(["strata", "worker"]);
     expect(pods[1]?.metadata?.labels).toMatchObject({
       [LABELS.deployment]: "llama",
       [LABELS.replica]: "1",

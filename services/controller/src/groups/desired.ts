@@ -207,6 +207,8 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
           name: "worker",
           image: spec.images.worker,
           imagePullPolicy: spec.images.pullPolicy,
+          // The Strata image's entry point is `strata`; the chart runs its controller and gateway the same way.
+          command: [...WORKER_COMMAND],
           env,
           ports: [
             { name: "http", containerPort: WORKER_PORTS.http },
@@ -239,6 +241,8 @@ function tolerations(spec: ModelDeploymentSpec): V1Toleration[] {
 }
 
 const MODEL_MOUNT = "/models";
+/** The worker's command in the Strata image (deploy/images/Dockerfile). */
+export const WORKER_COMMAND = ["strata", "worker"] as const;
 
 function modelPath(spec: ModelDeploymentSpec): string {
   const src = spec.model.source;
