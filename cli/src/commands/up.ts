@@ -8,6 +8,8 @@ import {
   WorkerStartError,
 } from "@strata/controller";
 import {
+  ENGINES,
+  type Engine,
   equalStageRanges,
   formatLayerRange,
   InputError,
@@ -27,17 +29,23 @@ import {
   readModelSpec,
   strataCacheRoot,
 } from "@strata/shard-worker";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { port, positiveInt } from "../flags.js";
+import { checkTensorParallel, defaultVllmModel, installedVllmHome, readVllmModel } from "../up/vllm-model.js";
 import { workerCommand } from "../worker-command.js";
 
 const DEFAULT_PORT = 8080;
 const DEFAULT_STAGES = 3;
 const DEFAULT_CONTEXT_TOKENS = 2048;
+/** KV cache per vLLM rank on this machine's CPUs: small, so two ranks and the rest fit beside each other. */
+const DEFAULT_VLLM_KV_CACHE_GIB = 1;
 
 interface UpFlags {
   model?: string;
   servedName?: string;
+  engine: Engine;
+  tp?: number;
+  kvCacheGib: number;
   stages: number;
   port: number;
   host: string;
@@ -89,7 +97,8 @@ async function modelToServe(
 /** The planner's split, with its errors naming this command's flag. */
 function planStages(spec: ModelSpec, stages: number): LayerRange[] {
   try {
-    return equalStageRanges(spec, stages);
+    // A Hugging Face model's precision scales every layer and the head alike; the split only needs their ratio.
+    return equalStageRanges(spec, stages, spec.weights.kind === "gguf" ? undefined : "bf16");
   } catch (err: unknown) {
     if (err instanceof InputError && err.field === "stages") {
       throw new InputError("--stages", err.message.replace(/^stages: /, ""), { cause: err });
@@ -134,16 +143,57 @@ function loadFailureReason(tail: readonly string[]): string {
     .trim();
 }
 
+/** What differs between engines before the workers start. */
+interface UpEngine {
+  readonly modelPath: string;
+  readonly spec: ModelSpec;
+  readonly servedName: string;
+  readonly engineHome: string;
+  readonly vllm?: { readonly tensorParallel: number; readonly kvCacheGib: number };
+}
+
+/** llama.cpp: a GGUF file or a catalog model (SmolLM2 by default) and the cached llama.cpp build. */
+async function prepareLlamaCpp(flags: UpFlags, progress: (line: string) => void): Promise<UpEngine> {
+  if (flags.tp !== undefined) {
+    throw new InputError("--tp", "needs --engine vllm (llama.cpp splits a model by layers, not tensors)");
+  }
+  const model = await modelToServe(flags.model, progress);
+  const spec = await readModelSpec(model.path, "--model");
+  const binaries = await ensureLlamaCppBinaries({ log: progress });
+  return {
+    modelPath: model.path,
+    spec,
+    servedName: flags.servedName ?? model.servedName,
+    engineHome: binaries.binDir,
+  };
+}
+
+/** vLLM: a Hugging Face folder (SmolLM2 converted once by default) and the installed vLLM. */
+async function prepareVllm(flags: UpFlags, progress: (line: string) => void): Promise<UpEngine> {
+  const engineHome = installedVllmHome();
+  const model = await readVllmModel(flags.model ?? (await defaultVllmModel(progress)));
+  const tensorParallel = flags.tp ?? 1;
+  checkTensorParallel(model.spec, tensorParallel);
+  return {
+    modelPath: model.path,
+    spec: model.spec,
+    servedName: flags.servedName ?? model.shortName,
+    engineHome,
+    vllm: { tensorParallel, kvCacheGib: flags.kvCacheGib },
+  };
+}
+
 /** `strata up`: the whole pipeline on this machine, as child processes. */
 export function registerUpCommand(program: Command): void {
   program
     .command("up")
     .description(
-      "Run a model split into pipeline stages on this machine: real llama.cpp processes, activations over the gRPC tunnel, an OpenAI-compatible endpoint",
+      "Run a model split into pipeline stages on this machine: real llama.cpp processes with activations over the gRPC tunnel, or (--engine vllm) one multi-node vLLM instance; an OpenAI-compatible endpoint",
     )
+    .addOption(new Option("--engine <engine>", "inference engine").choices(ENGINES).default("llamacpp"))
     .option(
       "--model <name|path>",
-      `a GGUF file, or a catalog model that \`strata model pull\` fetches (default: ${DEFAULT_MODEL_NAME}, pulled when not cached; the generated tiny model when it cannot be fetched)`,
+      `llamacpp: a GGUF file, or a catalog model that \`strata model pull\` fetches (default: ${DEFAULT_MODEL_NAME}, pulled when not cached; the generated tiny model when it cannot be fetched); vllm: a Hugging Face model folder (default: SmolLM2-135M-Instruct, converted once into the cache)`,
     )
     .option(
       "--served-name <name>",
@@ -154,6 +204,13 @@ export function registerUpCommand(program: Command): void {
       "pipeline stages (1 = a single llama-server, no RPC)",
       positiveInt,
       DEFAULT_STAGES,
+    )
+    .option("--tp <n>", "vllm: tensor-parallel ranks per stage (must divide the model's heads)", positiveInt)
+    .option(
+      "--kv-cache-gib <n>",
+      "vllm: KV cache per rank in GiB (VLLM_CPU_KVCACHE_SPACE)",
+      positiveInt,
+      DEFAULT_VLLM_KV_CACHE_GIB,
     )
     .option("--port <port>", "HTTP port of the OpenAI-compatible API", port, DEFAULT_PORT)
     .option("--host <host>", "address the API binds", "127.0.0.1")
@@ -178,12 +235,10 @@ export function registerUpCommand(program: Command): void {
       await assertPortFree(flags.host, flags.port);
       const natsUrl = resolveNatsUrl(flags.natsUrl);
       if (flags.servedName?.trim() === "") throw new InputError("--served-name", "must not be empty");
-      const model = await modelToServe(flags.model, progress);
-      const modelPath = model.path;
-      const spec = await readModelSpec(modelPath, "--model");
+      const prepared =
+        flags.engine === "vllm" ? await prepareVllm(flags, progress) : await prepareLlamaCpp(flags, progress);
+      const { modelPath, spec, servedName } = prepared;
       const stageLayers = planStages(spec, flags.stages);
-      const servedName = flags.servedName ?? model.servedName;
-      const binaries = await ensureLlamaCppBinaries({ log: progress });
       progress(
         `${spec.numLayers} layers over ${flags.stages} stage(s): ${stageLayers.map((r, i) => `stage ${i} ${formatLayerRange(r)}`).join(", ")}`,
       );
@@ -195,19 +250,25 @@ export function registerUpCommand(program: Command): void {
         cluster = await startLocalCluster({
           workerCommand: workerCommand(),
           deployment: LOCAL_DEPLOYMENT,
-          engine: "llamacpp",
+          engine: flags.engine,
           modelPath,
           servedName,
           stageLayers,
           maxModelLength: flags.ctxSize,
-          engineHome: binaries.binDir,
+          engineHome: prepared.engineHome,
           natsUrl: keeper.natsUrl,
           log,
           progress,
+          ...(prepared.vllm ? { vllm: prepared.vllm } : {}),
           ...(rpcCache === undefined ? {} : { rpcCache }),
         });
       } catch (err: unknown) {
         await keeper.stop();
+        if (err instanceof WorkerStartError && flags.engine === "vllm") {
+          throw new Error(`vLLM did not start: ${err.message}: ${loadFailureReason(err.tail)}`, {
+            cause: err,
+          });
+        }
         if (err instanceof WorkerStartError && err.message.startsWith("head")) {
           throw new InputError(
             "--model",
@@ -220,7 +281,15 @@ export function registerUpCommand(program: Command): void {
         await cluster.stop();
         await keeper.stop();
       };
-      if (flags.stages > 1) {
+      if (flags.engine === "vllm") {
+        const kv = cluster.headReport.kvCacheTokens;
+        for (const [stage, range] of stageLayers.entries()) {
+          progress(
+            `stage ${stage}: layers ${formatLayerRange(range)} (vLLM node ${stage}, pipeline rank ${stage})`,
+          );
+        }
+        if (typeof kv === "number") progress(`vLLM KV cache: ${kv} tokens per rank`);
+      } else if (flags.stages > 1) {
         const placement = (cluster.headReport.placement ?? []) as DevicePlacement[];
         for (const line of placementLines(stageLayers, placement)) progress(line);
       }

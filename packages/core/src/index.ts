@@ -295,10 +295,25 @@ export {
 } from "./planner/search.js";
 export { type ParallelLayout, vllmParallelArgs } from "./planner/vllm-args.js";
 export {
+  kvCacheFromBytes,
+  VLLM_CUDA_GRAPH_RESERVE_BYTES,
+  VLLM_KV_BLOCK_TOKENS,
+  type VllmGpuMemory,
+  type VllmKvCache,
+  type VllmKvShape,
+  vllmCpuKvCache,
+  vllmGpuKvCache,
+  vllmRequestedBytes,
+} from "./planner/vllm-memory.js";
+export {
   DEFAULT_MAX_SEQUENCES,
+  DEFAULT_VLLM_STEP_TIMEOUT_SECONDS,
   DEFAULT_WORKER_BIND_HOST,
   parseWorkerEnv,
   TUNNEL_TLS,
+  VLLM_DEVICES,
+  type VllmDevice,
+  type VllmWorkerSettings,
   WORKER_ENV,
   WORKER_PORTS,
   type WorkerConfig,
@@ -307,3 +322,4 @@ export {
   type WorkerRole,
   workerEnv,
 } from "./worker/config.js";
+export { cpuBindPerNode } from "./worker/cpu-bind.js";

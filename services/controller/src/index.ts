@@ -25,6 +25,7 @@ export {
   type LocalStateKeeperOptions,
   startLocalStateKeeper,
 } from "./local/state-keeper.js";
+export type { LocalVllmOptions } from "./local/vllm-cluster.js";
 export {
   type ReadyReport,
   WorkerProcess,

@@ -23,7 +23,6 @@ export {
   type RestartPolicy,
 } from "./engine/supervisor.js";
 export {
-  bindCoresPerRank,
   type VllmCpuCompile,
   type VllmCpuSettings,
   type VllmGroupPlan,
@@ -32,6 +31,7 @@ export {
   validateVllmPlan,
   vllmServeCommand,
 } from "./engine/vllm-args.js";
+export { type VllmHead, vllmCanary } from "./engine/vllm-head.js";
 export {
   type EnsureVllmOptions,
   ensureVllm,
@@ -41,6 +41,12 @@ export {
   vllmInstalled,
   vllmInstallPaths,
 } from "./engine/vllm-install.js";
+export {
+  VllmMissingError,
+  type VllmNodeFacts,
+  vllmCli,
+  vllmGroupPlan,
+} from "./engine/vllm-node.js";
 export { createHeadFront, type HeadFront, type HeadFrontOptions } from "./head/front.js";
 export { checkPlacement, type DevicePlacement, PlacementMismatchError } from "./head/head.js";
 export {
@@ -51,6 +57,7 @@ export {
 } from "./head/request-trace.js";
 export { WORKER_METRICS } from "./metrics/names.js";
 export { type TunnelMetricsObserver, tunnelMetricsObserver } from "./metrics/tunnel-observer.js";
+export { scrapeVllm, VLLM_METRIC_NAMES, vllmFigures } from "./metrics/vllm-metrics.js";
 export { type EngineFiguresSource, workerMetrics } from "./metrics/worker-metrics.js";
 export { modelCacheDir, strataCacheRoot } from "./model/cache-dir.js";
 export {

@@ -6,7 +6,14 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { Controller } from "@strata/controller";
-import { CONDITION_TYPES, LABELS, type ModelDeploymentSpecInput, REASONS } from "@strata/core";
+import {
+  CONDITION_TYPES,
+  LABELS,
+  type ModelDeploymentSpecInput,
+  parseWorkerEnv,
+  REASONS,
+} from "@strata/core";
+import { vllmGroupPlan, vllmServeCommand } from "@strata/shard-worker";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type ControlPlane,
@@ -115,15 +122,16 @@ describe("ModelDeployment controller", () => {
       new Set([`${s.pool}-a`]),
     );
     expect(new Set(nodes.map((n) => n.metadata?.name)).size).toBe(2);
-    // The head Service for the gateway and the group's headless Service; no tunnel-token
-    // Secret, as vLLM stages meet through vLLM's own rendezvous, not Strata's tunnel.
+    // The head Service for the gateway and the group's headless Service; the
+    // deployment's token Secret, which the vLLM group link between the head and
+    // every stage checks (vLLM's own rendezvous carries the activations).
     const services = await core.listNamespacedService({ namespace: s.ns });
     expect(services.items.map((x) => x.metadata?.name).sort()).toEqual(["llama-0", "llama-0-head"]);
     const secrets = await core.listNamespacedSecret({
       namespace: s.ns,
       labelSelector: `${LABELS.deployment}=llama`,
     });
-    expect(secrets.items).toEqual([]);
+    expect(secrets.items.map((x) => x.metadata?.name)).toEqual(["llama-tunnel"]);
 
     // Deleting the deployment removes everything it owns (garbage collector, owner references).
     await s.mds.delete("llama");
@@ -307,6 +315,87 @@ describe("ModelDeployment controller", () => {
     await s.mds.waitFor("two groups again", "small", WAIT_MS, (m) => m.status?.readyReplicas === 2);
     expect(uids((await s.mds.groups("small")).get(0))).toEqual(keep);
   }, 180_000);
+});
+
+describe("vLLM stage pods", () => {
+  it("renders a vLLM group on the API server: each pod's contract leads to its node's vllm serve flags, /dev/shm sized per GPU, readiness on /readyz", async () => {
+    const s = await scenario("md-vllm", ["a", "a"]);
+    await s.mds.create(
+      "vl",
+      onPool(
+        s.pool,
+        smallSpec({
+          engine: "vllm",
+          dtype: "bf16",
+          model: {
+            architecture: { layers: 32, attentionHeads: 32, kvHeads: 8 },
+            source: { hostPath: "/srv/models/small-hf" },
+            format: "hf",
+            servedName: "small",
+          },
+        }),
+      ),
+    );
+    await s.mds.waitFor("Available", "vl", WAIT_MS, (m) => m.status?.readyReplicas === 1);
+    // Read back from the API server: what it accepted is what the kubelet would run.
+    const pods = ((await s.mds.groups("vl")).get(0) ?? []).sort(
+      (a, b) => Number(a.metadata?.labels?.[LABELS.stage]) - Number(b.metadata?.labels?.[LABELS.stage]),
+    );
+    expect(pods).toHaveLength(2);
+    for (const [stage, pod] of pods.entries()) {
+      const container = pod.spec?.containers[0];
+      const resolved: Record<string, string> = {};
+      for (const v of container?.env ?? []) {
+        resolved[v.name] =
+          v.value ?? (v.valueFrom?.secretKeyRef ? "token-from-secret" : `10.0.0.${stage + 1}`);
+      }
+      const config = parseWorkerEnv(resolved);
+      expect(config).toMatchObject({
+        engine: "vllm",
+        stage,
+        tensorParallel: 4,
+        modelPath: "/models",
+      });
+      expect(config.vllm).toMatchObject({ device: "gpu", gpuMemoryUtilization: 0.9, stepTimeoutSeconds: 60 });
+      // What the worker will run: vLLM's multi-node flags from the plan, rank 1 headless.
+      const { args, env } = vllmServeCommand(
+        vllmGroupPlan(config, { masterAddr: "10.0.0.1", hostIp: `10.0.0.${stage + 1}`, apiPort: 8000 }),
+        stage,
+      );
+      const flag = (name: string) => args[args.indexOf(name) + 1];
+      expect(args.slice(0, 2)).toEqual(["serve", "/models"]);
+      expect([flag("--tensor-parallel-size"), flag("--pipeline-parallel-size"), flag("--nnodes")]).toEqual([
+        "4",
+        "2",
+        "2",
+      ]);
+      expect([flag("--node-rank"), flag("--master-addr"), flag("--master-port")]).toEqual([
+        String(stage),
+        "10.0.0.1",
+        "7070",
+      ]);
+      expect([flag("--dtype"), flag("--gpu-memory-utilization"), flag("--served-model-name")]).toEqual([
+        "bfloat16",
+        "0.9",
+        "small",
+      ]);
+      expect(args.includes("--headless")).toBe(stage === 1);
+      expect(env).toMatchObject({
+        VLLM_PP_LAYER_PARTITION: (await s.mds.get("vl")).status?.plan?.stages
+          .map((st) => st.layers.last - st.layers.first + 1)
+          .join(","),
+        VLLM_HOST_IP: `10.0.0.${stage + 1}`,
+        VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS: "60",
+      });
+      expect(pod.spec?.volumes?.find((v) => v.name === "dshm")?.emptyDir).toEqual({
+        medium: "Memory",
+        sizeLimit: "8Gi",
+      });
+      expect(container?.volumeMounts).toContainEqual({ name: "dshm", mountPath: "/dev/shm" });
+      expect(container?.readinessProbe?.httpGet?.path).toBe("/readyz");
+      expect(pod.spec?.restartPolicy).toBe("Never");
+    }
+  }, 120_000);
 });
 
 describe("leader election", () => {

@@ -28,6 +28,18 @@ const PLANS: [string, VllmGroupPlan, number][] = [
   ["PP=2 head", BASE, 0],
   ["PP=2 headless rank", BASE, 1],
   [
+    "PP=2 headless rank on GPUs, with the plan's layer split",
+    {
+      ...BASE,
+      cpu: undefined,
+      layerPartition: [16, 14],
+      hostIp: "10.0.0.6",
+      gpuMemoryUtilization: 0.9,
+      expertParallel: 1,
+    },
+    1,
+  ],
+  [
     "TP=2 on one node, inductor",
     {
       ...BASE,
@@ -69,7 +81,7 @@ describe("vllm serve arguments against the installed vLLM", () => {
         await python("import json, vllm.envs as e; print(json.dumps(sorted(e.environment_variables)))"),
       ) as string[],
     );
-  }, 240_000);
+  }, 600_000);
 
   it("the help lists the multi-node flags under the names the builder uses", () => {
     for (const flag of ["--nnodes", "--node-rank", "--master-addr", "--master-port", "--headless"]) {

@@ -1,3 +1,4 @@
+import type { PlanningEngine } from "../engines.js";
 import type { GpuSpec } from "../hardware/gpu-catalog.js";
 import type { ModelSpec, WeightBreakdown, WeightDtype } from "../model/model-spec.js";
 import { assignLayers, headCostInLayers } from "./assign-layers.js";
@@ -10,6 +11,7 @@ import {
   type MemoryPerGpu,
   type Workload,
 } from "./memory.js";
+import { VLLM_CUDA_GRAPH_RESERVE_BYTES, VLLM_KV_BLOCK_TOKENS, vllmGpuKvCache } from "./vllm-memory.js";
 
 /** Everything a layout is evaluated against; fixed for one planning run. */
 export interface PlanContext {
@@ -20,6 +22,8 @@ export interface PlanContext {
   readonly workload: Workload;
   readonly cluster: Cluster;
   readonly nodes: readonly ClusterNode[];
+  /** The engine that will run the plan; "vllm" counts the KV cache as vLLM does (whole blocks). */
+  readonly engine?: PlanningEngine;
 }
 
 export interface CandidateStage {
@@ -206,7 +210,12 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number, ep = 1)
         overheadBytes: p.gpu.runtimeOverheadBytes,
         budgetBytes: budget,
       },
-      kvCacheTokens: kvCacheBytes > 0 ? Math.floor(kvCacheBytes / (layers * kvLayer)) : 0,
+      kvCacheTokens:
+        ctx.engine === "vllm"
+          ? vllmStageKvTokens(ctx, p.gpu, weightsBytes, activation, layers, kvLayer)
+          : kvCacheBytes > 0
+            ? Math.floor(kvCacheBytes / (layers * kvLayer))
+            : 0,
     };
   });
 
@@ -233,6 +242,39 @@ export function evaluateLayout(ctx: PlanContext, tp: number, pp: number, ep = 1)
     binding,
     context: ctx,
   };
+}
+
+/**
+ * A vLLM rank's KV tokens as vLLM counts them (vllm-memory.ts): the budget
+ * less weights, activations, non-torch memory and the CUDA-graph reserve (the
+ * GPU's runtime reserve holds both), in whole blocks.
+ */
+function vllmStageKvTokens(
+  ctx: PlanContext,
+  gpu: GpuSpec,
+  weightsBytes: number,
+  activationBytes: number,
+  layers: number,
+  kvLayer: number,
+): number {
+  const cudaGraphBytes =
+    gpu.kind === "gpu" ? Math.min(VLLM_CUDA_GRAPH_RESERVE_BYTES, gpu.runtimeOverheadBytes) : 0;
+  return vllmGpuKvCache(
+    {
+      totalBytes: gpu.memoryBytes,
+      gpuMemoryUtilization: ctx.workload.gpuMemoryUtilization,
+      weightsBytes,
+      activationPeakBytes: activationBytes,
+      nonTorchBytes: gpu.runtimeOverheadBytes - cudaGraphBytes,
+      cudaGraphBytes,
+    },
+    {
+      kvBytesPerTokenPerLayer: kvLayer,
+      layers,
+      blockTokens: VLLM_KV_BLOCK_TOKENS[gpu.kind],
+      maxModelLen: ctx.workload.maxModelLen,
+    },
+  ).tokens;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { PlanningEngine } from "../engines.js";
 import { InputError } from "../errors.js";
 import type { ModelSpec, WeightDtype } from "../model/model-spec.js";
 import { weightBytes } from "../model/model-spec.js";
@@ -28,6 +29,8 @@ export interface PlanRequest {
    * pass false; GGUF models never use it.
    */
   readonly expertParallel?: boolean;
+  /** The engine that will run the plan: "vllm" counts KV tokens in vLLM's whole blocks. */
+  readonly engine?: PlanningEngine;
 }
 
 export interface PlanOptions {
@@ -136,6 +139,7 @@ export function planContext(request: PlanRequest): PlanContext {
     workload,
     cluster,
     nodes: clusterNodes(cluster),
+    ...(request.engine === undefined ? {} : { engine: request.engine }),
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors.js";
-import { parseWorkerEnv, WORKER_ENV, workerEnv } from "./config.js";
+import { DEFAULT_VLLM_STEP_TIMEOUT_SECONDS, parseWorkerEnv, WORKER_ENV, workerEnv } from "./config.js";
 
 const threeStages = [
   { first: 0, last: 9 },
@@ -85,6 +85,62 @@ describe("worker environment contract", () => {
     );
   });
 
+  it("carries a vLLM worker's device, memory, cores and step timeout, with defaults", () => {
+    const base = {
+      stageLayers: [
+        { first: 0, last: 14 },
+        { first: 15, last: 29 },
+      ],
+      deployment: "local",
+      replica: 0,
+      stage: 1,
+      tensorParallel: 1,
+      engine: "vllm" as const,
+      modelPath: "/models/smollm2-hf",
+      servedModelName: "smollm2-135m",
+      maxModelLength: 2048,
+      stageAddresses: ["127.0.0.1:29500", "127.0.0.1:29501"],
+    };
+    const cpu = workerEnv({
+      ...base,
+      vllm: { device: "cpu", kvCacheGib: 1, cpuBind: "1", stepTimeoutSeconds: 20 },
+    });
+    expect(cpu).toMatchObject({
+      [WORKER_ENV.device]: "cpu",
+      [WORKER_ENV.kvCacheGib]: "1",
+      [WORKER_ENV.cpuBind]: "1",
+      [WORKER_ENV.stepTimeoutSeconds]: "20",
+    });
+    expect(parseWorkerEnv(cpu).vllm).toEqual({
+      device: "cpu",
+      kvCacheGib: 1,
+      cpuBind: "1",
+      stepTimeoutSeconds: 20,
+    });
+    // No token needed: vLLM's stages talk over its own collectives, not the tunnel.
+    expect(parseWorkerEnv(workerEnv(base)).vllm).toEqual({
+      device: "gpu",
+      cpuBind: "auto",
+      stepTimeoutSeconds: DEFAULT_VLLM_STEP_TIMEOUT_SECONDS,
+    });
+    const gpu = workerEnv({ ...base, vllm: { gpuMemoryUtilization: 0.9 } });
+    expect(parseWorkerEnv(gpu).vllm?.gpuMemoryUtilization).toBe(0.9);
+    expect(parseWorkerEnv(complete).vllm).toBeUndefined();
+    expect(() => parseWorkerEnv({ ...gpu, [WORKER_ENV.kvCacheGib]: "2" })).toThrow(
+      "STRATA_KV_CACHE_GIB: applies to vLLM on CPUs, not STRATA_DEVICE=gpu",
+    );
+    expect(() => parseWorkerEnv({ ...cpu, [WORKER_ENV.gpuMemoryUtilization]: "0.9" })).toThrow(
+      "STRATA_GPU_MEMORY_UTILIZATION: applies to vLLM on GPUs, not STRATA_DEVICE=cpu",
+    );
+    expect(() => parseWorkerEnv({ ...gpu, [WORKER_ENV.gpuMemoryUtilization]: "1.2" })).toThrow(
+      /^STRATA_GPU_MEMORY_UTILIZATION: must be a fraction in \(0, 1\]$/,
+    );
+    expect(() => parseWorkerEnv({ ...cpu, [WORKER_ENV.kvCacheGib]: "0.5" })).toThrow(
+      /^STRATA_KV_CACHE_GIB: must be a whole number$/,
+    );
+    expect(() => parseWorkerEnv({ ...cpu, [WORKER_ENV.cpuBind]: "all" })).toThrow(/^STRATA_CPU_BIND: /);
+  });
+
   it("carries a llama.cpp stage's tensor cache folder and bound, and has none unless told", () => {
     expect(parseWorkerEnv(complete).rpcCacheDir).toBeUndefined();
     const cached = workerEnv({
@@ -140,6 +196,11 @@ describe("worker environment contract", () => {
     ],
     ["a port out of range", { [WORKER_ENV.httpPort]: "70000" }, /^STRATA_HTTP_PORT: /],
     ["no sequence slots", { [WORKER_ENV.maxSequences]: "0" }, /^STRATA_MAX_SEQUENCES: /],
+    [
+      "a vLLM setting for llama.cpp",
+      { [WORKER_ENV.kvCacheGib]: "1" },
+      /^STRATA_KV_CACHE_GIB: is only read by the vllm engine$/,
+    ],
     [
       "expert parallelism on llama.cpp",
       { [WORKER_ENV.expertParallel]: "8" },

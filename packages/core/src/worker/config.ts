@@ -39,7 +39,12 @@ export const WORKER_ENV = {
   maxSequences: "STRATA_MAX_SEQUENCES",
   /** Weight precision a vLLM engine loads (GGUF files carry their own). */
   dtype: "STRATA_DTYPE",
-  /** host:port of every stage's tunnel (or, for vLLM, its rendezvous), in stage order. */
+  /**
+   * host:port of every stage, in stage order. llama.cpp: each stage's tunnel. vLLM:
+   * stage 0's is the group's rendezvous (vLLM's --master-addr and --master-port,
+   * which node 0's engine listens on), every other stage's is where its worker
+   * answers the head's group link (a stage's tunnel port).
+   */
   stageAddresses: "STRATA_STAGE_ADDRESSES",
   tunnelToken: "STRATA_TUNNEL_TOKEN",
   /** A folder with `tls.crt`, `tls.key` (a stage serves them) and `ca.crt` (the head trusts it). */
@@ -55,6 +60,20 @@ export const WORKER_ENV = {
   engineThreads: "STRATA_ENGINE_THREADS",
   /** Where the engine's programs are: llama.cpp's bin folder, or vLLM's virtual environment. */
   engineHome: "STRATA_ENGINE_HOME",
+  /** vllm: what the engine runs on, `gpu` (default) or `cpu` (vLLM's CPU backend). */
+  device: "STRATA_DEVICE",
+  /** vllm on GPUs: the share of each GPU's memory the engine may use (--gpu-memory-utilization, 0-1]. */
+  gpuMemoryUtilization: "STRATA_GPU_MEMORY_UTILIZATION",
+  /** vllm on CPUs: KV cache per rank in whole GiB (VLLM_CPU_KVCACHE_SPACE). */
+  kvCacheGib: "STRATA_KV_CACHE_GIB",
+  /** vllm on CPUs: the cores of this worker's ranks, ranks split by `|`, e.g. `0-3|4-7` (VLLM_CPU_OMP_THREADS_BIND); default `auto`. */
+  cpuBind: "STRATA_CPU_BIND",
+  /**
+   * vllm: how long node 0 waits for the workers' answer to one step before it
+   * declares the group dead (VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS). The group link
+   * reports a lost rank at once; this bounds a hang nothing else notices.
+   */
+  stepTimeoutSeconds: "STRATA_STEP_TIMEOUT_SECONDS",
   /**
    * llama.cpp stages: a folder only this stage writes, for ggml-rpc-server's
    * tensor cache. The worker fills it with its layers' weights from
@@ -95,6 +114,28 @@ export const DEFAULT_MAX_SEQUENCES = 4;
 
 export type WorkerRole = "head" | "stage";
 
+/** Where a vLLM engine runs. */
+export const VLLM_DEVICES = ["gpu", "cpu"] as const;
+export type VllmDevice = (typeof VLLM_DEVICES)[number];
+
+/**
+ * A vLLM step may take this long before node 0 gives up on the group: long
+ * enough for a whole chunked prefill on a CPU, far below vLLM's own 300 s.
+ */
+export const DEFAULT_VLLM_STEP_TIMEOUT_SECONDS = 60;
+
+/** What a vLLM worker needs besides the common contract; present exactly when the engine is vllm. */
+export interface VllmWorkerSettings {
+  readonly device: VllmDevice;
+  /** GPUs: --gpu-memory-utilization; vLLM's default when undefined. */
+  readonly gpuMemoryUtilization?: number;
+  /** CPUs: KV cache per rank, whole GiB; vLLM's default when undefined. */
+  readonly kvCacheGib?: number;
+  /** CPUs: VLLM_CPU_OMP_THREADS_BIND for this node's ranks; "auto" by default. */
+  readonly cpuBind: string;
+  readonly stepTimeoutSeconds: number;
+}
+
 /** A worker's configuration, resolved: every default applied, every rule checked. */
 export interface WorkerConfig {
   readonly deployment: string;
@@ -125,6 +166,7 @@ export interface WorkerConfig {
   readonly tunnelPort: number;
   readonly engineThreads?: number;
   readonly engineHome?: string;
+  readonly vllm?: VllmWorkerSettings;
   readonly rpcCacheDir?: string;
   readonly rpcCacheMaxBytes?: number;
   readonly podUid?: string;
@@ -133,9 +175,11 @@ export interface WorkerConfig {
 /** What a starter (the controller, `strata up`) fills in; role and layers follow from the rest. */
 export type WorkerConfigInput = Omit<
   WorkerConfig,
-  "role" | "layers" | "bindHost" | "httpPort" | "tunnelPort" | "expertParallel" | "maxSequences"
+  "role" | "layers" | "bindHost" | "httpPort" | "tunnelPort" | "expertParallel" | "maxSequences" | "vllm"
 > &
-  Partial<Pick<WorkerConfig, "bindHost" | "httpPort" | "tunnelPort" | "expertParallel" | "maxSequences">>;
+  Partial<Pick<WorkerConfig, "bindHost" | "httpPort" | "tunnelPort" | "expertParallel" | "maxSequences">> & {
+    readonly vllm?: Partial<VllmWorkerSettings>;
+  };
 
 const intText = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -170,10 +214,32 @@ const envSchema = z.object({
   [WORKER_ENV.tunnelPort]: port.default(WORKER_PORTS.tunnel),
   [WORKER_ENV.engineThreads]: intText(1, 4096).optional(),
   [WORKER_ENV.engineHome]: nonEmpty.optional(),
+  [WORKER_ENV.device]: z.enum(VLLM_DEVICES).optional(),
+  [WORKER_ENV.gpuMemoryUtilization]: z
+    .string()
+    .regex(/^(0?\.\d+|1(\.0*)?)$/, "must be a fraction in (0, 1]")
+    .transform(Number)
+    .pipe(z.number().gt(0, "must be a fraction in (0, 1]").max(1))
+    .optional(),
+  [WORKER_ENV.kvCacheGib]: intText(1, 65_536).optional(),
+  [WORKER_ENV.cpuBind]: z
+    .string()
+    .regex(/^(auto|nobind|[\d,-]+(\|[\d,-]+)*)$/, 'must be "auto", "nobind" or cores like 0-3|4-7')
+    .optional(),
+  [WORKER_ENV.stepTimeoutSeconds]: intText(1, 86_400).optional(),
   [WORKER_ENV.rpcCacheDir]: nonEmpty.optional(),
   [WORKER_ENV.rpcCacheMaxBytes]: intText(1).optional(),
   [WORKER_ENV.podUid]: z.string().trim().min(1).max(128).optional(),
 });
+
+/** Variables only the vllm engine reads, and the device each belongs to (undefined: both). */
+const VLLM_ONLY: ReadonlyArray<readonly [WorkerEnvName, VllmDevice | undefined]> = [
+  [WORKER_ENV.device, undefined],
+  [WORKER_ENV.gpuMemoryUtilization, "gpu"],
+  [WORKER_ENV.kvCacheGib, "cpu"],
+  [WORKER_ENV.cpuBind, "cpu"],
+  [WORKER_ENV.stepTimeoutSeconds, undefined],
+];
 
 /**
  * Reads and checks the contract's variables from `env`. Unset and empty are
@@ -234,6 +300,7 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
       `${ep} is not a multiple of ${WORKER_ENV.tensorParallel} ${e[WORKER_ENV.tensorParallel]}`,
     );
   }
+  const vllm = vllmSettings(e, present);
   const cacheDir = e[WORKER_ENV.rpcCacheDir];
   if (cacheDir !== undefined && e[WORKER_ENV.engine] !== "llamacpp") {
     throw new InputError(WORKER_ENV.rpcCacheDir, "is for llama.cpp stages (ggml-rpc-server's tensor cache)");
@@ -273,6 +340,36 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
     ...optional("rpcCacheDir", cacheDir),
     ...optional("rpcCacheMaxBytes", e[WORKER_ENV.rpcCacheMaxBytes]),
     ...optional("podUid", e[WORKER_ENV.podUid]),
+    ...optional("vllm", vllm),
+  };
+}
+
+type ParsedEnv = z.output<typeof envSchema>;
+
+/**
+ * The vLLM settings, or undefined for llama.cpp.
+ * @throws InputError naming a vLLM variable set for llama.cpp, or one of the other device
+ */
+function vllmSettings(e: ParsedEnv, present: Record<string, string>): VllmWorkerSettings | undefined {
+  const engine = e[WORKER_ENV.engine];
+  const device = e[WORKER_ENV.device] ?? "gpu";
+  for (const [name, only] of VLLM_ONLY) {
+    if (present[name] === undefined) continue;
+    if (engine !== "vllm") throw new InputError(name, "is only read by the vllm engine");
+    if (only !== undefined && only !== device) {
+      throw new InputError(
+        name,
+        `applies to vLLM on ${only === "cpu" ? "CPUs" : "GPUs"}, not ${WORKER_ENV.device}=${device}`,
+      );
+    }
+  }
+  if (engine !== "vllm") return undefined;
+  return {
+    device,
+    ...optional("gpuMemoryUtilization", e[WORKER_ENV.gpuMemoryUtilization]),
+    ...optional("kvCacheGib", e[WORKER_ENV.kvCacheGib]),
+    cpuBind: e[WORKER_ENV.cpuBind] ?? "auto",
+    stepTimeoutSeconds: e[WORKER_ENV.stepTimeoutSeconds] ?? DEFAULT_VLLM_STEP_TIMEOUT_SECONDS,
   };
 }
 
@@ -315,6 +412,13 @@ export function workerEnv(
   put(WORKER_ENV.tunnelPort, input.tunnelPort);
   put(WORKER_ENV.engineThreads, input.engineThreads);
   put(WORKER_ENV.engineHome, input.engineHome);
+  if (input.vllm) {
+    put(WORKER_ENV.device, input.vllm.device);
+    put(WORKER_ENV.gpuMemoryUtilization, input.vllm.gpuMemoryUtilization);
+    put(WORKER_ENV.kvCacheGib, input.vllm.kvCacheGib);
+    put(WORKER_ENV.cpuBind, input.vllm.cpuBind);
+    put(WORKER_ENV.stepTimeoutSeconds, input.vllm.stepTimeoutSeconds);
+  }
   put(WORKER_ENV.rpcCacheDir, input.rpcCacheDir);
   put(WORKER_ENV.rpcCacheMaxBytes, input.rpcCacheMaxBytes);
   put(WORKER_ENV.podUid, input.podUid);

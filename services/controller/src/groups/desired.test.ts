@@ -3,6 +3,7 @@ import {
   type ModelDeployment,
   modelDeploymentSpecSchema,
   parseWorkerEnv,
+  TUNNEL_TOKEN_SECRET_KEY,
   WORKER_ENV,
 } from "@strata/core";
 import { describe, expect, it } from "vitest";
@@ -59,8 +60,14 @@ describe("groupPods", () => {
       { first: 0, last: plan.stages[0]?.layers.last },
       { first: (plan.stages[0]?.layers.last ?? 0) + 1, last: 125 },
     ]);
-    // vLLM stages meet through vLLM's rendezvous, not the tunnel: no token, no Secret.
-    expect(env(0, WORKER_ENV.tunnelToken)).toBeUndefined();
+    // vLLM stages meet through vLLM's rendezvous, but the head's group link to
+    // every stage proves itself with the deployment's token, from its Secret.
+    for (const i of [0, 1]) {
+      expect(env(i, WORKER_ENV.tunnelToken)?.valueFrom?.secretKeyRef).toEqual({
+        name: "llama-tunnel",
+        key: TUNNEL_TOKEN_SECRET_KEY,
+      });
+    }
     expect(env(1, WORKER_ENV.advertiseHost)?.valueFrom?.fieldRef?.fieldPath).toBe("status.podIP");
     expect(env(1, WORKER_ENV.podUid)?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.uid");
   });
@@ -118,6 +125,37 @@ describe("groupPods", () => {
         "llama-1-1.llama-1.prod.svc:7070",
       ]);
     }
+  });
+
+  it("gives vLLM pods the device, the planner's GPU memory share, a step timeout and 2Gi of /dev/shm per GPU", () => {
+    for (const pod of pods) {
+      const resolved: Record<string, string> = {};
+      for (const v of pod.spec?.containers[0]?.env ?? []) resolved[v.name] = v.value ?? "from-elsewhere";
+      expect(parseWorkerEnv(resolved).vllm).toEqual({
+        device: "gpu",
+        gpuMemoryUtilization: 0.9,
+        cpuBind: "auto",
+        stepTimeoutSeconds: 60,
+      });
+      const shm = pod.spec?.volumes?.find((v) => v.name === "dshm");
+      expect(shm?.emptyDir).toEqual({ medium: "Memory", sizeLimit: "16Gi" });
+      expect(pod.spec?.containers[0]?.volumeMounts).toContainEqual({ name: "dshm", mountPath: "/dev/shm" });
+    }
+    const own = groupPods({ ...md, spec: { ...spec, resources: { sharedMemory: "32Gi" } } }, plan, {
+      replica: 0,
+      revision: "abc",
+      domain: "rack-7",
+      natsUrl: "nats://nats:4222",
+    });
+    expect(own[0]?.spec?.volumes?.find((v) => v.name === "dshm")?.emptyDir?.sizeLimit).toBe("32Gi");
+    const llama = groupPods({ ...md, spec: { ...spec, engine: "llamacpp" } }, plan, {
+      replica: 0,
+      revision: "abc",
+      domain: "rack-7",
+      natsUrl: "nats://nats:4222",
+    });
+    expect(llama[0]?.spec?.volumes?.find((v) => v.name === "dshm")?.emptyDir).toEqual({ medium: "Memory" });
+    expect(llama[0]?.spec?.containers[0]?.env?.map((e) => e.name)).not.toContain(WORKER_ENV.device);
   });
 
   it("pins every pod of the group to its admitted domain, without inter-pod affinity", () => {

@@ -9,6 +9,9 @@ import type {
 } from "@kubernetes/client-node";
 import {
   ANNOTATIONS,
+  DEFAULT_GPU_MEMORY_UTILIZATION,
+  DEFAULT_VLLM_STEP_TIMEOUT_SECONDS,
+  findGpu,
   formatLayerRange,
   LABELS,
   MANAGED_BY_VALUE,
@@ -22,6 +25,7 @@ import {
   stageWidth,
   TUNNEL_TLS,
   TUNNEL_TOKEN_SECRET_KEY,
+  type VllmWorkerSettings,
   WORKER_ENV,
   WORKER_PORTS,
   WORKER_ROLES,
@@ -75,6 +79,15 @@ export function usesTunnel(spec: ModelDeploymentSpec, plan: PlanStatus): boolean
   return spec.engine === "llamacpp" && plan.stages.length > 1;
 }
 
+/**
+ * Whether a group's workers prove themselves to each other with the
+ * deployment's token (its Secret): any group of more than one stage, as
+ * llama.cpp's tunnel and vLLM's group link (head to every stage) both check it.
+ */
+export function needsGroupToken(plan: PlanStatus): boolean {
+  return plan.stages.length > 1;
+}
+
 /** The pods of one group: one per pipeline stage, stage 0 the head. */
 export function groupPods(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext): V1Pod[] {
   return plan.stages.map((stage) => stagePod(md, plan, ctx, stage.stage));
@@ -119,13 +132,14 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
     ...(tunnel ? { tunnelTlsDir: TUNNEL_TLS.mountPath } : {}),
     httpPort: WORKER_PORTS.http,
     tunnelPort: WORKER_PORTS.tunnel,
+    ...(spec.engine === "vllm" ? { vllm: vllmSettings(spec) } : {}),
     ...(cache ? cache.contract : {}),
   });
   const env: V1EnvVar[] = [
     ...Object.entries(contract).map(([envName, value]) => ({ name: envName, value })),
     { name: WORKER_ENV.advertiseHost, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
     { name: WORKER_ENV.podUid, valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
-    ...(tunnel
+    ...(needsGroupToken(plan)
       ? [
           {
             name: WORKER_ENV.tunnelToken,
@@ -134,7 +148,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
         ]
       : []),
   ];
-  const { volumes, mounts } = modelVolumes(spec);
+  const { volumes, mounts } = modelVolumes(spec, Number(gpus));
   if (cache) {
     volumes.push(cache.volume);
     mounts.push(cache.mount);
@@ -213,6 +227,8 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
           // The worker's last line (a bad variable, a missing model) becomes the
           // termination message the controller puts into the status.
           terminationMessagePolicy: "FallbackToLogsOnError",
+          // /readyz: llama.cpp answers and its tunnels are up; vLLM, every stage is linked and the
+          // head's 1-token canary came back (a lost rank leaves vLLM's own /health at 200).
           readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
           // A worker whose engine failed for good answers 503 here; the pod then
           // fails (restartPolicy Never) and the controller recreates the group.
@@ -247,14 +263,50 @@ function modelPath(spec: ModelDeploymentSpec): string {
   return MODEL_MOUNT;
 }
 
-function modelVolumes(spec: ModelDeploymentSpec): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+/**
+ * vLLM's settings in the worker contract: the device from the GPU catalog, the
+ * GPU memory share the planner assumed (so the engine's KV cache is the
+ * plan's), and the step timeout.
+ */
+function vllmSettings(spec: ModelDeploymentSpec): Partial<VllmWorkerSettings> {
+  let device: VllmWorkerSettings["device"] = "gpu";
+  try {
+    device = findGpu(spec.gpu.type).kind;
+  } catch {
+    // Not in the catalog: a GPU the planner has no figures for.
+  }
+  return {
+    device,
+    ...(device === "gpu" ? { gpuMemoryUtilization: DEFAULT_GPU_MEMORY_UTILIZATION } : {}),
+    stepTimeoutSeconds: DEFAULT_VLLM_STEP_TIMEOUT_SECONDS,
+  };
+}
+
+/**
+ * /dev/shm per vLLM GPU. vLLM's processes on a node talk through shared memory
+ * (the engine core's message queue to its workers, NCCL's intra-node buffers,
+ * the CPU backend's collectives), and a pod's default 64Mi runs out; the
+ * LeaderWorkerSet vLLM example mounts 15Gi for 8 GPUs
+ * (kubernetes-sigs/lws docs/examples/vllm/GPU/lws.yaml), about 2Gi per GPU.
+ */
+const VLLM_SHM_GIB_PER_GPU = 2;
+
+/** The shm size: the spec's, else for vLLM 2Gi per GPU of the pod (at least 2Gi). */
+export function sharedMemorySize(spec: ModelDeploymentSpec, gpusPerPod: number): string | undefined {
+  if (spec.resources?.sharedMemory) return spec.resources.sharedMemory;
+  if (spec.engine !== "vllm") return undefined;
+  return `${VLLM_SHM_GIB_PER_GPU * Math.max(1, gpusPerPod)}Gi`;
+}
+
+function modelVolumes(
+  spec: ModelDeploymentSpec,
+  gpusPerPod: number,
+): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   const src = spec.model.source;
+  const size = sharedMemorySize(spec, gpusPerPod);
   const shm: V1Volume = {
     name: "dshm",
-    emptyDir: {
-      medium: "Memory",
-      ...(spec.resources?.sharedMemory ? { sizeLimit: spec.resources.sharedMemory } : {}),
-    },
+    emptyDir: { medium: "Memory", ...(size ? { sizeLimit: size } : {}) },
   };
   const volumes: V1Volume[] = [shm];
   const mounts: V1VolumeMount[] = [{ name: "dshm", mountPath: "/dev/shm" }];

@@ -9,6 +9,7 @@ import { cpus } from "node:os";
 import { type Engine, type LayerRange, workerEnv } from "@strata/core";
 import { freeLoopbackPort } from "@strata/runtime";
 import { privateRpcCacheRoot, stageRpcCacheDir } from "./rpc-cache-dirs.js";
+import { type LocalVllmOptions, startVllmLocalCluster } from "./vllm-cluster.js";
 import { type ReadyReport, WorkerProcess } from "./worker-process.js";
 
 export interface LocalClusterOptions {
@@ -31,6 +32,8 @@ export interface LocalClusterOptions {
   readonly progress: (line: string) => void;
   /** How long the head may take to load the model. */
   readonly headReadyTimeoutMs?: number;
+  /** Required for the vllm engine. */
+  readonly vllm?: LocalVllmOptions;
   /**
    * llama.cpp stages fill ggml-rpc-server tensor caches from the model file
    * before the head loads (every local stage can read it), so the weights do
@@ -62,8 +65,13 @@ export interface RunningCluster {
   readonly workers: readonly LocalWorker[];
   /** What the head's /readyz reported when it turned ready (placement, tunnels). */
   readonly headReport: ReadyReport;
-  /** Resolves when any worker exits unexpectedly (the cluster is broken). */
+  /**
+   * Resolves when the cluster is broken for good: llama.cpp, when any worker
+   * exits unexpectedly; vLLM, when a restarted group does not come back.
+   */
   readonly broken: Promise<string>;
+  /** vLLM: times the whole group was restarted after a member exited. */
+  readonly groupRestarts?: number;
   stop(): Promise<void>;
 }
 
@@ -93,6 +101,10 @@ function cacheLine(report: unknown): string {
 }
 
 export async function startLocalCluster(options: LocalClusterOptions): Promise<RunningCluster> {
+  if (options.engine === "vllm") {
+    if (!options.vllm) throw new Error("startLocalCluster: the vllm engine needs its vllm options");
+    return startVllmLocalCluster(options, options.vllm);
+  }
   const stages = options.stageLayers.length;
   const token = randomBytes(24).toString("hex");
   const ports = await Promise.all(

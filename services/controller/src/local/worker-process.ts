@@ -28,6 +28,8 @@ export interface WorkerProcessOptions {
   /** The worker's HTTP port, where /readyz answers. */
   readonly httpPort: number;
   readonly log: (line: string) => void;
+  /** How long a worker may take to stop its engine before its process group is killed (default 8 s). */
+  readonly stopGraceMs?: number;
 }
 
 /** What a worker's /readyz said when it turned ready. */
@@ -113,7 +115,8 @@ export class WorkerProcess {
     if (!this.exited) {
       const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
       this.child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())]);
+      const graceMs = this.#options.stopGraceMs ?? STOP_GRACE_MS;
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
     }
     killGroup(pid, "SIGKILL");
   }

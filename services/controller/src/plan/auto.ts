@@ -49,6 +49,7 @@ export const planOneReplica: AutoPlanner = (spec: ModelDeploymentSpec) => {
         workload: { maxModelLen: spec.workload.maxModelLength, concurrency: spec.workload.concurrency },
         // Expert parallelism is vLLM's; llama.cpp splits a model by layers.
         expertParallel: spec.engine === "vllm",
+        engine: spec.engine,
       });
     } catch (err) {
       if (err instanceof InputError || err instanceof DoesNotFitError) {

@@ -11,7 +11,7 @@ import {
   stageWidth,
 } from "@strata/core";
 import type { Logger } from "@strata/runtime";
-import { groupPods, usesTunnel } from "../groups/desired.js";
+import { groupPods, needsGroupToken } from "../groups/desired.js";
 import { lostNode } from "../groups/nodes.js";
 import { decideGroup, type GroupAction, type GroupView, viewGroups } from "../groups/observe.js";
 import { revisionHash } from "../groups/revision.js";
@@ -142,7 +142,7 @@ export class Reconciler {
     }
     const revision = revisionHash(spec, plan);
     // Before any pod that mounts it; once per deployment (remembered), and only where stages tunnel.
-    if (usesTunnel(spec, plan)) await this.owned.ensureTunnelSecret(md);
+    if (needsGroupToken(plan)) await this.owned.ensureTunnelSecret(md);
     return await this.reconcileGroups(md, spec, plan, revision);
   }
 

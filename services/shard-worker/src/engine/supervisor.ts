@@ -16,6 +16,20 @@ export interface EngineProcessSpec {
    * reaches `onLine` listeners and the start-up error tail.
    */
   readonly logLine?: (line: string) => boolean;
+  /**
+   * What an exit after the first start means. "restart" (default): start the
+   * engine again with backoff. "fail": emit `exited` and nothing more (a vLLM
+   * node cannot rejoin its group alone; the whole group restarts).
+   */
+  readonly onExit?: "restart" | "fail";
+  /**
+   * Run the engine in a process group of its own and stop the whole group,
+   * waiting until every member is gone (vLLM's API server, engine core and
+   * workers are separate processes that clean up shared memory on SIGTERM).
+   */
+  readonly ownProcessGroup?: boolean;
+  /** Grace between SIGTERM and SIGKILL on stop (default 5 s). */
+  readonly stopGraceMs?: number;
 }
 
 export interface RestartPolicy {
@@ -61,8 +75,9 @@ export interface SupervisorDeps {
 /**
  * Runs one engine process: waits for readiness, forwards its output with a
  * prefix, restarts it with exponential backoff when it dies after having been
- * ready, and stops it (SIGTERM, then SIGKILL) on request. The child stays in
- * the worker's process group, so whoever stops the worker's group stops it too.
+ * ready (unless told to fail instead), and stops it (SIGTERM, then SIGKILL)
+ * on request. The child stays in the worker's process group, so whoever stops
+ * the worker's group stops it too, unless it asks for a group of its own.
  */
 export class EngineSupervisor {
   private child: ChildProcess | undefined;
@@ -105,6 +120,12 @@ export class EngineSupervisor {
     child.once("exit", () => this.scheduleRestart(Date.now()));
   }
 
+  /** True while the engine process runs. */
+  get running(): boolean {
+    const child = this.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
   /**
    * Kills the running engine so the restart policy brings up a fresh one, e.g.
    * when state it depends on elsewhere (a remote stage) was lost.
@@ -126,10 +147,14 @@ export class EngineSupervisor {
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     const child = this.child;
+    if (this.spec.ownProcessGroup && child?.pid !== undefined) {
+      await stopProcessGroup(child.pid, this.spec.stopGraceMs ?? STOP_GRACE_MS);
+      return;
+    }
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    const timer = setTimeout(() => child.kill("SIGKILL"), this.spec.stopGraceMs ?? STOP_GRACE_MS);
     await exited;
     clearTimeout(timer);
   }
@@ -142,6 +167,7 @@ export class EngineSupervisor {
     const child = spawn(this.spec.command, [...this.spec.args], {
       env: this.spec.env ?? process.env,
       stdio: ["ignore", "pipe", "pipe"],
+      detached: this.spec.ownProcessGroup ?? false,
     });
     this.child = child;
     const forward = (line: string) => {
@@ -189,7 +215,7 @@ export class EngineSupervisor {
   }
 
   private scheduleRestart(exitedAt: number): void {
-    if (this.stopping) return;
+    if (this.stopping || this.spec.onExit === "fail") return;
     const upFor = exitedAt - (this.lastReadyAt ?? exitedAt);
     if (upFor >= this.policy.stableAfterMs) this.attempt = 0;
     this.attempt++;
@@ -219,4 +245,42 @@ export class EngineSupervisor {
     if (child.exitCode !== null || child.signalCode !== null) this.scheduleRestart(Date.now());
     else child.once("exit", () => this.scheduleRestart(Date.now()));
   }
+}
+
+const GROUP_POLL_MS = 100;
+
+/**
+ * SIGTERM to process group `pgid`, then wait until no member is left; SIGKILL
+ * to the group after `graceMs`. Members that ignore both are left to init.
+ */
+async function stopProcessGroup(pgid: number, graceMs: number): Promise<void> {
+  signalGroup(pgid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pgid) && Date.now() < deadline) await sleep(GROUP_POLL_MS);
+  if (!groupAlive(pgid)) return;
+  signalGroup(pgid, "SIGKILL");
+  const killDeadline = Date.now() + graceMs;
+  while (groupAlive(pgid) && Date.now() < killDeadline) await sleep(GROUP_POLL_MS);
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is gone.
+  }
+}
+
+/** A group whose members are all zombies still answers kill(0); reaped children do not. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

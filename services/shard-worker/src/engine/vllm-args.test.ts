@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bindCoresPerRank, type VllmGroupPlan, VllmPlanError, vllmServeCommand } from "./vllm-args.js";
+import { type VllmGroupPlan, VllmPlanError, vllmServeCommand } from "./vllm-args.js";
 
 const PP2: VllmGroupPlan = {
   model: "/models/smollm2-hf",
@@ -44,6 +44,7 @@ describe("vllm serve arguments for a node of a group", () => {
       "0.0.0.0",
       "--port",
       "8000",
+      "--disable-uvicorn-access-log",
       "--max-model-len",
       "2048",
       "--dtype",
@@ -70,10 +71,31 @@ describe("vllm serve arguments for a node of a group", () => {
       args.filter(
         (_, i) =>
           !["--node-rank", "--host", "--port"].includes(args[i - 1] ?? "") &&
-          !["--node-rank", "--host", "--port", "--headless"].includes(args[i] ?? ""),
+          !["--node-rank", "--host", "--port", "--headless", "--disable-uvicorn-access-log"].includes(
+            args[i] ?? "",
+          ),
       );
     expect(shared(worker.args)).toEqual(shared(head.args));
     expect(worker.env.VLLM_CPU_OMP_THREADS_BIND).toBe("1");
+  });
+
+  it("the plan's layer split, this node's address and a GPU memory share reach vLLM", () => {
+    const gpu = vllmServeCommand(
+      {
+        ...PP2,
+        cpu: undefined,
+        layerPartition: [16, 14],
+        hostIp: "10.0.0.6",
+        gpuMemoryUtilization: 0.85,
+      },
+      1,
+    );
+    expect(gpu.env).toMatchObject({ VLLM_PP_LAYER_PARTITION: "16,14", VLLM_HOST_IP: "10.0.0.6" });
+    expect(gpu.args.slice(gpu.args.indexOf("--gpu-memory-utilization"))).toEqual([
+      "--gpu-memory-utilization",
+      "0.85",
+    ]);
+    expect(gpu.env.VLLM_CPU_KVCACHE_SPACE).toBeUndefined();
   });
 
   it("one node with TP 2 needs no multi-node flags and binds both ranks", () => {
@@ -125,6 +147,24 @@ describe("vllm serve arguments for a node of a group", () => {
       "cpu.threadsBind",
       /node 0: "0\|1" binds 2 ranks/,
     ],
+    [
+      "a layer split of another pipeline depth",
+      { layerPartition: [10, 10, 10] },
+      "layerPartition",
+      /names 3 stages for pp 2/,
+    ],
+    [
+      "a GPU memory share on the CPU backend",
+      { gpuMemoryUtilization: 0.9 },
+      "gpuMemoryUtilization",
+      /does not apply to the CPU backend/,
+    ],
+    [
+      "a GPU memory share above 1",
+      { cpu: undefined, gpuMemoryUtilization: 1.5 },
+      "gpuMemoryUtilization",
+      /must be in \(0, 1\]/,
+    ],
   ])("rejects %s, naming the field", (_what, override, field, message) => {
     const plan = { ...PP2, ...override } as VllmGroupPlan;
     expect(() => vllmServeCommand(plan, 0)).toThrow(VllmPlanError);
@@ -138,20 +178,5 @@ describe("vllm serve arguments for a node of a group", () => {
 
   it("rejects a node rank outside the group", () => {
     expect(() => vllmServeCommand(PP2, 2)).toThrow(/nodeRank: must be in \[0, 2\), got 2/);
-  });
-});
-
-describe("one core (or more) per rank", () => {
-  it.each([
-    [2, 2, 1, ["0", "1"]],
-    [2, 1, 2, ["0|1"]],
-    [4, 2, 1, ["0-1", "2-3"]],
-    [8, 2, 2, ["0-1|2-3", "4-5|6-7"]],
-  ])("%i cores, %i nodes of %i ranks → %j", (cores, nodes, ranks, expected) => {
-    expect(bindCoresPerRank(cores, nodes, ranks)).toEqual(expected);
-  });
-
-  it("refuses more ranks than cores", () => {
-    expect(() => bindCoresPerRank(2, 3, 1)).toThrow(/2 cores cannot give 3 ranks/);
   });
 });

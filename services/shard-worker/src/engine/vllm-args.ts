@@ -15,6 +15,8 @@
  * - VLLM_CPU_OMP_THREADS_BIND: the cores of each local rank, ranks separated by "|".
  */
 
+import { vllmParallelArgs } from "@strata/core";
+
 /** The input is inconsistent; `field` names the setting at fault. */
 export class VllmPlanError extends Error {
   override readonly name = "VllmPlanError";
@@ -40,8 +42,8 @@ export class VllmPlanError extends Error {
 export type VllmCpuCompile = "inductor" | "trace-eager";
 
 export interface VllmCpuSettings {
-  /** KV cache per rank, whole GiB (≥ 1). */
-  readonly kvCacheGiB: number;
+  /** KV cache per rank, whole GiB (≥ 1); vLLM's default when undefined. */
+  readonly kvCacheGiB?: number;
   /** VLLM_CPU_OMP_THREADS_BIND per node rank, e.g. ["0", "1"], or "auto" for every node. */
   readonly threadsBind: readonly string[] | "auto";
   readonly compile: VllmCpuCompile;
@@ -54,6 +56,8 @@ export interface VllmGroupPlan {
   readonly servedName: string;
   readonly tensorParallel: number;
   readonly pipelineParallel: number;
+  /** Expert parallelism of a mixture of experts (1 or undefined: none); core's vllmParallelArgs turns it into flags. */
+  readonly expertParallel?: number;
   /** Nodes (pods) in the group. */
   readonly nodes: number;
   /** Rank 0's address and the torch.distributed rendezvous port. */
@@ -72,6 +76,15 @@ export interface VllmGroupPlan {
   readonly stepTimeoutSeconds?: number;
   /** Heads of the model, to check that TP divides them. */
   readonly heads?: { readonly query: number; readonly kv: number };
+  /**
+   * Layers per pipeline rank, in rank order (VLLM_PP_LAYER_PARTITION), so vLLM
+   * splits the model as the plan did; vLLM's own even split when undefined.
+   */
+  readonly layerPartition?: readonly number[];
+  /** The address other nodes reach this node at (VLLM_HOST_IP); vLLM guesses when undefined. */
+  readonly hostIp?: string;
+  /** GPUs: the share of each GPU's memory the engine may use (--gpu-memory-utilization). */
+  readonly gpuMemoryUtilization?: number;
   /** Present for the CPU backend. */
   readonly cpu?: VllmCpuSettings;
 }
@@ -92,6 +105,12 @@ function positiveInt(field: string, value: number): void {
     throw new VllmPlanError(field, `must be a positive integer, got ${value}`);
 }
 
+/** Ranks in the group: tp × pp, or ep × pp under expert parallelism (ep/tp data-parallel ranks of tp). */
+function worldSize(plan: VllmGroupPlan): number {
+  const ep = plan.expertParallel ?? 1;
+  return (ep > 1 ? ep : plan.tensorParallel) * plan.pipelineParallel;
+}
+
 /**
  * Checks a plan once; the same checks every node's command relies on.
  * @throws VllmPlanError naming the field
@@ -100,7 +119,7 @@ export function validateVllmPlan(plan: VllmGroupPlan): void {
   positiveInt("tensorParallel", plan.tensorParallel);
   positiveInt("pipelineParallel", plan.pipelineParallel);
   positiveInt("nodes", plan.nodes);
-  const world = plan.tensorParallel * plan.pipelineParallel;
+  const world = worldSize(plan);
   if (world % plan.nodes !== 0) {
     throw new VllmPlanError(
       "nodes",
@@ -126,7 +145,7 @@ export function validateVllmPlan(plan: VllmGroupPlan): void {
         `tp ${plan.tensorParallel} spans nodes (${localRanks} ranks per node); the CPU backend keeps TP inside a node`,
       );
     }
-    positiveInt("cpu.kvCacheGiB", plan.cpu.kvCacheGiB);
+    if (plan.cpu.kvCacheGiB !== undefined) positiveInt("cpu.kvCacheGiB", plan.cpu.kvCacheGiB);
     if (plan.cpu.threadsBind !== "auto") {
       if (plan.cpu.threadsBind.length !== plan.nodes) {
         throw new VllmPlanError(
@@ -143,6 +162,21 @@ export function validateVllmPlan(plan: VllmGroupPlan): void {
           );
         }
       });
+    }
+  }
+  if (plan.layerPartition !== undefined) {
+    if (plan.layerPartition.length !== plan.pipelineParallel) {
+      throw new VllmPlanError(
+        "layerPartition",
+        `names ${plan.layerPartition.length} stages for pp ${plan.pipelineParallel}`,
+      );
+    }
+    for (const [i, layers] of plan.layerPartition.entries()) positiveInt(`layerPartition[${i}]`, layers);
+  }
+  if (plan.gpuMemoryUtilization !== undefined) {
+    if (plan.cpu) throw new VllmPlanError("gpuMemoryUtilization", "does not apply to the CPU backend");
+    if (!(plan.gpuMemoryUtilization > 0 && plan.gpuMemoryUtilization <= 1)) {
+      throw new VllmPlanError("gpuMemoryUtilization", `must be in (0, 1], got ${plan.gpuMemoryUtilization}`);
     }
   }
   if (plan.maxModelLen !== undefined) positiveInt("maxModelLen", plan.maxModelLen);
@@ -165,10 +199,11 @@ export function vllmServeCommand(plan: VllmGroupPlan, nodeRank: number): VllmNod
     plan.model,
     "--served-model-name",
     plan.servedName,
-    "--tensor-parallel-size",
-    String(plan.tensorParallel),
-    "--pipeline-parallel-size",
-    String(plan.pipelineParallel),
+    ...vllmParallelArgs({
+      tp: plan.tensorParallel,
+      pp: plan.pipelineParallel,
+      ep: plan.expertParallel ?? 1,
+    }),
     "--distributed-executor-backend",
     "mp",
   ];
@@ -184,10 +219,14 @@ export function vllmServeCommand(plan: VllmGroupPlan, nodeRank: number): VllmNod
       String(plan.masterPort),
     );
   }
-  if (nodeRank === 0) args.push("--host", plan.host, "--port", String(plan.port));
+  // The worker scrapes /metrics every few seconds; one access-log line per scrape is noise.
+  if (nodeRank === 0)
+    args.push("--host", plan.host, "--port", String(plan.port), "--disable-uvicorn-access-log");
   else args.push("--headless");
   if (plan.maxModelLen !== undefined) args.push("--max-model-len", String(plan.maxModelLen));
   if (plan.dtype !== undefined) args.push("--dtype", plan.dtype);
+  if (plan.gpuMemoryUtilization !== undefined)
+    args.push("--gpu-memory-utilization", String(plan.gpuMemoryUtilization));
 
   const env: Record<string, string> = {
     // Models come from local folders; never reach for a model hub, never report usage.
@@ -197,31 +236,13 @@ export function vllmServeCommand(plan: VllmGroupPlan, nodeRank: number): VllmNod
   };
   if (plan.stepTimeoutSeconds !== undefined)
     env.VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS = String(plan.stepTimeoutSeconds);
+  if (plan.layerPartition !== undefined) env.VLLM_PP_LAYER_PARTITION = plan.layerPartition.join(",");
+  if (plan.hostIp !== undefined) env.VLLM_HOST_IP = plan.hostIp;
   if (plan.cpu) {
     if (plan.cpu.compile === "trace-eager") args.push("--compilation-config", TRACE_EAGER_COMPILATION);
-    env.VLLM_CPU_KVCACHE_SPACE = String(plan.cpu.kvCacheGiB);
+    if (plan.cpu.kvCacheGiB !== undefined) env.VLLM_CPU_KVCACHE_SPACE = String(plan.cpu.kvCacheGiB);
     env.VLLM_CPU_OMP_THREADS_BIND =
       plan.cpu.threadsBind === "auto" ? "auto" : (plan.cpu.threadsBind[nodeRank] ?? "auto");
   }
-  return { args, env, localRanks: (plan.tensorParallel * plan.pipelineParallel) / plan.nodes };
-}
-
-/**
- * VLLM_CPU_OMP_THREADS_BIND values that give each rank its own core(s),
- * dealing `cores` out in order: e.g. 2 cores, 2 nodes of 1 rank → ["0", "1"];
- * 2 cores, 1 node of 2 ranks → ["0|1"]; 4 cores, 2 nodes of 1 rank → ["0-1", "2-3"].
- * @throws VllmPlanError when there are fewer cores than ranks
- */
-export function bindCoresPerRank(cores: number, nodes: number, ranksPerNode: number): string[] {
-  const ranks = nodes * ranksPerNode;
-  if (cores < ranks)
-    throw new VllmPlanError("cpu.threadsBind", `${cores} cores cannot give ${ranks} ranks one each`);
-  const perRank = Math.floor(cores / ranks);
-  const span = (rank: number) => {
-    const first = rank * perRank;
-    return perRank === 1 ? String(first) : `${first}-${first + perRank - 1}`;
-  };
-  return Array.from({ length: nodes }, (_, node) =>
-    Array.from({ length: ranksPerNode }, (_, local) => span(node * ranksPerNode + local)).join("|"),
-  );
+  return { args, env, localRanks: worldSize(plan) / plan.nodes };
 }

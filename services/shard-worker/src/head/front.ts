@@ -26,9 +26,25 @@ export interface HeadFront {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** Requests being proxied now. */
   readonly inFlight: () => number;
+  /**
+   * Ends every request in flight with an error naming `reason` (the replica's
+   * engine group is gone): an OpenAI error with 503 when the response has not
+   * started, an error event ending the stream when it has.
+   */
+  failInFlight(reason: string): void;
   /** When the engine last sent response bytes to a client (ms since the epoch, 0 before the first). */
   readonly lastOutputAtMs: () => number;
   close(): void;
+}
+
+/** One proxied request, so a failing replica can end it with a clear error. */
+interface OpenRequest {
+  readonly res: ServerResponse;
+  abortUpstream: () => void;
+  /** Ended by failInFlight: the upstream's own close must not touch the response. */
+  failed: boolean;
+  /** The engine answers with server-sent events. */
+  streaming: boolean;
 }
 
 /** Paths that carry inference work (and get a request mark on the stages). */
@@ -37,6 +53,7 @@ const drainRetryAfterSeconds = 1;
 
 export function createHeadFront(options: HeadFrontOptions): HeadFront {
   let inFlight = 0;
+  const open = new Set<OpenRequest>();
   let lastOutputAtMs = 0;
   const sawOutput = () => {
     lastOutputAtMs = Date.now();
@@ -49,7 +66,7 @@ export function createHeadFront(options: HeadFrontOptions): HeadFront {
   const agent = new Agent({ keepAlive: false });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const state = options.state();
-    if (state === "draining" || state === "stopped") {
+    if (state === "draining" || state === "stopped" || state === "failed") {
       res.writeHead(503, {
         "retry-after": String(drainRetryAfterSeconds),
         "content-type": "application/json",
@@ -60,24 +77,57 @@ export function createHeadFront(options: HeadFrontOptions): HeadFront {
       return;
     }
     inFlight++;
-    res.once("close", () => inFlight--);
-    proxy(options, agent, req, res, sawOutput);
+    const entry: OpenRequest = { res, abortUpstream: () => {}, failed: false, streaming: false };
+    open.add(entry);
+    res.once("close", () => {
+      inFlight--;
+      open.delete(entry);
+    });
+    proxy(options, agent, req, entry, sawOutput);
+  };
+  const failInFlight = (reason: string) => {
+    for (const entry of open) endWithError(entry, reason);
   };
   return {
     handle,
     inFlight: () => inFlight,
     lastOutputAtMs: () => lastOutputAtMs,
+    failInFlight,
     close: () => agent.destroy(),
   };
+}
+
+/** The error a failed replica answers with, in OpenAI's shape. */
+function replicaError(reason: string) {
+  return { error: { message: `replica failed: ${reason}`, type: "server_error", code: "replica_failed" } };
+}
+
+function endWithError(entry: OpenRequest, reason: string): void {
+  const { res } = entry;
+  if (entry.failed || res.writableEnded) return;
+  entry.failed = true;
+  entry.abortUpstream();
+  if (!res.headersSent) {
+    res.writeHead(503, { "content-type": "application/json" });
+    res.end(JSON.stringify(replicaError(reason)));
+    return;
+  }
+  if (entry.streaming) {
+    // An error event, as OpenAI-compatible servers send mid-stream (clients raise it), and no [DONE].
+    res.end(`data: ${JSON.stringify(replicaError(reason))}\n\n`);
+    return;
+  }
+  res.destroy(new Error(`replica failed: ${reason}`));
 }
 
 function proxy(
   options: HeadFrontOptions,
   agent: Agent,
   req: IncomingMessage,
-  res: ServerResponse,
+  entry: OpenRequest,
   sawOutput: () => void,
 ): void {
+  const { res } = entry;
   const path = req.url ?? "/";
   const inference = INFERENCE_PATHS.test(path);
   const parent = extractHttpHeaders(req.headers);
@@ -113,20 +163,39 @@ function proxy(
       headers: { ...headers, ...injectHttpHeaders({}, ctx) },
     },
     (upstreamRes) => {
+      if (entry.failed) {
+        upstreamRes.destroy();
+        return;
+      }
+      entry.streaming = String(upstreamRes.headers["content-type"] ?? "").includes("text/event-stream");
       res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
       upstreamRes.on("data", sawOutput);
       upstreamRes.pipe(res);
+      entry.abortUpstream = () => {
+        upstreamRes.unpipe(res);
+        upstreamRes.destroy();
+        upstream.destroy();
+      };
       upstreamRes.once("end", () => finish(upstreamRes.statusCode ?? 502));
       // The engine died mid-response (e.g. restarted after a stage was lost):
       // end the client's response with an error too, or it would wait forever.
       upstreamRes.once("close", () => {
+        if (entry.failed) {
+          finish(503, "replica failed");
+          return;
+        }
         if (upstreamRes.complete) return;
         finish(502, "engine closed the response");
         res.destroy(new Error("engine closed the response"));
       });
     },
   );
+  entry.abortUpstream = () => upstream.destroy();
   upstream.once("error", (err) => {
+    if (entry.failed) {
+      finish(503, "replica failed");
+      return;
+    }
     if (!res.headersSent) res.writeHead(502, { "content-type": "application/json" });
     res.end(
       JSON.stringify({

@@ -11,11 +11,14 @@ import type { Registry } from "prom-client";
 import { CANARY_INTERVAL_MS, EngineHealth, llamaServerCanary } from "../engine/health-probe.js";
 import { llamaCppBinariesIn, llamaCppBinaryPaths } from "../engine/llamacpp-build.js";
 import type { EngineSupervisor } from "../engine/supervisor.js";
+import { startVllmHead, type VllmHead } from "../engine/vllm-head.js";
+import { startVllmStage, type VllmStage } from "../engine/vllm-stage.js";
 import { createHeadFront, type HeadFront } from "../head/front.js";
 import { type HeadWorker, startHeadWorker } from "../head/head.js";
 import { handleRequestMark } from "../head/request-trace.js";
 import { EngineScraper } from "../metrics/engine-scraper.js";
 import { type TunnelMetricsObserver, tunnelMetricsObserver } from "../metrics/tunnel-observer.js";
+import { scrapeVllm } from "../metrics/vllm-metrics.js";
 import { type WorkerMetrics, workerMetrics } from "../metrics/worker-metrics.js";
 import { type ControlLink, joinControlPlane } from "../nats/link.js";
 import type { TunnelServerObserver } from "../tunnel/server.js";
@@ -59,7 +62,8 @@ export async function runWorker(
   const where = `${config.deployment}/${config.replica}/${config.stage}`;
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const logger = options.logger ?? jsonLogger(`shard-worker ${where}`);
-  const binaries = config.engineHome ? llamaCppBinariesIn(config.engineHome) : llamaCppBinaryPaths();
+  const llamaCppBinaries = () =>
+    config.engineHome ? llamaCppBinariesIn(config.engineHome) : llamaCppBinaryPaths();
 
   const registry = createMetricsRegistry({ service: "shard-worker" });
   let scraper: EngineScraper | undefined;
@@ -78,6 +82,8 @@ export async function runWorker(
   let head: HeadWorker | undefined;
   let front: HeadFront | undefined;
   let stage: StageWorker | undefined;
+  let vllmHead: VllmHead | undefined;
+  let vllmStage: VllmStage | undefined;
   let link: ControlLink | undefined;
   let health: EngineHealth | undefined;
   let failure: string | undefined;
@@ -91,7 +97,7 @@ export async function runWorker(
     port: config.httpPort,
     registry,
     live: () => failure === undefined,
-    readiness: () => readiness(config, { engineReady, head, stage, link, failure }),
+    readiness: () => readiness(config, { engineReady, head, stage, vllmHead, vllmStage, link, failure }),
   });
 
   let stopping = false;
@@ -113,6 +119,8 @@ export async function runWorker(
     front?.close();
     await attempt("stopping the head", () => head?.stop());
     await attempt("stopping the stage", () => stage?.stop());
+    await attempt("stopping vLLM node 0", () => vllmHead?.stop());
+    await attempt("stopping the vLLM node", () => vllmStage?.stop());
     await attempt("closing the HTTP server", () => http.close());
     await attempt("flushing traces", () => tracing.shutdown());
     finish(code);
@@ -160,8 +168,58 @@ export async function runWorker(
     });
   };
 
+  /** The worker cannot serve any more: fail what is in flight, report, and exit non-zero. */
+  const failWorker = async (reason: string) => {
+    if (stopping || failure !== undefined) return;
+    failure = reason;
+    process.stderr.write(`strata worker: ${failure}\n`);
+    front?.failInFlight(failure);
+    link?.failed(failure);
+    await stop(`worker failed: ${failure}`, 1);
+  };
+
+  /**
+   * vLLM: the stages form one vLLM instance; any node's end ends the group
+   * (engine/vllm-head.ts, engine/vllm-stage.ts), so this worker fails and the
+   * group restarts as a whole.
+   */
+  const startVllmRole = async () => {
+    const deps = { log, onGroupFailed: (reason: string) => void failWorker(`vLLM group failed: ${reason}`) };
+    const advertise = config.advertiseHost ?? config.bindHost;
+    if (config.role === "stage") {
+      vllmStage = await startVllmStage(config, deps);
+      followEngine(vllmStage.engine);
+      link?.started(vllmStage.engine, { tunnelAddress: `${advertise}:${vllmStage.linkPort}` });
+      return;
+    }
+    vllmHead = await startVllmHead(config, deps);
+    front = createHeadFront({
+      enginePort: vllmHead.enginePort,
+      tracer: tracing.tracer,
+      state: () => link?.control.state ?? (failure === undefined ? "ready" : "failed"),
+      tunnels: [],
+    });
+    http.route(front.handle);
+    scraper = new EngineScraper(
+      `http://127.0.0.1:${vllmHead.enginePort}`,
+      HEARTBEAT_INTERVAL_MS,
+      () => metrics.engineScrapeErrors.inc(),
+      scrapeVllm,
+    );
+    scraper.start();
+    vllmHead.watch(() => scraper?.latest()?.generatedTokensTotal);
+    followEngine(vllmHead.engine);
+    link?.started(vllmHead.engine, { endpoint: `http://${advertise}:${http.port}` });
+    log(`[head] serving ${config.servedModelName} on port ${http.port} (vLLM)`);
+  };
+
   const observers = new Map<number, TunnelMetricsObserver>();
   const startRole = async () => {
+    if (config.engine === "vllm") {
+      await startVllmRole();
+      return;
+    }
+    const binaries = llamaCppBinaries();
     if (config.role === "stage") {
       stage = await startStageWorker(config, {
         log,
@@ -211,12 +269,7 @@ export async function runWorker(
     log(`[head] serving ${config.servedModelName} on port ${http.port}`);
   };
 
-  startRole().catch(async (err: unknown) => {
-    failure = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`strata worker: ${failure}\n`);
-    link?.failed(failure);
-    await stop(`worker failed: ${failure}`, 1);
-  });
+  startRole().catch((err: unknown) => failWorker(err instanceof Error ? err.message : String(err)));
 
   return { config, httpPort: http.port, registry, done, stop: (reason) => stop(reason) };
 }
@@ -234,6 +287,8 @@ interface ReadinessInputs {
   readonly engineReady: boolean;
   readonly head: HeadWorker | undefined;
   readonly stage: StageWorker | undefined;
+  readonly vllmHead: VllmHead | undefined;
+  readonly vllmStage: VllmStage | undefined;
   readonly link: ControlLink | undefined;
   readonly failure: string | undefined;
 }
@@ -253,6 +308,7 @@ function readiness(config: WorkerConfig, s: ReadinessInputs) {
     ...(state === undefined ? {} : { state }),
     ...(s.failure === undefined ? {} : { failure: s.failure }),
   };
+  if (config.engine === "vllm") return vllmReadiness(config, s, draining, base);
   if (config.role === "stage") {
     const rpcCache = s.stage?.rpcCache;
     return { ready: s.engineReady && !draining, ...base, ...(rpcCache ? { rpcCache } : {}) };
@@ -267,5 +323,37 @@ function readiness(config: WorkerConfig, s: ReadinessInputs) {
     ...base,
     tunnels: tunnels ?? [],
     placement: s.head?.placement() ?? [],
+  };
+}
+
+/**
+ * vLLM. A stage is ready when its node runs, its head is linked and said the
+ * group answered the canary. A head is ready when every stage is linked and
+ * the latest canary (or generated tokens since) says the group computes.
+ */
+function vllmReadiness(
+  config: WorkerConfig,
+  s: ReadinessInputs,
+  draining: boolean,
+  base: Record<string, unknown>,
+) {
+  const up = s.engineReady && s.failure === undefined && !draining;
+  if (config.role === "stage") {
+    const leaderReady = s.vllmStage?.leaderReady() ?? false;
+    return {
+      ready: up && leaderReady,
+      ...base,
+      leader: { linked: s.vllmStage?.linked() ?? false, ready: leaderReady },
+    };
+  }
+  const links = s.vllmHead?.links() ?? [];
+  const canary = s.vllmHead?.healthy() ?? false;
+  const kvCacheTokens = s.vllmHead?.kvCacheTokens();
+  return {
+    ready: up && canary && links.every((l) => l.linked),
+    ...base,
+    canary: canary ? "ok" : "failing",
+    links,
+    ...(kvCacheTokens === undefined ? {} : { kvCacheTokens }),
   };
 }
