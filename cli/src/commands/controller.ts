@@ -48,7 +48,7 @@ export function registerControllerCommand(program: Command): void {
     )
     .option(
       "--gang-backoff-seconds <s>",
-      "first retry delay after a gang timeout (doubles per attempt)",
+      "first retry delay after a gang timeout or a repeated group failure (doubles per attempt)",
       positiveNumber,
       DEFAULTS.gangBackoffBaseMs / 1000,
     )
