@@ -3,11 +3,11 @@
  * machine, started through the same worker contract the controller writes
  * into pods. Stages start first, then the head, which dials their tunnels.
  */
-import { randomBytes } from "node:crypto";
+
 import { rm } from "node:fs/promises";
 import { cpus } from "node:os";
 import { type Engine, type LayerRange, workerEnv } from "@strata/core";
-import { freeLoopbackPort } from "@strata/runtime";
+import { loopbackGroup } from "./loopback-group.js";
 import { privateRpcCacheRoot, stageRpcCacheDir } from "./rpc-cache-dirs.js";
 import { type LocalVllmOptions, startVllmLocalCluster } from "./vllm-cluster.js";
 import { type ReadyReport, WorkerProcess } from "./worker-process.js";
@@ -106,14 +106,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<R
     return startVllmLocalCluster(options, options.vllm);
   }
   const stages = options.stageLayers.length;
-  const token = randomBytes(24).toString("hex");
-  const ports = await Promise.all(
-    options.stageLayers.map(async () => ({
-      http: await freeLoopbackPort(),
-      tunnel: await freeLoopbackPort(),
-    })),
-  );
-  const stageAddresses = ports.map((p) => `127.0.0.1:${p.tunnel}`);
+  const { token, ports, stageAddresses } = await loopbackGroup(stages);
   const cache =
     options.rpcCache && options.engine === "llamacpp" && stages > 1 ? options.rpcCache : undefined;
   const cacheRoot =

@@ -7,11 +7,11 @@
  * starts the whole group again on the same ports (the gateway keeps pointing
  * at the same head URL), as the controller recreates a group's pods.
  */
-import { randomBytes } from "node:crypto";
+
 import { cpus } from "node:os";
 import { cpuBindPerNode, type LayerRange, workerEnv } from "@strata/core";
-import { freeLoopbackPort } from "@strata/runtime";
 import type { LocalClusterOptions, LocalWorker, RunningCluster } from "./cluster.js";
+import { loopbackGroup } from "./loopback-group.js";
 import { type ReadyReport, WorkerProcess } from "./worker-process.js";
 
 /** What a local vLLM group needs besides the common options. */
@@ -33,15 +33,8 @@ export async function startVllmLocalCluster(
   vllm: LocalVllmOptions,
 ): Promise<RunningCluster> {
   const stages = options.stageLayers.length;
-  const token = randomBytes(24).toString("hex");
-  const ports = await Promise.all(
-    options.stageLayers.map(async () => ({
-      http: await freeLoopbackPort(),
-      tunnel: await freeLoopbackPort(),
-    })),
-  );
   // Stage 0's address is vLLM's rendezvous; the others' carry the head's group link.
-  const stageAddresses = ports.map((p) => `127.0.0.1:${p.tunnel}`);
+  const { token, ports, stageAddresses } = await loopbackGroup(stages);
   const binds = cpuBindPerNode(cpus().length, stages, vllm.tensorParallel);
   const timeoutMs = options.headReadyTimeoutMs ?? VLLM_GROUP_READY_TIMEOUT_MS;
 

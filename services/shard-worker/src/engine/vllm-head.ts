@@ -65,6 +65,31 @@ export function watchVllmProcesses(engine: EngineSupervisor, fail: (reason: stri
   );
 }
 
+/**
+ * Starts a node's vLLM. When the start throws, or the group failed meanwhile
+ * (`failure()`), everything is stopped and the error thrown; otherwise the
+ * engine's processes are watched from then on (the returned function stops it).
+ */
+export async function startWatchedVllm(
+  engine: EngineSupervisor,
+  stop: () => Promise<void>,
+  failure: () => string | undefined,
+  fail: (reason: string) => void,
+): Promise<() => void> {
+  try {
+    await engine.start();
+  } catch (err: unknown) {
+    await stop();
+    throw err;
+  }
+  const failed = failure();
+  if (failed !== undefined) {
+    await stop();
+    throw new VllmGroupEndedError(failed);
+  }
+  return watchVllmProcesses(engine, fail);
+}
+
 /** True when vLLM on `port` completes one token for `model` within the timeout. */
 export async function vllmCanary(
   port: number,
@@ -146,17 +171,7 @@ export async function startVllmHead(config: WorkerConfig, deps: VllmRoleDeps): P
     links.close();
     await running.stop();
   };
-  try {
-    await running.start();
-  } catch (err: unknown) {
-    await stop();
-    throw err;
-  }
-  if (failure !== undefined) {
-    await stop();
-    throw new VllmGroupEndedError(failure);
-  }
-  unwatch = watchVllmProcesses(running, fail);
+  unwatch = await startWatchedVllm(running, stop, () => failure, fail);
   healthy = true;
   links.sendReady();
   deps.log(

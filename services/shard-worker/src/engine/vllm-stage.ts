@@ -12,11 +12,11 @@ import { tcpProbe } from "./probes.js";
 import { EngineSupervisor } from "./supervisor.js";
 import { GroupLinkServer } from "./vllm-group-link.js";
 import {
+  startWatchedVllm,
   VLLM_READY_TIMEOUT_MS,
   VLLM_STOP_GRACE_MS,
   VllmGroupEndedError,
   type VllmRoleDeps,
-  watchVllmProcesses,
 } from "./vllm-head.js";
 import { vllmNodeLaunch } from "./vllm-node.js";
 
@@ -108,17 +108,7 @@ export async function startVllmStage(config: WorkerConfig, deps: VllmRoleDeps): 
     await link.close();
     await running.stop();
   };
-  try {
-    await running.start();
-  } catch (err: unknown) {
-    await stop();
-    throw err;
-  }
-  if (failure !== undefined) {
-    await stop();
-    throw new VllmGroupEndedError(failure);
-  }
-  unwatch = watchVllmProcesses(running, fail);
+  unwatch = await startWatchedVllm(running, stop, () => failure, fail);
   return {
     engine: running,
     linkPort,
