@@ -95,6 +95,7 @@ export {
   STRATA_API_GROUP,
   STRATA_IMAGE,
   specRules,
+  stagePodName,
   TUNNEL_TOKEN_SECRET_KEY,
   toStructuralSchema,
   WORKER_ROLES,

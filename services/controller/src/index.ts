@@ -10,7 +10,7 @@ export {
   resolveControllerConfig,
 } from "./config.js";
 export { Controller, type ControllerDeps } from "./controller.js";
-export { headServiceName, podName, tunnelSecretName } from "./groups/names.js";
+export { podName, tunnelSecretName } from "./groups/names.js";
 export { loadKubeConfig } from "./kube/kubeconfig.js";
 export {
   type LocalClusterOptions,

@@ -1,7 +1,7 @@
 export { ApiKeyAuth } from "./auth.js";
 export type { GatewayConfig, GatewayOptions } from "./config.js";
 export { defaultGatewayPort, readApiKeys, resolveGatewayConfig } from "./config.js";
-export { headSliceSelector, headsFromSlices, KubernetesReplicaSource } from "./discovery/kubernetes.js";
+export { groupSliceSelector, headsFromSlices, KubernetesReplicaSource } from "./discovery/kubernetes.js";
 export type { NatsHeartbeatOptions } from "./discovery/nats.js";
 export { NatsHeartbeatSource, replicaKey } from "./discovery/nats.js";
 export { parseUpstreams, StaticReplicaSource } from "./discovery/static.js";

@@ -25,6 +25,13 @@ export const LABELS = {
 
 export const MANAGED_BY_VALUE = "strata-controller";
 
+/**
+ * Name of a stage's pod; stage 0 is the group's head. The gateway finds each
+ * head by this name among the endpoints of its group's Service.
+ */
+export const stagePodName = (deployment: string, replica: number, stage: number) =>
+  `${deployment}-${replica}-${stage}`;
+
 /** Annotations the controller writes. */
 export const ANNOTATIONS = {
   /** Layer range a stage pod serves, `first-last` inclusive, for humans and the worker. */

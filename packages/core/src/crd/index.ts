@@ -16,6 +16,7 @@ export {
   REASONS,
   STRATA_API_GROUP,
   STRATA_IMAGE,
+  stagePodName,
   TUNNEL_TOKEN_SECRET_KEY,
   WORKER_ROLES,
 } from "./constants.js";

@@ -8,7 +8,7 @@ import {
 } from "@strata/core";
 import { describe, expect, it } from "vitest";
 import { resolvePlan } from "../plan/resolve-plan.js";
-import { groupPods, headService } from "./desired.js";
+import { groupPods, headlessService, MAX_DOMAIN_NODE_NAMES } from "./desired.js";
 import { revisionHash } from "./revision.js";
 
 const spec = modelDeploymentSpecSchema.parse({
@@ -158,6 +158,27 @@ describe("groupPods", () => {
     expect(llama[0]?.spec?.containers[0]?.env?.map((e) => e.name)).not.toContain(WORKER_ENV.device);
   });
 
+  it("names the domain's nodes when admission knew them, so the scheduler filters only those", () => {
+    const ctx = { replica: 0, revision: "abc", domain: "rack-7", natsUrl: "nats://nats:4222" };
+    const term = (p: ReturnType<typeof groupPods>[number] | undefined) =>
+      p?.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0];
+    const named = groupPods(md, plan, { ...ctx, domainNodes: ["n-2", "n-1"] });
+    const terms =
+      named[0]?.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+        ?.nodeSelectorTerms;
+    // One term per node (the API server takes one value per metadata.name field), each keeping the rack.
+    expect(terms).toEqual(
+      ["n-1", "n-2"].map((node) => ({
+        matchExpressions: [{ key: "strata.dev/rack", operator: "In", values: ["rack-7"] }],
+        matchFields: [{ key: "metadata.name", operator: "In", values: [node] }],
+      })),
+    );
+    // Too many to list (a zone), or not known (pods added to a group): the label alone.
+    const many = Array.from({ length: MAX_DOMAIN_NODE_NAMES + 1 }, (_, i) => `n-${i}`);
+    expect(term(groupPods(md, plan, { ...ctx, domainNodes: many })[0])?.matchFields).toBeUndefined();
+    expect(term(pods[0])?.matchFields).toBeUndefined();
+  });
+
   it("pins every pod of the group to its admitted domain, without inter-pod affinity", () => {
     const affinity = pods[0]?.spec?.affinity;
     expect(
@@ -179,13 +200,15 @@ describe("groupPods", () => {
     });
   });
 
-  it("routes the head Service (headless: the gateway reads its EndpointSlice) to stage 0 only", () => {
-    expect(headService(md, 1).spec?.clusterIP).toBe("None");
-    expect(headService(md, 1).spec?.selector).toEqual({
-      [LABELS.deployment]: "llama",
-      [LABELS.replica]: "1",
-      [LABELS.stage]: "0",
-    });
+  it("gives each group one headless Service: stage DNS, the tunnel and the head's http port", () => {
+    const svc = headlessService(md, 1);
+    expect(svc.metadata?.name).toBe("llama-1");
+    expect(svc.spec?.clusterIP).toBe("None");
+    expect(svc.spec?.publishNotReadyAddresses).toBe(true);
+    expect(svc.spec?.selector).toEqual({ [LABELS.deployment]: "llama", [LABELS.replica]: "1" });
+    expect(svc.spec?.ports?.map((p) => p.name)).toEqual(["tunnel", "http"]);
+    // Pods name this Service as their subdomain, so the EndpointSlice names each endpoint's hostname.
+    expect(pods.map((p) => p.spec?.subdomain)).toEqual(pods.map(() => "llama-1"));
   });
 });
 

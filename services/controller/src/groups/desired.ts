@@ -31,14 +31,7 @@ import {
   WORKER_ROLES,
   workerEnv,
 } from "@strata/core";
-import {
-  headlessServiceName,
-  headServiceName,
-  podGroupName,
-  podName,
-  stageHost,
-  tunnelSecretName,
-} from "./names.js";
+import { headlessServiceName, podGroupName, podName, stageHost, tunnelSecretName } from "./names.js";
 
 /** What a group's pods are built from besides the deployment itself. */
 export interface GroupContext {
@@ -46,6 +39,8 @@ export interface GroupContext {
   readonly revision: string;
   /** Value of the topology key the controller packed this group into. */
   readonly domain: string;
+  /** The domain's nodes when the group was admitted; absent when unknown (pods added to a group). */
+  readonly domainNodes?: readonly string[];
   readonly natsUrl: string;
   /** Set when the scheduler-plugins PodGroup CRD exists: pods name their PodGroup and scheduler. */
   readonly podGroupScheduler?: string;
@@ -205,9 +200,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
         // (https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/).
         nodeAffinity: {
           requiredDuringSchedulingIgnoredDuringExecution: {
-            nodeSelectorTerms: [
-              { matchExpressions: [{ key: spec.topologyKey, operator: "In", values: [ctx.domain] }] },
-            ],
+            nodeSelectorTerms: domainTerms(spec.topologyKey, ctx.domain, ctx.domainNodes),
           },
         },
       },
@@ -357,7 +350,42 @@ function rpcCache(md: ModelDeployment, replica: number, stage: number, multiStag
   };
 }
 
-/** Headless Service of a group: stable DNS names for stage-to-stage traffic. */
+/**
+ * The most nodes a pod names (a rack's worth and more). Naming them lets the
+ * scheduler filter only those nodes instead of every node in the cluster: its
+ * NodeAffinity plugin turns required `metadata.name In` fields into the
+ * candidate set (PreFilterResult; kube-scheduler v1.34 nodeaffinity plugin).
+ * A larger domain (a zone) goes by its label alone.
+ */
+export const MAX_DOMAIN_NODE_NAMES = 32;
+
+/**
+ * The node selector terms that keep a group's pods in their domain: the
+ * domain's label, and where admission knew the domain's nodes, one term per
+ * node (terms are ORed, and the API server allows one value per
+ * `metadata.name In` field), each still requiring the label.
+ */
+function domainTerms(topologyKey: string, domain: string, nodes: readonly string[] | undefined) {
+  const label = { key: topologyKey, operator: "In", values: [domain] };
+  if (!nodes || nodes.length === 0 || nodes.length > MAX_DOMAIN_NODE_NAMES) {
+    return [{ matchExpressions: [label] }];
+  }
+  return [...nodes].sort().map((node) => ({
+    matchExpressions: [label],
+    matchFields: [{ key: "metadata.name", operator: "In", values: [node] }],
+  }));
+}
+
+/**
+ * The one Service of a group, headless: stable DNS names for stage-to-stage
+ * traffic (the pods' subdomain), and the EndpointSlice the gateway reads to
+ * find the group's head (the endpoint of pod `<md>-<replica>-0`, routed to
+ * while it is serving). It publishes addresses before pods are ready, as
+ * stages must find each other before the pipeline can be. One Service per
+ * group, not a second one for the head: at 200 groups the Services, their
+ * Endpoints and EndpointSlices were a quarter of the API writes of a rollout
+ * (the scale benchmark).
+ */
 export function headlessService(md: ModelDeployment, replica: number): V1Service {
   const labels = groupLabels(md, replica);
   return {
@@ -371,38 +399,12 @@ export function headlessService(md: ModelDeployment, replica: number): V1Service
     },
     spec: {
       clusterIP: "None",
-      // Stages must find each other before they are ready: readiness needs the whole pipeline.
       publishNotReadyAddresses: true,
       selector: { [LABELS.deployment]: md.metadata.name, [LABELS.replica]: String(replica) },
-      ports: [{ name: "tunnel", port: WORKER_PORTS.tunnel, targetPort: "tunnel" }],
-    },
-  };
-}
-
-/**
- * Service in front of a replica's head; the gateway discovers it by the
- * role=head label and routes to the addresses of its EndpointSlice. Headless:
- * nothing uses a virtual IP, and allocating one per group made Service
- * creation the slowest API call of a rollout at scale (the scale benchmark).
- */
-export function headService(md: ModelDeployment, replica: number): V1Service {
-  return {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: {
-      name: headServiceName(md.metadata.name, replica),
-      namespace: md.metadata.namespace,
-      labels: { ...groupLabels(md, replica), [LABELS.role]: WORKER_ROLES.head },
-      ownerReferences: [ownerReference(md)],
-    },
-    spec: {
-      selector: {
-        [LABELS.deployment]: md.metadata.name,
-        [LABELS.replica]: String(replica),
-        [LABELS.stage]: "0",
-      },
-      clusterIP: "None",
-      ports: [{ name: "http", port: WORKER_PORTS.http, targetPort: "http" }],
+      ports: [
+        { name: "tunnel", port: WORKER_PORTS.tunnel, targetPort: "tunnel" },
+        { name: "http", port: WORKER_PORTS.http, targetPort: "http" },
+      ],
     },
   };
 }

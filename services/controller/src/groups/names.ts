@@ -3,13 +3,15 @@
  * have fixed names (not generateName) so a repeated reconcile cannot create
  * a duplicate: the API server answers AlreadyExists instead.
  */
+import { stagePodName } from "@strata/core";
+
 export const groupName = (deployment: string, replica: number) => `${deployment}-${replica}`;
-export const podName = (deployment: string, replica: number, stage: number) =>
-  `${deployment}-${replica}-${stage}`;
-/** Headless Service of a group: gives each stage pod a stable DNS name. */
+export const podName = stagePodName;
+/**
+ * Headless Service of a group: gives each stage pod a stable DNS name, and its
+ * EndpointSlice tells the gateway where the head is and whether it is ready.
+ */
 export const headlessServiceName = groupName;
-/** ClusterIP Service in front of a group's head (stage 0), for the gateway. */
-export const headServiceName = (deployment: string, replica: number) => `${deployment}-${replica}-head`;
 export const tunnelSecretName = (deployment: string) => `${deployment}-tunnel`;
 export const podGroupName = groupName;
 

@@ -89,7 +89,12 @@ export interface GroupStepsDeps {
   };
   /** Admission and its bookkeeping run without an await in between (see Reconciler.admit). */
   admit(pass: Pass): Admission;
-  createGroup(pass: Pass, replica: number, domain: string, view: GroupView | undefined): Promise<void>;
+  createGroup(
+    pass: Pass,
+    replica: number,
+    domain: { name: string; nodes?: readonly string[] },
+    view: GroupView | undefined,
+  ): Promise<void>;
   /** Deletes the group's live pods (`force`: these pod names with no grace period); true if it deleted any. */
   deleteGroup(view: GroupView, force?: ReadonlySet<string>): Promise<boolean>;
   /** Every terminating pod of the group is one this controller deleted. */
@@ -211,7 +216,11 @@ export class GroupSteps {
       return;
     }
     // Admission and its bookkeeping happened now; the pod creates run with the rest of the pass.
-    pass.defer(this.deps.createGroup(pass, g.index, admission.domain, g.view));
+    const domain = {
+      name: admission.domain,
+      ...("domainNodes" in admission ? { nodes: admission.domainNodes } : {}),
+    };
+    pass.defer(this.deps.createGroup(pass, g.index, domain, g.view));
     if (!missingOnly) {
       pass.created.push(
         `group ${g.index}: ${pass.plan.pp} pods in ${pass.spec.topologyKey}=${admission.domain}`,

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { V1Secret } from "@kubernetes/client-node";
 import {
   LABELS,
   MANAGED_BY_VALUE,
@@ -7,7 +8,7 @@ import {
   TUNNEL_TLS,
   TUNNEL_TOKEN_SECRET_KEY,
 } from "@strata/core";
-import { groupLabels, headlessService, headService, ownerReference } from "../groups/desired.js";
+import { groupLabels, headlessService, ownerReference } from "../groups/desired.js";
 import { podGroupName, tunnelSecretName } from "../groups/names.js";
 import type { KubeApi } from "../kube/api.js";
 import type { Caches } from "../kube/caches.js";
@@ -46,64 +47,75 @@ export class OwnedObjects {
   }
 
   /**
-   * The tunnel Secret: a bearer token and the TLS material of the deployment's
-   * tunnels. A Secret from before TLS (token only) gets the TLS keys added and
-   * keeps its token.
+   * The tunnel Secret: a bearer token, and with `tls` the TLS material of the
+   * deployment's tunnels (vLLM groups check only the token, and a CA and
+   * certificate cost the controller tens of milliseconds of CPU). A Secret
+   * without TLS keys gets them added, keeping its token, once a tunnel needs them.
    */
-  async ensureTunnelSecret(md: ModelDeployment): Promise<void> {
-    if (this.secretsEnsured.has(md.metadata.uid)) return;
-    const { namespace, name } = md.metadata;
-    const secretName = tunnelSecretName(name);
-    const existing = await this.api.readSecret(namespace, secretName);
-    const tlsKeys = [TUNNEL_TLS.caFile, TUNNEL_TLS.certFile, TUNNEL_TLS.keyFile];
-    if (!existing || tlsKeys.some((key) => !existing.data?.[key])) {
-      const tls = await makeTunnelTls(name, namespace);
-      const stringData = {
-        [TUNNEL_TLS.caFile]: tls.caCert,
-        [TUNNEL_TLS.certFile]: tls.cert,
-        [TUNNEL_TLS.keyFile]: tls.key,
-      };
-      if (existing) {
-        await this.api.replaceSecret({ ...existing, stringData });
-      } else {
-        await this.api.createSecret({
-          apiVersion: "v1",
-          kind: "Secret",
-          metadata: {
-            name: secretName,
-            namespace,
-            labels: { [LABELS.deployment]: name, [LABELS.managedBy]: MANAGED_BY_VALUE },
-            ownerReferences: [ownerReference(md)],
-          },
-          type: "Opaque",
-          stringData: { [TUNNEL_TOKEN_SECRET_KEY]: randomBytes(32).toString("base64url"), ...stringData },
-        });
+  async ensureTunnelSecret(md: ModelDeployment, tls: boolean): Promise<void> {
+    const ensured = `${md.metadata.uid}/${tls}`;
+    if (this.secretsEnsured.has(ensured)) return;
+    if (!tls) {
+      // Every tunnel Secret holds a token: one that exists already (AlreadyExists) is kept as it is.
+      await this.api.createSecret(tunnelSecret(md, {}));
+    } else {
+      const { namespace, name } = md.metadata;
+      const existing = await this.api.readSecret(namespace, tunnelSecretName(name));
+      const tlsKeys = [TUNNEL_TLS.caFile, TUNNEL_TLS.certFile, TUNNEL_TLS.keyFile];
+      if (!existing || tlsKeys.some((key) => !existing.data?.[key])) {
+        const material = await makeTunnelTls(name, namespace);
+        const stringData = {
+          [TUNNEL_TLS.caFile]: material.caCert,
+          [TUNNEL_TLS.certFile]: material.cert,
+          [TUNNEL_TLS.keyFile]: material.key,
+        };
+        if (existing) await this.api.replaceSecret({ ...existing, stringData });
+        else await this.api.createSecret(tunnelSecret(md, stringData));
       }
     }
-    this.secretsEnsured.add(md.metadata.uid);
+    this.secretsEnsured.add(ensured);
   }
 
-  /** A headless Service per group and a Service per replica head; none past the desired count. */
+  /**
+   * A headless Service per group; none past the desired count. A head Service
+   * (`<md>-<replica>-head`) from an earlier Strata is left while its group is
+   * wanted, so a gateway of that version keeps routing until it is replaced.
+   */
   async ensureServices(md: ModelDeployment, desiredGroups: number): Promise<void> {
     const { namespace, name } = md.metadata;
     const existing = new Set(this.caches.servicesOf(namespace, name).map((s) => s.metadata?.name ?? ""));
-    const wanted = new Set<string>();
     const creates: Promise<void>[] = [];
     for (let replica = 0; replica < desiredGroups; replica++) {
-      for (const svc of [headlessService(md, replica), headService(md, replica)]) {
-        const svcName = svc.metadata?.name ?? "";
-        wanted.add(svcName);
-        if (!existing.has(svcName)) creates.push(this.api.createService(svc));
-      }
+      const svc = headlessService(md, replica);
+      if (!existing.has(svc.metadata?.name ?? "")) creates.push(this.api.createService(svc));
     }
     const deletes = [...existing]
-      .filter((svcName) => !wanted.has(svcName) && isGroupService(name, svcName))
+      .filter((svcName) => (groupServiceReplica(name, svcName) ?? -1) >= desiredGroups)
       .map((svcName) => this.api.deleteService(namespace, svcName));
     await Promise.all([...creates, ...deletes]);
   }
 }
 
-function isGroupService(deployment: string, svcName: string): boolean {
-  const rest = svcName.slice(deployment.length + 1);
-  return svcName.startsWith(`${deployment}-`) && /^\d+(-head)?$/.test(rest);
+/** The replica a group Service (`<md>-<replica>`, or an earlier head Service `<md>-<replica>-head`) belongs to. */
+function groupServiceReplica(deployment: string, svcName: string): number | undefined {
+  if (!svcName.startsWith(`${deployment}-`)) return undefined;
+  const match = /^(\d+)(-head)?$/.exec(svcName.slice(deployment.length + 1));
+  return match ? Number(match[1]) : undefined;
+}
+
+/** A new tunnel Secret: a fresh bearer token, and whatever else is given (the TLS files). */
+function tunnelSecret(md: ModelDeployment, stringData: Record<string, string>): V1Secret {
+  const { namespace, name } = md.metadata;
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name: tunnelSecretName(name),
+      namespace,
+      labels: { [LABELS.deployment]: name, [LABELS.managedBy]: MANAGED_BY_VALUE },
+      ownerReferences: [ownerReference(md)],
+    },
+    type: "Opaque",
+    stringData: { [TUNNEL_TOKEN_SECRET_KEY]: randomBytes(32).toString("base64url"), ...stringData },
+  };
 }

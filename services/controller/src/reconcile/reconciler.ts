@@ -11,7 +11,7 @@ import {
   stageWidth,
 } from "@strata/core";
 import type { Logger } from "@strata/runtime";
-import { groupPods, needsGroupToken } from "../groups/desired.js";
+import { groupPods, needsGroupToken, usesTunnel } from "../groups/desired.js";
 import { lostNode } from "../groups/nodes.js";
 import { decideGroup, type GroupAction, type GroupView, viewGroups } from "../groups/observe.js";
 import { revisionHash } from "../groups/revision.js";
@@ -27,6 +27,7 @@ import { type DrainClient, type DrainProgress, drainStep } from "./drain.js";
 import type { EventRecorder } from "./events.js";
 import { type GroupInPass, GroupSteps, Pass, RECREATE_REASONS } from "./group-steps.js";
 import { OwnedObjects } from "./owned-objects.js";
+import { PendingCreates } from "./pending-creates.js";
 import {
   type ConditionInput,
   conditionsFor,
@@ -72,13 +73,13 @@ export interface ReconcileResult {
   readonly requeueAfterMs?: number;
 }
 
-// Pods the controller created that the informer has not delivered yet; they count against capacity.
-const RECENT_CREATE_TTL_MS = 60_000;
+// Pods the controller created that the informer has not delivered yet count as present this long at most.
+const PENDING_CREATE_TTL_MS = 60_000;
 const DELETED_BY_US_TTL_MS = 600_000;
 
 /** Turns one ModelDeployment into its groups, Services and status. Safe to call repeatedly. */
 export class Reconciler {
-  private readonly recentCreates = new Map<string, { pod: V1Pod; atMs: number }>();
+  private readonly pending = new PendingCreates(PENDING_CREATE_TTL_MS);
   private readonly owned: OwnedObjects;
   // Pods this controller deleted (uid → when), so finishing its own teardown is not reported as a failure.
   private readonly deletedByUs = new Map<string, number>();
@@ -142,7 +143,7 @@ export class Reconciler {
     }
     const revision = revisionHash(spec, plan);
     // Before any pod that mounts it; once per deployment (remembered), and only where stages tunnel.
-    if (needsGroupToken(plan)) await this.owned.ensureTunnelSecret(md);
+    if (needsGroupToken(plan)) await this.owned.ensureTunnelSecret(md, usesTunnel(spec, plan));
     return await this.reconcileGroups(md, spec, plan, revision);
   }
 
@@ -154,7 +155,8 @@ export class Reconciler {
   ): Promise<ReconcileResult> {
     const { namespace, name } = md.metadata;
     const pass = new Pass(md, spec, plan, revision, this.deps.clock.now());
-    const views = viewGroups(this.deps.caches.podsOf(namespace, name));
+    const pods = this.deps.caches.podsOf(namespace, name);
+    const views = viewGroups(this.pending.withPending(namespace, name, pods, pass.nowMs));
     const previous = new Map((md.status?.groups ?? []).map((g) => [g.replica, g]));
     const signals = new Map([...views].map(([i, v]) => [i, this.deps.workers.signals(v.pods)] as const));
     // Once this deployment's workers are known to report over NATS (now, or in the status an
@@ -364,13 +366,12 @@ export class Reconciler {
   private admit(pass: Pass): Admission {
     const { spec, plan } = pass;
     const now = this.deps.clock.now();
-    const cached = this.deps.caches.pods.list();
-    const seen = new Set(cached.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`));
-    const pending: V1Pod[] = [];
-    for (const [key, entry] of this.recentCreates) {
-      if (seen.has(key) || now - entry.atMs > RECENT_CREATE_TTL_MS) this.recentCreates.delete(key);
-      else pending.push(entry.pod);
-    }
+    const pods = this.deps.caches.pods;
+    const cached = pods.list();
+    const pending = this.pending.all((key) => {
+      const [namespace = "", name = ""] = key.split("/");
+      return pods.get(name, namespace) !== undefined;
+    }, now);
     return new CapacityModel(
       this.deps.caches.nodes.list(),
       [...cached, ...pending],
@@ -388,7 +389,7 @@ export class Reconciler {
   private async createGroup(
     pass: Pass,
     replica: number,
-    domain: string,
+    domain: { name: string; nodes?: readonly string[] },
     view: GroupView | undefined,
   ): Promise<void> {
     const { md, plan, revision } = pass;
@@ -397,16 +398,30 @@ export class Reconciler {
     const pods = groupPods(md, plan, {
       replica,
       revision,
-      domain,
+      domain: domain.name,
+      ...(domain.nodes ? { domainNodes: domain.nodes } : {}),
       natsUrl: this.deps.settings.natsUrl,
       ...(scheduler ? { podGroupScheduler: scheduler } : {}),
     }).filter((p) => !existing.has(p.metadata?.name));
-    // Recorded before the first await: the next admission counts these GPUs as taken.
-    const atMs = this.deps.clock.now();
-    for (const pod of pods)
-      this.recentCreates.set(`${pod.metadata?.namespace}/${pod.metadata?.name}`, { pod, atMs });
-    if (scheduler) await this.owned.ensurePodGroup(md, plan, replica);
-    await Promise.all(pods.map((pod) => this.deps.api.createPod(pod)));
+    // Recorded before the first await: the next admission counts these GPUs as taken, and the
+    // next pass sees these pods even before the watch delivers them.
+    this.pending.add(pods, this.deps.clock.now());
+    try {
+      if (scheduler) await this.owned.ensurePodGroup(md, plan, replica);
+    } catch (err) {
+      for (const pod of pods) this.pending.drop(pod);
+      throw err;
+    }
+    await Promise.all(
+      pods.map(async (pod) => {
+        try {
+          await this.deps.api.createPod(pod);
+        } catch (err) {
+          this.pending.drop(pod);
+          throw err;
+        }
+      }),
+    );
   }
 
   /** One pass of draining a group's head before its pods are deleted. */

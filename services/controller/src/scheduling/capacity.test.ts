@@ -58,8 +58,9 @@ describe("CapacityModel", () => {
   });
 
   it("admits groups until the GPUs run out, counting groups admitted before", () => {
-    const model = new CapacityModel([node("a0", "a", 8), node("a1", "a", 8)], [], GPU);
-    expect(model.admit(req(2, 4))).toMatchObject({ fits: true, domain: "a" });
+    const model = new CapacityModel([node("a0", "a", 8), node("a1", "a", 8), node("b0", "b", 4)], [], GPU);
+    // The domain's nodes come with the admission: the pods name them for the scheduler.
+    expect(model.admit(req(2, 4))).toMatchObject({ fits: true, domain: "a", domainNodes: ["a0", "a1"] });
     expect(model.admit(req(2, 4))).toMatchObject({ fits: true, domain: "a" });
     const third = model.admit(req(2, 4));
     expect(third.fits).toBe(false);

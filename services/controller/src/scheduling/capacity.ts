@@ -18,7 +18,14 @@ export interface GroupRequest {
 }
 
 export type Admission =
-  | { readonly fits: true; readonly domain: string; readonly nodes: readonly string[] }
+  | {
+      readonly fits: true;
+      readonly domain: string;
+      /** Where the group's pods were packed, one node per pod. */
+      readonly nodes: readonly string[];
+      /** Every eligible node of the domain. */
+      readonly domainNodes: readonly string[];
+    }
   | { readonly fits: false; readonly reason: string };
 
 interface NodeRoom {
@@ -70,13 +77,13 @@ export class CapacityModel {
       if (list) list.push(room);
       else domains.set(domain, [room]);
     }
-    let best: { domain: string; nodes: string[]; left: number } | undefined;
+    let best: { domain: string; nodes: string[]; left: number; rooms: NodeRoom[] } | undefined;
     for (const [domain, rooms] of domains) {
       const nodes = pack(rooms, req.pods, req.gpusPerPod);
       if (!nodes) continue;
       const left = rooms.reduce((sum, r) => sum + r.free, 0) - req.pods * req.gpusPerPod;
       if (!best || left < best.left || (left === best.left && domain < best.domain))
-        best = { domain, nodes, left };
+        best = { domain, nodes, left, rooms };
     }
     if (!best) {
       const most = Math.max(...[...domains.values()].map((rooms) => slots(rooms, req.gpusPerPod)));
@@ -91,7 +98,12 @@ export class CapacityModel {
       const room = this.rooms.get(name);
       if (room) room.free -= req.gpusPerPod;
     }
-    return { fits: true, domain: best.domain, nodes: best.nodes };
+    return {
+      fits: true,
+      domain: best.domain,
+      nodes: best.nodes,
+      domainNodes: best.rooms.map((r) => r.name),
+    };
   }
 
   private reservePending(pod: V1Pod, resourceName: string): void {

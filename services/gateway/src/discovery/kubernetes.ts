@@ -13,8 +13,8 @@ import {
   MODEL_DEPLOYMENT_PLURAL,
   MODEL_DEPLOYMENT_VERSION,
   STRATA_API_GROUP,
+  stagePodName,
   WORKER_PORTS,
-  WORKER_ROLES,
 } from "@strata/core";
 import type { ReplicaEndpoint, ReplicaSink, ReplicaSource } from "../replicas.js";
 import { replicaKey } from "./nats.js";
@@ -31,13 +31,20 @@ interface ModelDeploymentObject extends KubernetesObject {
 const WATCH_RESTART_DELAY_MS = 1_000;
 const WATCH_GIVE_UP_MS = 120_000;
 
-/** Label selector for the per-replica head Services' EndpointSlices (slices inherit Service labels). */
-export const headSliceSelector = `${LABELS.role}=${WORKER_ROLES.head},${LABELS.deployment}`;
+/**
+ * Label selector for the EndpointSlices of the groups' Services (slices
+ * inherit Service labels). Head Services of an earlier Strata carry the role
+ * label and are left out: their group's Service lists the same head.
+ */
+export const groupSliceSelector = `${LABELS.deployment},${LABELS.replica},!${LABELS.role}`;
 
 /**
- * Reduces the informer caches to the heads that can serve now: one per head
- * EndpointSlice with a ready address, named by the ModelDeployment's
+ * Reduces the informer caches to the heads that can serve now: per group
+ * Service slice, the endpoint of the group's head pod (stage 0) while it is
+ * serving (its pod Ready) and not terminating, named by the ModelDeployment's
  * `spec.model.servedName` (the deployment name until that object is seen).
+ * The group Service publishes addresses before pods are ready, so its
+ * `ready` condition is always true; `serving` is the pod's readiness.
  */
 export function headsFromSlices(
   slices: readonly V1EndpointSlice[],
@@ -49,13 +56,20 @@ export function headsFromSlices(
     const deployment = labels[LABELS.deployment];
     const replica = Number(labels[LABELS.replica]);
     if (!deployment || !Number.isInteger(replica)) continue;
+    const head = stagePodName(deployment, replica, 0);
     // The API sends `endpoints: null` for a Service with no endpoints, whatever the typings say.
     const endpoints = (slice.endpoints as V1EndpointSlice["endpoints"] | null) ?? [];
-    const ready = endpoints.find((e) => e.conditions?.ready !== false && (e.addresses ?? []).length > 0);
-    const address = ready?.addresses[0];
+    const serving = endpoints.find(
+      (e) =>
+        (e.targetRef?.name ?? e.hostname) === head &&
+        (e.conditions?.serving ?? e.conditions?.ready) !== false &&
+        e.conditions?.terminating !== true &&
+        (e.addresses ?? []).length > 0,
+    );
+    const address = serving?.addresses[0];
     if (address === undefined) continue;
-    const port =
-      slice.ports?.find((p) => p.name === "http")?.port ?? slice.ports?.[0]?.port ?? WORKER_PORTS.http;
+    // Group Services of an earlier Strata have only the tunnel port; every worker serves http on WORKER_PORTS.http.
+    const port = slice.ports?.find((p) => p.name === "http")?.port ?? WORKER_PORTS.http;
     const host = slice.addressType === "IPv6" ? `[${address}]` : address;
     const namespace = slice.metadata?.namespace ?? "default";
     out.push({
@@ -100,8 +114,8 @@ export class KubernetesReplicaSource implements ReplicaSource {
     this.slices = makeInformer(
       this.kc,
       `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
-      () => discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: headSliceSelector }),
-      headSliceSelector,
+      () => discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: groupSliceSelector }),
+      groupSliceSelector,
     );
     this.deployments = makeInformer(
       this.kc,
