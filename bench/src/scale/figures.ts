@@ -24,3 +24,11 @@ export function quantile(q: number, samples: readonly number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
 }
+
+/** The item whose `by` is the median (the lower middle one for an even count). */
+export function medianRound<T>(items: readonly T[], by: (item: T) => number): T {
+  const sorted = [...items].sort((a, b) => by(a) - by(b));
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (mid === undefined) throw new Error("no rounds");
+  return mid;
+}

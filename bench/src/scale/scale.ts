@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import * as https from "node:https";
 import { fileURLToPath } from "node:url";
 import {
   ApiextensionsV1Api,
@@ -6,13 +7,19 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   loadYaml,
+  makeInformer,
   type V1CustomResourceDefinition,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { CONTROLLER_METRICS, Controller, resolveControllerConfig } from "@strata/controller";
 import { CONDITION_TYPES, LABELS, MODEL_DEPLOYMENT_API_VERSION, type ModelDeployment } from "@strata/core";
-import { silentLogger } from "@strata/runtime";
-import { createGpuNodePool, createTestNamespace, pollUntil, startControlPlane } from "@strata/test/k8s";
+import {
+  type ControlPlane,
+  createGpuNodePool,
+  createTestNamespace,
+  pollUntil,
+  startControlPlane,
+} from "@strata/test/k8s";
+import { ControllerProcess } from "./controller-process.js";
 import { histogramQuantile } from "./figures.js";
 
 /**
@@ -29,6 +36,8 @@ export interface ScaleOptions {
   readonly gpusPerPod: number;
   readonly nodesPerRack: number;
   readonly timeoutMs: number;
+  /** Baseline and controller phases, each round on the same cluster (a fresh namespace each). */
+  readonly rounds: number;
   readonly log: (line: string) => void;
 }
 
@@ -39,17 +48,28 @@ export interface ScaleFigures {
   readonly pods: number;
   readonly baselineBoundMs: number;
   readonly allBoundMs: number;
+  /** When the benchmark had created every ModelDeployment, and when the last pod appeared (100 ms polls). */
+  readonly deploymentsCreatedMs: number;
+  readonly podsCreatedMs: number;
   readonly allAvailableMs: number;
   readonly reconciles: number;
   /** Reconciles whose status write lost to a newer version (a conflict) and ran again. */
   readonly conflicts: number;
-  /** CPU seconds of this process (controller and the benchmark's own polling) until every group was bound. */
+  /** Reconciles that failed (an API error): the controller logs them; this benchmark runs it silent. */
+  readonly reconcileErrors: number;
+  /** CPU seconds of the `strata controller` process until every group was bound. */
   readonly cpuUntilBoundS: number;
   readonly reconcileP50Ms: number;
   readonly reconcileP99Ms: number;
   readonly writeRequests: number;
   readonly writeRequestsPerReconcile: number;
   readonly groupsSplitAcrossRacks: number;
+  /** CPU seconds of each process (control-plane components, and this one: controller + benchmark) per phase. */
+  readonly cpuBaselineS: Readonly<Record<string, number>>;
+  readonly cpuControllerS: Readonly<Record<string, number>>;
+  /** Requests the API server served per phase, by verb and resource (its apiserver_request_total). */
+  readonly requestsBaseline: Readonly<Record<string, number>>;
+  readonly requestsController: Readonly<Record<string, number>>;
 }
 
 const CRD_FILE = fileURLToPath(
@@ -58,7 +78,7 @@ const CRD_FILE = fileURLToPath(
 const POOL = "scale";
 const NODE_BATCH = 100;
 
-export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures> {
+export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures[]> {
   const cp = await startControlPlane({
     extraArgs: {
       "kube-apiserver": ["--max-requests-inflight=800", "--max-mutating-requests-inflight=400"],
@@ -85,44 +105,46 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures> {
       });
     }
     await waitNodesReady(kc, o.nodes, o.timeoutMs);
+    const rounds: ScaleFigures[] = [];
+    for (let round = 1; round <= o.rounds; round++) {
+      if (o.rounds > 1) o.log(`round ${round} of ${o.rounds}`);
+      rounds.push(await runRound(cp, kc, o));
+    }
+    return rounds;
+  } finally {
+    await cp.stop();
+  }
+}
+
+/** One baseline phase and one controller phase, each in its own namespace, removed after. */
+async function runRound(cp: ControlPlane, kc: KubeConfig, o: ScaleOptions): Promise<ScaleFigures> {
+  {
     const podsTotal = o.deployments * o.replicas * o.stages;
 
     // Baseline: the same pods straight to the scheduler.
     const baseNs = await createTestNamespace(kc, "baseline");
     const core = kc.makeApiClient(CoreV1Api);
+    const cpuMeter = new CpuMeter(cp.components);
+    const requests0 = await apiRequestCounts(kc);
     const t0 = Date.now();
     await inBatches(podsTotal, 50, (i) =>
       core.createNamespacedPod({ namespace: baseNs, body: plainPod(`p-${i}`, o.gpusPerPod) }),
     );
     await waitAllBound(kc, baseNs, podsTotal, o.timeoutMs);
     const baselineBoundMs = Date.now() - t0;
+    const cpuBaselineS = cpuMeter.since();
+    const requestsBaseline = difference(await apiRequestCounts(kc), requests0);
     o.log(`baseline: ${podsTotal} pods bound in ${baselineBoundMs} ms`);
-    await core.deleteNamespace({ name: baseNs });
-    await pollUntil(
-      "baseline pods gone",
-      o.timeoutMs,
-      async () => (await core.listNamespacedPod({ namespace: baseNs })).items.length === 0,
-      1000,
-    );
+    await removeNamespace(kc, baseNs, o.timeoutMs);
 
     const ns = await createTestNamespace(kc, "scale");
-    const controller = new Controller({
-      kubeConfig: kc,
-      config: resolveControllerConfig({
-        namespace: ns,
-        healthHost: "127.0.0.1",
-        healthPort: 0,
-        leaderElection: false,
-        gangTimeoutMs: 300_000,
-      }),
-      log: silentLogger,
-      onFatal: (err) => o.log(`controller fatal: ${err.message}`),
-    });
-    await controller.start();
+    const controller = await ControllerProcess.start(cp.kubeconfigPath, ns);
     try {
       const custom = kc.makeApiClient(CustomObjectsApi);
+      o.log(`controller: creating ${o.deployments} ModelDeployments`);
+      const meter = new CpuMeter([...cp.components, { name: "strata controller", pid: controller.pid }]);
+      const requests1 = await apiRequestCounts(kc);
       const t1 = Date.now();
-      const cpu0 = process.cpuUsage();
       await inBatches(o.deployments, 20, (i) =>
         custom.createNamespacedCustomObject({
           group: "strata.dev",
@@ -132,9 +154,12 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures> {
           body: deployment(`md-${i}`, o),
         }),
       );
-      await waitAllBound(kc, ns, podsTotal, o.timeoutMs);
+      const deploymentsCreatedMs = Date.now() - t1;
+      const { allCreatedAtMs } = await waitAllBound(kc, ns, podsTotal, o.timeoutMs);
       const allBoundMs = Date.now() - t1;
-      const cpu = process.cpuUsage(cpu0);
+      const podsCreatedMs = allCreatedAtMs - t1;
+      const cpuControllerS = meter.since();
+      const requestsController = difference(await apiRequestCounts(kc), requests1);
       o.log(
         `controller: ${podsTotal} pods in ${o.deployments * o.replicas} groups bound in ${allBoundMs} ms`,
       );
@@ -158,26 +183,14 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures> {
       );
       const allAvailableMs = Date.now() - t1;
       const split = await groupsSplitAcrossRacks(kc, ns);
-      const metrics = await controller.registry.getMetricsAsJSON();
-      const reconcile = metrics.find((m) => m.name === "strata_controller_reconcile_duration_seconds");
-      const values = (reconcile?.values ?? []) as Array<{
-        metricName?: string;
-        labels: Record<string, string | number>;
-        value: number;
-      }>;
-      const buckets = values
-        .filter((v) => v.metricName?.endsWith("_bucket"))
-        .map((v) => ({
-          le: v.labels.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(v.labels.le),
-          count: v.value,
-        }));
-      const reconciles = values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
-      const results = metrics.find((m) => m.name === CONTROLLER_METRICS.reconciles)?.values ?? [];
-      const conflicts = results.find((v) => v.labels.result === "requeue")?.value ?? 0;
-      const requests = metrics.find((m) => m.name === CONTROLLER_METRICS.apiRequests)?.values ?? [];
-      const writeRequests = requests
-        .filter((v) => v.labels.verb !== "list")
-        .reduce((sum, v) => sum + v.value, 0);
+      const m = await controller.metrics();
+      for (const line of controller.warnings().slice(0, 3)) o.log(`controller: ${line}`);
+      const reconciles = m.reconciles;
+      const conflicts = m.reconcilesByResult.requeue ?? 0;
+      const reconcileErrors = m.reconcilesByResult.error ?? 0;
+      const writeRequests = Object.entries(m.apiRequestsByVerb)
+        .filter(([verb]) => verb !== "list")
+        .reduce((sum, [, n]) => sum + n, 0);
       return {
         nodes: o.nodes,
         deployments: o.deployments,
@@ -185,21 +198,120 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures> {
         pods: podsTotal,
         baselineBoundMs,
         allBoundMs,
+        deploymentsCreatedMs,
+        podsCreatedMs,
         allAvailableMs,
         reconciles,
         conflicts,
-        cpuUntilBoundS: (cpu.user + cpu.system) / 1e6,
-        reconcileP50Ms: histogramQuantile(0.5, buckets) * 1000,
-        reconcileP99Ms: histogramQuantile(0.99, buckets) * 1000,
+        reconcileErrors,
+        cpuUntilBoundS: cpuControllerS["strata controller"] ?? Number.NaN,
+        reconcileP50Ms: histogramQuantile(0.5, m.reconcileBuckets) * 1000,
+        reconcileP99Ms: histogramQuantile(0.99, m.reconcileBuckets) * 1000,
         writeRequests,
         writeRequestsPerReconcile: reconciles > 0 ? writeRequests / reconciles : Number.NaN,
         groupsSplitAcrossRacks: split,
+        cpuBaselineS,
+        cpuControllerS,
+        requestsBaseline,
+        requestsController,
       };
     } finally {
       await controller.stop();
+      await removeNamespace(kc, ns, o.timeoutMs);
     }
-  } finally {
-    await cp.stop();
+  }
+}
+
+/**
+ * Deletes a namespace and waits until it is gone with everything in it (pods,
+ * Services, their Endpoints and EndpointSlices), so the next phase neither
+ * starts on busy nodes nor shares the API server with the clean-up.
+ */
+async function removeNamespace(kc: KubeConfig, namespace: string, timeoutMs: number): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.deleteNamespace({ name: namespace });
+  await pollUntil(
+    `namespace ${namespace} gone`,
+    timeoutMs,
+    async () => {
+      try {
+        await core.readNamespace({ name: namespace });
+        return false;
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return true;
+        throw err;
+      }
+    },
+    1000,
+  );
+}
+
+/** The API server's request counters by "VERB resource[/subresource]", from its /metrics. */
+async function apiRequestCounts(kc: KubeConfig): Promise<Record<string, number>> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error("kubeconfig: no current cluster");
+  const url = new URL("/metrics", cluster.server);
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const text = await new Promise<string>((resolve, reject) => {
+    https
+      .get(url, opts, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve(body));
+      })
+      .on("error", reject);
+  });
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const labels = Object.fromEntries(
+      [...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] ?? "", m[2] ?? ""] as const),
+    );
+    const key = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ""}`;
+    out[key] = (out[key] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return out;
+}
+
+function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
+      .filter(([, v]) => v > 0),
+  );
+}
+
+/** CPU time of the control-plane components and of this process, from /proc, since construction. */
+class CpuMeter {
+  private readonly start: Record<string, number>;
+  constructor(private readonly components: readonly { name: string; pid: number }[]) {
+    this.start = this.read();
+  }
+  since(): Record<string, number> {
+    const now = this.read();
+    return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - (this.start[k] ?? 0)]));
+  }
+  private read(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const c of this.components) out[c.name] = procCpuSeconds(c.pid);
+    const self = process.cpuUsage();
+    out["benchmark (creates, watch)"] = (self.user + self.system) / 1e6;
+    return out;
+  }
+}
+
+/** utime + stime of a live process, in seconds (USER_HZ is 100 on Linux). */
+function procCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
   }
 }
 
@@ -249,22 +361,37 @@ function plainPod(name: string, gpus: number): V1Pod {
   };
 }
 
+/**
+ * Waits on a watch, not by listing: a list of every pod twice a second loads the
+ * API server and this process (which runs the controller) with the measurement itself.
+ */
 async function waitAllBound(
   kc: KubeConfig,
   namespace: string,
   want: number,
   timeoutMs: number,
-): Promise<void> {
+): Promise<{ allCreatedAtMs: number }> {
   const core = kc.makeApiClient(CoreV1Api);
-  await pollUntil(
-    `${want} pods bound in ${namespace}`,
-    timeoutMs,
-    async () => {
-      const pods = (await core.listNamespacedPod({ namespace })).items;
-      return pods.length === want && pods.every((p) => !!p.spec?.nodeName);
-    },
-    500,
+  const pods = makeInformer(kc, `/api/v1/namespaces/${namespace}/pods`, () =>
+    core.listNamespacedPod({ namespace }),
   );
+  await pods.start();
+  let allCreatedAtMs = Number.NaN;
+  try {
+    await pollUntil(
+      `${want} pods bound in ${namespace}`,
+      timeoutMs,
+      async () => {
+        const list = pods.list(namespace);
+        if (list.length >= want && Number.isNaN(allCreatedAtMs)) allCreatedAtMs = Date.now();
+        return list.length === want && list.every((p) => !!p.spec?.nodeName);
+      },
+      100,
+    );
+  } finally {
+    await pods.stop();
+  }
+  return { allCreatedAtMs };
 }
 
 /** Every node Ready and without the node controller's not-ready taints. */
