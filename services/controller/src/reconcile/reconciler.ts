@@ -405,23 +405,15 @@ export class Reconciler {
     }).filter((p) => !existing.has(p.metadata?.name));
     // Recorded before the first await: the next admission counts these GPUs as taken, and the
     // next pass sees these pods even before the watch delivers them.
+    // A failure forgets them all: a pod that was created after all shows up through the watch.
     this.pending.add(pods, this.deps.clock.now());
     try {
       if (scheduler) await this.owned.ensurePodGroup(md, plan, replica);
+      await Promise.all(pods.map((pod) => this.deps.api.createPod(pod)));
     } catch (err) {
       for (const pod of pods) this.pending.drop(pod);
       throw err;
     }
-    await Promise.all(
-      pods.map(async (pod) => {
-        try {
-          await this.deps.api.createPod(pod);
-        } catch (err) {
-          this.pending.drop(pod);
-          throw err;
-        }
-      }),
-    );
   }
 
   /** One pass of draining a group's head before its pods are deleted. */
