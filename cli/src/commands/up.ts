@@ -1,4 +1,4 @@
-import { createServer } from "node:net";
+import { createServer, type Server as NetServer } from "node:net";
 import { join, resolve } from "node:path";
 import {
   type LocalRpcCache,
@@ -60,14 +60,20 @@ interface UpFlags {
 /** The deployment name a local replica reports under (`strata status`). */
 const LOCAL_DEPLOYMENT = "local";
 
-async function assertPortFree(host: string, wanted: number): Promise<void> {
-  await new Promise<void>((resolveFree, reject) => {
-    const probe = createServer();
-    probe.once("error", (err: NodeJS.ErrnoException) =>
+/**
+ * Binds the gateway's port at once and holds it while the model loads (minutes
+ * with vLLM), so another process cannot take it meanwhile; the gateway takes
+ * the socket over.
+ */
+async function reservePort(host: string, wanted: number): Promise<NetServer> {
+  const reserved = createServer();
+  await new Promise<void>((resolveBound, reject) => {
+    reserved.once("error", (err: NodeJS.ErrnoException) =>
       reject(new InputError("--port", `${host}:${wanted} is not available (${err.code ?? err.message})`)),
     );
-    probe.listen(wanted, host, () => probe.close(() => resolveFree()));
+    reserved.listen(wanted, host, () => resolveBound());
   });
+  return reserved;
 }
 
 /**
@@ -229,89 +235,105 @@ export function registerUpCommand(program: Command): void {
       "control plane on this NATS server (default: $NATS_URL, else a nats-server started on a free loopback port)",
     )
     .action(async (flags: UpFlags) => {
-      const progress = (line: string) => process.stderr.write(`strata: ${line}\n`);
-      const log = flags.verbose ? (line: string) => process.stderr.write(`${line}\n`) : () => {};
-      const rpcCache = rpcCacheChoice(flags);
-      await assertPortFree(flags.host, flags.port);
-      const natsUrl = resolveNatsUrl(flags.natsUrl);
-      if (flags.servedName?.trim() === "") throw new InputError("--served-name", "must not be empty");
-      const prepared =
-        flags.engine === "vllm" ? await prepareVllm(flags, progress) : await prepareLlamaCpp(flags, progress);
-      const { modelPath, spec, servedName } = prepared;
-      const stageLayers = planStages(spec, flags.stages);
-      progress(
-        `${spec.numLayers} layers over ${flags.stages} stage(s): ${stageLayers.map((r, i) => `stage ${i} ${formatLayerRange(r)}`).join(", ")}`,
-      );
-
-      // Heartbeats, lifecycle events and `strata status`; stopped with the cluster.
-      const keeper = await startLocalStateKeeper({ natsUrl, progress });
-      let cluster: RunningCluster;
+      const reserved = await reservePort(flags.host, flags.port);
+      let gatewayOnPort = false;
       try {
-        cluster = await startLocalCluster({
-          workerCommand: workerCommand(),
-          deployment: LOCAL_DEPLOYMENT,
-          engine: flags.engine,
-          modelPath,
-          servedName,
-          stageLayers,
-          maxModelLength: flags.ctxSize,
-          engineHome: prepared.engineHome,
-          natsUrl: keeper.natsUrl,
-          log,
-          progress,
-          ...(prepared.vllm ? { vllm: prepared.vllm } : {}),
-          ...(rpcCache === undefined ? {} : { rpcCache }),
+        await up(flags, reserved, () => {
+          gatewayOnPort = true;
         });
-      } catch (err: unknown) {
-        await keeper.stop();
-        if (err instanceof WorkerStartError && flags.engine === "vllm") {
-          throw new Error(`vLLM did not start: ${err.message}: ${loadFailureReason(err.tail)}`, {
-            cause: err,
-          });
-        }
-        if (err instanceof WorkerStartError && err.message.startsWith("head")) {
-          throw new InputError(
-            "--model",
-            `llama.cpp cannot load ${modelPath}: ${loadFailureReason(err.tail)}`,
-          );
-        }
-        throw err;
+      } finally {
+        // Until the gateway took it over, the reservation is this command's to release.
+        if (!gatewayOnPort) reserved.close();
       }
-      const stopCluster = async () => {
-        await cluster.stop();
-        await keeper.stop();
-      };
-      if (flags.engine === "vllm") {
-        const kv = cluster.headReport.kvCacheTokens;
-        for (const [stage, range] of stageLayers.entries()) {
-          progress(
-            `stage ${stage}: layers ${formatLayerRange(range)} (vLLM node ${stage}, pipeline rank ${stage})`,
-          );
-        }
-        if (typeof kv === "number") progress(`vLLM KV cache: ${kv} tokens per rank`);
-      } else if (flags.stages > 1) {
-        const placement = (cluster.headReport.placement ?? []) as DevicePlacement[];
-        for (const line of placementLines(stageLayers, placement)) progress(line);
-      }
-      let gateway: RunningGateway;
-      try {
-        gateway = await startLocalGateway({ headUrl: cluster.headUrl, host: flags.host, port: flags.port });
-      } catch (err: unknown) {
-        await stopCluster();
-        throw err;
-      }
-      process.stdout.write(`OpenAI endpoint: ${gateway.url.replace("0.0.0.0", "127.0.0.1")}/v1\n`);
-      progress(`serving ${servedName}; gateway ${gateway.url} in front of the head at ${cluster.headUrl}`);
-      progress("ready; Ctrl-C stops every process");
-
-      const signalled = new Promise<string>((resolveSignal) => {
-        process.once("SIGINT", () => resolveSignal("SIGINT"));
-        process.once("SIGTERM", () => resolveSignal("SIGTERM"));
-      });
-      const reason = await Promise.race([signalled, cluster.broken.then((r) => `broken: ${r}`)]);
-      progress(`stopping (${reason})`);
-      await gateway.stop();
-      await stopCluster();
-      if (reason.startsWith("broken")) throw new Error(reason);
     });
+}
+
+/** Everything after the port is reserved: model, stages, cluster, then the gateway on that port until stopped. */
+async function up(flags: UpFlags, reserved: NetServer, onGatewayListening: () => void): Promise<void> {
+  const progress = (line: string) => process.stderr.write(`strata: ${line}\n`);
+  const log = flags.verbose ? (line: string) => process.stderr.write(`${line}\n`) : () => {};
+  const rpcCache = rpcCacheChoice(flags);
+  const natsUrl = resolveNatsUrl(flags.natsUrl);
+  if (flags.servedName?.trim() === "") throw new InputError("--served-name", "must not be empty");
+  const prepared =
+    flags.engine === "vllm" ? await prepareVllm(flags, progress) : await prepareLlamaCpp(flags, progress);
+  const { modelPath, spec, servedName } = prepared;
+  const stageLayers = planStages(spec, flags.stages);
+  progress(
+    `${spec.numLayers} layers over ${flags.stages} stage(s): ${stageLayers.map((r, i) => `stage ${i} ${formatLayerRange(r)}`).join(", ")}`,
+  );
+
+  // Heartbeats, lifecycle events and `strata status`; stopped with the cluster.
+  const keeper = await startLocalStateKeeper({ natsUrl, progress });
+  let cluster: RunningCluster;
+  try {
+    cluster = await startLocalCluster({
+      workerCommand: workerCommand(),
+      deployment: LOCAL_DEPLOYMENT,
+      engine: flags.engine,
+      modelPath,
+      servedName,
+      stageLayers,
+      maxModelLength: flags.ctxSize,
+      engineHome: prepared.engineHome,
+      natsUrl: keeper.natsUrl,
+      log,
+      progress,
+      ...(prepared.vllm ? { vllm: prepared.vllm } : {}),
+      ...(rpcCache === undefined ? {} : { rpcCache }),
+    });
+  } catch (err: unknown) {
+    await keeper.stop();
+    if (err instanceof WorkerStartError && flags.engine === "vllm") {
+      throw new Error(`vLLM did not start: ${err.message}: ${loadFailureReason(err.tail)}`, {
+        cause: err,
+      });
+    }
+    if (err instanceof WorkerStartError && err.message.startsWith("head")) {
+      throw new InputError("--model", `llama.cpp cannot load ${modelPath}: ${loadFailureReason(err.tail)}`);
+    }
+    throw err;
+  }
+  const stopCluster = async () => {
+    await cluster.stop();
+    await keeper.stop();
+  };
+  if (flags.engine === "vllm") {
+    const kv = cluster.headReport.kvCacheTokens;
+    for (const [stage, range] of stageLayers.entries()) {
+      progress(
+        `stage ${stage}: layers ${formatLayerRange(range)} (vLLM node ${stage}, pipeline rank ${stage})`,
+      );
+    }
+    if (typeof kv === "number") progress(`vLLM KV cache: ${kv} tokens per rank`);
+  } else if (flags.stages > 1) {
+    const placement = (cluster.headReport.placement ?? []) as DevicePlacement[];
+    for (const line of placementLines(stageLayers, placement)) progress(line);
+  }
+  let gateway: RunningGateway;
+  try {
+    gateway = await startLocalGateway({
+      headUrl: cluster.headUrl,
+      host: flags.host,
+      port: flags.port,
+      listenOn: reserved,
+    });
+    onGatewayListening();
+  } catch (err: unknown) {
+    await stopCluster();
+    throw err;
+  }
+  process.stdout.write(`OpenAI endpoint: ${gateway.url.replace("0.0.0.0", "127.0.0.1")}/v1\n`);
+  progress(`serving ${servedName}; gateway ${gateway.url} in front of the head at ${cluster.headUrl}`);
+  progress("ready; Ctrl-C stops every process");
+
+  const signalled = new Promise<string>((resolveSignal) => {
+    process.once("SIGINT", () => resolveSignal("SIGINT"));
+    process.once("SIGTERM", () => resolveSignal("SIGTERM"));
+  });
+  const reason = await Promise.race([signalled, cluster.broken.then((r) => `broken: ${r}`)]);
+  progress(`stopping (${reason})`);
+  await gateway.stop();
+  await stopCluster();
+  if (reason.startsWith("broken")) throw new Error(reason);
 }

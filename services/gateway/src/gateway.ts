@@ -1,5 +1,5 @@
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Server as NetServer } from "node:net";
 import { performance } from "node:perf_hooks";
 import {
   type Context,
@@ -32,6 +32,12 @@ export interface GatewayDeps {
   readonly propagator?: TextMapPropagator;
   readonly log?: Logger;
   readonly nowMs?: () => number;
+  /**
+   * A listening socket to take over instead of binding host:port (`strata up`
+   * holds its port from the start, so the minutes spent loading a model cannot
+   * lose it to another process).
+   */
+  readonly listenOn?: NetServer;
 }
 
 /** A refused request body up to this size is read and discarded rather than cut off. */
@@ -89,10 +95,12 @@ export class Gateway {
     for (const source of this.deps.sources) await source.start(this.table);
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
-      this.server.listen(this.deps.config.port, this.deps.config.host, () => {
+      const listening = () => {
         this.server.off("error", reject);
         resolve();
-      });
+      };
+      if (this.deps.listenOn) this.server.listen(this.deps.listenOn, listening);
+      else this.server.listen(this.deps.config.port, this.deps.config.host, listening);
     });
     return this.url();
   }

@@ -1,3 +1,4 @@
+import type { Server as NetServer } from "node:net";
 import type { Logger } from "@strata/runtime";
 import { type RunningGateway, runGateway } from "./run.js";
 
@@ -10,6 +11,8 @@ export interface LocalGatewayOptions {
   readonly servedName?: string;
   readonly apiKeysFile?: string;
   readonly log?: Logger;
+  /** The port reserved at start (a listening socket); the gateway serves on it. */
+  readonly listenOn?: NetServer;
 }
 
 /** The name the head serves under (llama-server: its --alias or the model file name). */
@@ -35,5 +38,6 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
     upstreams: [{ id: "local/0", model, url: new URL(options.headUrl).origin }],
     apiKeysFile: options.apiKeysFile,
     ...(options.log ? { log: options.log } : {}),
+    ...(options.listenOn ? { listenOn: options.listenOn } : {}),
   });
 }

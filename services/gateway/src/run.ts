@@ -1,3 +1,4 @@
+import type { Server as NetServer } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { InputError } from "@strata/core";
 import {
@@ -26,6 +27,8 @@ export interface RunGatewayOptions extends GatewayOptions {
   /** Discover heads from head EndpointSlices in this namespace. */
   readonly kubernetesNamespace?: string;
   readonly log?: Logger;
+  /** A listening socket the gateway takes over instead of binding --host/--port. */
+  readonly listenOn?: NetServer;
 }
 
 export interface RunningGateway {
@@ -93,6 +96,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
     sources,
     tracer: tracing.tracer,
     log,
+    ...(options.listenOn ? { listenOn: options.listenOn } : {}),
   });
   let url: string;
   try {

@@ -1,10 +1,12 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freeLoopbackPort } from "@strata/runtime";
 import { strataCacheRoot, writeTinyLlamaGguf } from "@strata/shard-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { binaries } from "../shard-worker/rpc-fixtures.js";
+import { waitFor } from "./processes.js";
 import { type CompletionTokens, completeGreedy, StrataRun } from "./strata-up.js";
 
 const PROMPTS = ["The quick brown fox", "Once upon a time", "strata shards models", "0123456789"];
@@ -32,6 +34,15 @@ function plannedRanges(log: string): Map<number, [number, number]> {
   for (const m of line.matchAll(/stage (\d+) (\d+)-(\d+)/g))
     ranges.set(Number(m[1]), [Number(m[2]), Number(m[3])]);
   return ranges;
+}
+
+/** The error another process gets binding 127.0.0.1:port, or undefined when it could. */
+async function bindError(port: number): Promise<string | undefined> {
+  const probe = createServer();
+  return new Promise((resolve) => {
+    probe.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(undefined)));
+  });
 }
 
 async function completions(args: string[]): Promise<{ results: CompletionTokens[]; run: StrataRun }> {
@@ -103,4 +114,24 @@ describe("strata up (real llama.cpp processes, activations over the gRPC tunnel)
     expect(split.run.stderr).toMatch(/stage 2 ready: .*tensor cache/);
     expect(existsSync(join(strataCacheRoot(), "rpc-cache", `run-${split.run.pid}`))).toBe(false);
   }, 480_000);
+
+  it("holds its --port from the start, while the stages load, and serves on it", async () => {
+    const port = await freeLoopbackPort();
+    const run = new StrataRun(["up", "--model", model, "--stages", "2", "--port", String(port)]);
+    try {
+      // The plan line comes before any engine starts.
+      await waitFor("the plan line", () => run.stderr.includes("layers over") || undefined, 60_000);
+      expect(await bindError(port)).toBe("EADDRINUSE");
+      const url = await run.endpoint();
+      expect(new URL(url).port).toBe(String(port));
+      expect((await completeGreedy(url, PROMPTS[0] ?? "", 4)).tokens).toHaveLength(4);
+      const exit = await run.interrupt();
+      expect(exit.code).toBe(0);
+      expect(run.leftovers()).toEqual([]);
+      // Released at exit.
+      expect(await bindError(port)).toBeUndefined();
+    } finally {
+      run.forceCleanup();
+    }
+  }, 240_000);
 });
