@@ -5,9 +5,11 @@
  * both sides; at the scale benchmark's hundreds of writes a second that was
  * a large share of the controller's time. This authentication wrapper lets
  * the KubeConfig do its work (token, client certificate), then swaps that
- * one-off agent for one keep-alive agent with the same TLS settings.
+ * one-off agent for one keep-alive agent with the same TLS settings and a TLS
+ * context made once (not parsed again for every new connection).
  */
 import { Agent as HttpsAgent } from "node:https";
+import { createSecureContext } from "node:tls";
 import {
   type Configuration,
   createConfiguration,
@@ -30,7 +32,15 @@ class KeepAliveAuthentication implements SecurityAuthentication {
     await this.kc.applySecurityAuthentication(context);
     const oneOff = context.getAgent();
     if (!(oneOff instanceof HttpsAgent)) return; // plain HTTP or a proxy: leave it as the client made it
-    this.#agent ??= new HttpsAgent({ ...oneOff.options, keepAlive: true });
+    if (!this.#agent) {
+      const { ca, cert, key, pfx, passphrase } = oneOff.options;
+      this.#agent = new HttpsAgent({
+        ...oneOff.options,
+        keepAlive: true,
+        // Parsed once: without it every new connection parses the CA and client key again.
+        secureContext: createSecureContext({ ca, cert, key, pfx, passphrase }),
+      });
+    }
     context.setAgent(this.#agent);
   }
 }
