@@ -218,7 +218,14 @@ describe("real Kubernetes nodes", () => {
         const dns = require("dns").promises;
         (async () => {
           console.log("resolved " + (await dns.lookup("echo-headless.${ns}.svc.cluster.local")).address);
-          for (const url of ${JSON.stringify(targets)}) console.log(url + " -> " + (await (await fetch(url)).text()));
+          // kube-proxy programs a new Service's rules on its own schedule: until then a connection is refused.
+          const get = async (url) => {
+            for (let attempt = 1; ; attempt++) {
+              try { return await (await fetch(url)).text(); }
+              catch (e) { if (attempt >= 60) throw e; await new Promise((r) => setTimeout(r, 500)); }
+            }
+          };
+          for (const url of ${JSON.stringify(targets)}) console.log(url + " -> " + (await get(url)));
         })().catch((e) => { console.error(e); process.exit(1); });`),
     });
     expect(pod.spec?.nodeName).toBe(nodeA.name);
