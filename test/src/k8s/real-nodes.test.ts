@@ -217,15 +217,17 @@ describe("real Kubernetes nodes", () => {
       command: nodeScript(`
         const dns = require("dns").promises;
         (async () => {
-          console.log("resolved " + (await dns.lookup("echo-headless.${ns}.svc.cluster.local")).address);
-          // kube-proxy programs a new Service's rules on its own schedule: until then a connection is refused.
-          const get = async (url) => {
+          // CoreDNS and kube-proxy learn a new Service on their own schedule: until then a name is
+          // not found and a connection is refused. Each step is retried for up to 30 s.
+          const retried = async (step) => {
             for (let attempt = 1; ; attempt++) {
-              try { return await (await fetch(url)).text(); }
+              try { return await step(); }
               catch (e) { if (attempt >= 60) throw e; await new Promise((r) => setTimeout(r, 500)); }
             }
           };
-          for (const url of ${JSON.stringify(targets)}) console.log(url + " -> " + (await get(url)));
+          console.log("resolved " + (await retried(() => dns.lookup("echo-headless.${ns}.svc.cluster.local"))).address);
+          for (const url of ${JSON.stringify(targets)})
+            console.log(url + " -> " + (await retried(async () => (await fetch(url)).text())));
         })().catch((e) => { console.error(e); process.exit(1); });`),
     });
     expect(pod.spec?.nodeName).toBe(nodeA.name);
