@@ -122,11 +122,11 @@ describe("ModelDeployment controller", () => {
       new Set([`${s.pool}-a`]),
     );
     expect(new Set(nodes.map((n) => n.metadata?.name)).size).toBe(2);
-    // The group's headless Service (stage DNS; the gateway finds the head in its EndpointSlice); the
+    // The deployment's headless Service (stage DNS; the gateway finds the head in its EndpointSlices); the
     // deployment's token Secret, which the vLLM group link between the head and
     // every stage checks (vLLM's own rendezvous carries the activations).
     const services = await core.listNamespacedService({ namespace: s.ns });
-    expect(services.items.map((x) => x.metadata?.name).sort()).toEqual(["llama-0"]);
+    expect(services.items.map((x) => x.metadata?.name).sort()).toEqual(["llama-stages"]);
     const secrets = await core.listNamespacedSecret({
       namespace: s.ns,
       labelSelector: `${LABELS.deployment}=llama`,

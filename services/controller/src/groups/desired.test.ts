@@ -121,8 +121,8 @@ describe("groupPods", () => {
       expect(config.tunnelTlsDir).toBeUndefined();
       expect(pod.spec?.volumes?.some((v) => v.secret)).toBe(false);
       expect(config.stageAddresses).toEqual([
-        "llama-1-0.llama-1.prod.svc:7070",
-        "llama-1-1.llama-1.prod.svc:7070",
+        "llama-1-0.llama-stages.prod.svc:7070",
+        "llama-1-1.llama-stages.prod.svc:7070",
       ]);
     }
   });
@@ -200,15 +200,17 @@ describe("groupPods", () => {
     });
   });
 
-  it("gives each group one headless Service: stage DNS, the tunnel and the head's http port", () => {
-    const svc = headlessService(md, 1);
-    expect(svc.metadata?.name).toBe("llama-1");
+  it("gives the deployment one headless Service for all its groups: stage DNS, the tunnel and the heads' http port", () => {
+    const svc = headlessService(md);
+    expect(svc.metadata?.name).toBe("llama-stages");
     expect(svc.spec?.clusterIP).toBe("None");
     expect(svc.spec?.publishNotReadyAddresses).toBe(true);
-    expect(svc.spec?.selector).toEqual({ [LABELS.deployment]: "llama", [LABELS.replica]: "1" });
+    expect(svc.spec?.selector).toEqual({ [LABELS.deployment]: "llama" });
+    // No replica label: the gateway reads every group's head from the deployment's slices.
+    expect(svc.metadata?.labels?.[LABELS.replica]).toBeUndefined();
     expect(svc.spec?.ports?.map((p) => p.name)).toEqual(["tunnel", "http"]);
     // Pods name this Service as their subdomain, so the EndpointSlice names each endpoint's hostname.
-    expect(pods.map((p) => p.spec?.subdomain)).toEqual(pods.map(() => "llama-1"));
+    expect(pods.map((p) => p.spec?.subdomain)).toEqual(pods.map(() => "llama-stages"));
   });
 });
 

@@ -186,7 +186,7 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
       // A failed worker fails its pod, and the controller recreates the whole group.
       restartPolicy: "Never",
       hostname: podName(name, ctx.replica, stage),
-      subdomain: headlessServiceName(name, ctx.replica),
+      subdomain: headlessServiceName(name),
       enableServiceLinks: false,
       ...(ctx.podGroupScheduler ? { schedulerName: ctx.podGroupScheduler } : {}),
       ...(spec.gpu.nodeSelector ? { nodeSelector: spec.gpu.nodeSelector } : {}),
@@ -377,30 +377,30 @@ function domainTerms(topologyKey: string, domain: string, nodes: readonly string
 }
 
 /**
- * The one Service of a group, headless: stable DNS names for stage-to-stage
- * traffic (the pods' subdomain), and the EndpointSlice the gateway reads to
- * find the group's head (the endpoint of pod `<md>-<replica>-0`, routed to
- * while it is serving). It publishes addresses before pods are ready, as
- * stages must find each other before the pipeline can be. One Service per
- * group, not a second one for the head: at 200 groups the Services, their
- * Endpoints and EndpointSlices were a quarter of the API writes of a rollout
- * (the scale benchmark).
+ * The one Service of a deployment, headless: stable DNS names for
+ * stage-to-stage traffic (every stage pod's subdomain), and the EndpointSlices
+ * the gateway reads to find each group's head (the endpoint of pod
+ * `<md>-<replica>-0`, routed to while it is serving). It publishes addresses
+ * before pods are ready, as stages must find each other before the pipeline
+ * can be. One Service per deployment, not per group: a Service per group, with
+ * its Endpoints and EndpointSlice kept by the control plane, was much of the
+ * API work of a rollout of 200 groups (the scale benchmark, README "Scale").
  */
-export function headlessService(md: ModelDeployment, replica: number): V1Service {
-  const labels = groupLabels(md, replica);
+export function headlessService(md: ModelDeployment): V1Service {
+  const { name, namespace } = md.metadata;
   return {
     apiVersion: "v1",
     kind: "Service",
     metadata: {
-      name: headlessServiceName(md.metadata.name, replica),
-      namespace: md.metadata.namespace,
-      labels,
+      name: headlessServiceName(name),
+      namespace,
+      labels: { [LABELS.deployment]: name, [LABELS.managedBy]: MANAGED_BY_VALUE },
       ownerReferences: [ownerReference(md)],
     },
     spec: {
       clusterIP: "None",
       publishNotReadyAddresses: true,
-      selector: { [LABELS.deployment]: md.metadata.name, [LABELS.replica]: String(replica) },
+      selector: { [LABELS.deployment]: name },
       ports: [
         { name: "tunnel", port: WORKER_PORTS.tunnel, targetPort: "tunnel" },
         { name: "http", port: WORKER_PORTS.http, targetPort: "http" },

@@ -8,14 +8,16 @@ import { stagePodName } from "@strata/core";
 export const groupName = (deployment: string, replica: number) => `${deployment}-${replica}`;
 export const podName = stagePodName;
 /**
- * Headless Service of a group: gives each stage pod a stable DNS name, and its
- * EndpointSlice tells the gateway where the head is and whether it is ready.
+ * Headless Service of a deployment, one for all its groups: gives each stage
+ * pod a stable DNS name (pod names are unique across groups), and its
+ * EndpointSlices tell the gateway where each group's head is and whether it
+ * is serving.
  */
-export const headlessServiceName = groupName;
+export const headlessServiceName = (deployment: string) => `${deployment}-stages`;
 export const tunnelSecretName = (deployment: string) => `${deployment}-tunnel`;
 export const podGroupName = groupName;
 
-/** DNS name of a stage pod through its group's headless Service. */
+/** DNS name of a stage pod through its deployment's headless Service. */
 export function stageHost(deployment: string, namespace: string, replica: number, stage: number): string {
-  return `${podName(deployment, replica, stage)}.${headlessServiceName(deployment, replica)}.${namespace}.svc`;
+  return `${podName(deployment, replica, stage)}.${headlessServiceName(deployment)}.${namespace}.svc`;
 }

@@ -17,7 +17,7 @@ import { makeTunnelTls } from "./tunnel-tls.js";
 /**
  * The objects a deployment owns besides its pods: the tunnel Secret (bearer
  * token, and the CA and certificate its stages serve the tunnel with),
- * the Services of each group, and PodGroups when the scheduler-plugins API
+ * the deployment's headless Service, and PodGroups when the scheduler-plugins API
  * exists. Each `ensure` creates what is missing and is safe to repeat.
  */
 export class OwnedObjects {
@@ -77,30 +77,40 @@ export class OwnedObjects {
   }
 
   /**
-   * A headless Service per group; none past the desired count. A head Service
-   * (`<md>-<replica>-head`) from an earlier Strata is left while its group is
-   * wanted, so a gateway of that version keeps routing until it is replaced.
+   * The deployment's headless Service, and no other: a group Service of an
+   * earlier Strata (`<md>-<replica>`, and its head Service
+   * `<md>-<replica>-head`) is left while a pod still names it as its
+   * subdomain, so that group keeps its stage DNS until it is replaced.
    */
-  async ensureServices(md: ModelDeployment, desiredGroups: number): Promise<void> {
+  async ensureServices(md: ModelDeployment): Promise<void> {
     const { namespace, name } = md.metadata;
-    const existing = new Set(this.caches.servicesOf(namespace, name).map((s) => s.metadata?.name ?? ""));
-    const creates: Promise<void>[] = [];
-    for (let replica = 0; replica < desiredGroups; replica++) {
-      const svc = headlessService(md, replica);
-      if (!existing.has(svc.metadata?.name ?? "")) creates.push(this.api.createService(svc));
-    }
-    const deletes = [...existing]
-      .filter((svcName) => (groupServiceReplica(name, svcName) ?? -1) >= desiredGroups)
-      .map((svcName) => this.api.deleteService(namespace, svcName));
+    const wanted = headlessService(md);
+    const existing = this.caches.servicesOf(namespace, name).map((s) => s.metadata?.name ?? "");
+    const subdomains = this.caches.podsOf(namespace, name).map((p) => p.spec?.subdomain);
+    const creates = existing.includes(wanted.metadata?.name ?? "") ? [] : [this.api.createService(wanted)];
+    const deletes = staleServices(name, existing, subdomains).map((svc) =>
+      this.api.deleteService(namespace, svc),
+    );
     await Promise.all([...creates, ...deletes]);
   }
 }
 
-/** The replica a group Service (`<md>-<replica>`, or an earlier head Service `<md>-<replica>-head`) belongs to. */
-function groupServiceReplica(deployment: string, svcName: string): number | undefined {
-  if (!svcName.startsWith(`${deployment}-`)) return undefined;
-  const match = /^(\d+)(-head)?$/.exec(svcName.slice(deployment.length + 1));
-  return match ? Number(match[1]) : undefined;
+/**
+ * Which of a deployment's Services go: the group Services of an earlier
+ * Strata (`<md>-<replica>`, `<md>-<replica>-head`) once no pod names
+ * `<md>-<replica>` as its subdomain. The deployment's own Service stays.
+ */
+export function staleServices(
+  deployment: string,
+  services: readonly string[],
+  podSubdomains: ReadonlyArray<string | undefined>,
+): string[] {
+  const inUse = new Set(podSubdomains);
+  return services.filter((svc) => {
+    if (!svc.startsWith(`${deployment}-`)) return false;
+    const match = /^(\d+)(-head)?$/.exec(svc.slice(deployment.length + 1));
+    return match !== null && !inUse.has(`${deployment}-${match[1]}`);
+  });
 }
 
 /** A new tunnel Secret: a fresh bearer token, and whatever else is given (the TLS files). */

@@ -226,7 +226,7 @@ export class Reconciler {
     }
 
     // The Services and the pods the pass decided on, all at once; status last.
-    await Promise.all([this.owned.ensureServices(md, rollout.desiredGroups), pass.settle()]);
+    await Promise.all([this.owned.ensureServices(md), pass.settle()]);
     if (pass.created.length > 0) this.deps.events.normal(md, REASONS.groupCreated, pass.created.join("; "));
     await this.writeStatus(md, this.passStatus(pass, rollout.rolling));
     const requeueAfterMs = pass.requeueAfterMs;

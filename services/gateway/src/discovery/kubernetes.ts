@@ -13,7 +13,6 @@ import {
   MODEL_DEPLOYMENT_PLURAL,
   MODEL_DEPLOYMENT_VERSION,
   STRATA_API_GROUP,
-  stagePodName,
   WORKER_PORTS,
 } from "@strata/core";
 import type { ReplicaEndpoint, ReplicaSink, ReplicaSource } from "../replicas.js";
@@ -32,53 +31,59 @@ const WATCH_RESTART_DELAY_MS = 1_000;
 const WATCH_GIVE_UP_MS = 120_000;
 
 /**
- * Label selector for the EndpointSlices of the groups' Services (slices
- * inherit Service labels). Head Services of an earlier Strata carry the role
- * label and are left out: their group's Service lists the same head.
+ * Label selector for the EndpointSlices of the deployments' headless Services
+ * (slices inherit Service labels), and of the group Services an earlier
+ * Strata made (one per group, with a replica label). Head Services of an
+ * earlier Strata carry the role label and are left out: their group's
+ * Service lists the same head.
  */
-export const groupSliceSelector = `${LABELS.deployment},${LABELS.replica},!${LABELS.role}`;
+export const groupSliceSelector = `${LABELS.deployment},!${LABELS.role}`;
 
 /**
- * Reduces the informer caches to the heads that can serve now: per group
- * Service slice, the endpoint of the group's head pod (stage 0) while it is
- * serving (its pod Ready) and not terminating, named by the ModelDeployment's
- * `spec.model.servedName` (the deployment name until that object is seen).
- * The group Service publishes addresses before pods are ready, so its
- * `ready` condition is always true; `serving` is the pod's readiness.
+ * Reduces the informer caches to the heads that can serve now: per
+ * deployment, the endpoint of each group's head pod (`<md>-<replica>-0`)
+ * while it is serving (its pod Ready) and not terminating, named by the
+ * ModelDeployment's `spec.model.servedName` (the deployment name until that
+ * object is seen). The Services publish addresses before pods are ready, so
+ * an endpoint's `ready` condition is always true; `serving` is the pod's
+ * readiness. A head listed twice (a group Service of an earlier Strata next
+ * to the deployment's Service) counts once.
  */
 export function headsFromSlices(
   slices: readonly V1EndpointSlice[],
   servedNames: ReadonlyMap<string, string>,
 ): ReplicaEndpoint[] {
-  const out: ReplicaEndpoint[] = [];
+  const heads = new Map<string, ReplicaEndpoint>();
   for (const slice of slices) {
-    const labels = slice.metadata?.labels ?? {};
-    const deployment = labels[LABELS.deployment];
-    const replica = Number(labels[LABELS.replica]);
-    if (!deployment || !Number.isInteger(replica)) continue;
-    const head = stagePodName(deployment, replica, 0);
-    // The API sends `endpoints: null` for a Service with no endpoints, whatever the typings say.
-    const endpoints = (slice.endpoints as V1EndpointSlice["endpoints"] | null) ?? [];
-    const serving = endpoints.find(
-      (e) =>
-        (e.targetRef?.name ?? e.hostname) === head &&
-        (e.conditions?.serving ?? e.conditions?.ready) !== false &&
-        e.conditions?.terminating !== true &&
-        (e.addresses ?? []).length > 0,
-    );
-    const address = serving?.addresses[0];
-    if (address === undefined) continue;
-    // Group Services of an earlier Strata have only the tunnel port; every worker serves http on WORKER_PORTS.http.
-    const port = slice.ports?.find((p) => p.name === "http")?.port ?? WORKER_PORTS.http;
-    const host = slice.addressType === "IPv6" ? `[${address}]` : address;
+    const deployment = slice.metadata?.labels?.[LABELS.deployment];
+    if (!deployment) continue;
     const namespace = slice.metadata?.namespace ?? "default";
-    out.push({
-      id: replicaKey(deployment, replica),
-      model: servedNames.get(`${namespace}/${deployment}`) ?? deployment,
-      url: `http://${host}:${port}`,
-    });
+    // Services of an earlier Strata have only the tunnel port; every worker serves http on WORKER_PORTS.http.
+    const port = slice.ports?.find((p) => p.name === "http")?.port ?? WORKER_PORTS.http;
+    // The API sends `endpoints: null` for a Service with no endpoints, whatever the typings say.
+    for (const e of (slice.endpoints as V1EndpointSlice["endpoints"] | null) ?? []) {
+      const replica = headReplica(deployment, e.targetRef?.name ?? e.hostname);
+      const address = e.addresses?.[0];
+      const serving =
+        (e.conditions?.serving ?? e.conditions?.ready) !== false && e.conditions?.terminating !== true;
+      if (replica === undefined || address === undefined || !serving) continue;
+      const id = replicaKey(deployment, replica);
+      if (heads.has(id)) continue;
+      heads.set(id, {
+        id,
+        model: servedNames.get(`${namespace}/${deployment}`) ?? deployment,
+        url: `http://${slice.addressType === "IPv6" ? `[${address}]` : address}:${port}`,
+      });
+    }
   }
-  return out;
+  return [...heads.values()];
+}
+
+/** The replica whose head (stage 0) pod this is: `<deployment>-<replica>-0`, else undefined. */
+function headReplica(deployment: string, pod: string | undefined): number | undefined {
+  if (!pod?.startsWith(`${deployment}-`)) return undefined;
+  const match = /^(\d+)-0$/.exec(pod.slice(deployment.length + 1));
+  return match ? Number(match[1]) : undefined;
 }
 
 /**
