@@ -17,7 +17,7 @@ import {
 
 // The gateway's Kubernetes discovery on the real control plane: the real
 // controller turns a ModelDeployment into pods (kwok "runs" them: nothing
-// answers inside) and group Services; the EndpointSlice controller publishes
+// answers inside) and its headless Service; the EndpointSlice controller publishes
 // their addresses; the gateway lists the served name with the heads' pod IPs
 // as its replicas, and follows scale-down and deletion without a restart.
 // Requests reaching a head through Kubernetes discovery are covered on real
