@@ -288,8 +288,16 @@ export const groupStatusSchema = z.object({
   boundPods: z.int().min(0),
   readyPods: z.int().min(0),
   domain: z.string().optional().describe("Value of the topology key the group is packed into"),
-  attempts: z.int().min(0).optional().describe("Gang scheduling attempts that timed out"),
+  attempts: z
+    .int()
+    .min(0)
+    .optional()
+    .describe("Attempts in a row that timed out in gang scheduling or failed before the group was Available"),
   retryAfter: z.string().optional().describe("RFC 3339 time before which the group is not retried"),
+  reason: z
+    .string()
+    .optional()
+    .describe("Why the group backs off, in phase Backoff: GangTimeout (not bound in time) or GroupFailed"),
   drainingSince: z
     .string()
     .optional()

@@ -245,6 +245,7 @@ export class GroupSteps {
       ...withDomain(g.view),
       ...carry(g.prev),
       ...(g.prev?.message && phase !== "Scheduling" ? { message: g.prev.message } : {}),
+      ...(g.prev?.reason && phase === "Backoff" ? { reason: g.prev.reason } : {}),
     });
     if (reason === "backoff" && g.prev?.retryAfter)
       pass.requeueIn(Date.parse(g.prev.retryAfter) - pass.nowMs);
@@ -254,7 +255,8 @@ export class GroupSteps {
     if (reason === "backoff" || reason === "binding") {
       pass.unscheduled.push({
         replica: g.index,
-        reason: reason === "backoff" ? REASONS.gangTimeout : REASONS.groupCreated,
+        // A group backs off after gang timeouts or after failing before it was ever Available.
+        reason: reason === "backoff" ? (g.prev?.reason ?? REASONS.gangTimeout) : REASONS.groupCreated,
         message: g.prev?.message ?? "pods are being bound",
       });
     }
@@ -294,7 +296,14 @@ export class GroupSteps {
       return;
     }
     const retryAfter = new Date(pass.nowMs + backoff).toISOString();
-    pass.groups.push({ ...g.base, phase: "Backoff", message, attempts, retryAfter });
+    pass.groups.push({
+      ...g.base,
+      phase: "Backoff",
+      message,
+      attempts,
+      retryAfter,
+      reason: REASONS.groupFailed,
+    });
     pass.requeueIn(backoff);
   }
 
@@ -308,7 +317,14 @@ export class GroupSteps {
     const message = `${why}; retrying in ${Math.round(backoff / 1000)}s`;
     this.deps.events.warning(pass.md, REASONS.gangTimeout, `group ${g.index}: ${message}`);
     pass.unscheduled.push({ replica: g.index, reason: REASONS.gangTimeout, message });
-    pass.groups.push({ ...g.base, phase: "Backoff", attempts, retryAfter, message });
+    pass.groups.push({
+      ...g.base,
+      phase: "Backoff",
+      attempts,
+      retryAfter,
+      message,
+      reason: REASONS.gangTimeout,
+    });
     pass.requeueIn(backoff);
   }
 
