@@ -111,6 +111,8 @@ export const WORKER_PORTS = { http: 8080, tunnel: 7070 } as const;
 export const DEFAULT_WORKER_BIND_HOST = "0.0.0.0";
 /** llama-server's own choice when it picks the slot count itself (`--parallel -1`). */
 export const DEFAULT_MAX_SEQUENCES = 4;
+/** The most slots a worker takes; a deployment's larger `workload.concurrency` is capped here. */
+export const MAX_SEQUENCES_LIMIT = 4096;
 
 export type WorkerRole = "head" | "stage";
 
@@ -202,7 +204,7 @@ const envSchema = z.object({
   [WORKER_ENV.modelPath]: nonEmpty,
   [WORKER_ENV.servedModelName]: nonEmpty,
   [WORKER_ENV.maxModelLength]: intText(1),
-  [WORKER_ENV.maxSequences]: intText(1, 4096).default(DEFAULT_MAX_SEQUENCES),
+  [WORKER_ENV.maxSequences]: intText(1, MAX_SEQUENCES_LIMIT).default(DEFAULT_MAX_SEQUENCES),
   [WORKER_ENV.dtype]: z.enum(WEIGHT_DTYPES).optional(),
   [WORKER_ENV.stageAddresses]: z.string().optional(),
   [WORKER_ENV.tunnelToken]: nonEmpty.optional(),

@@ -96,6 +96,29 @@ describe("groupPods", () => {
     expect(volume?.secret?.items?.map((i) => i.key).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
   });
 
+  it("gives llama.cpp workers as many slots as the workload's concurrency (at most 4096), vLLM workers none", () => {
+    const slots = (concurrency: number, engine: "llamacpp" | "vllm") => {
+      const s = modelDeploymentSpecSchema.parse({
+        ...spec,
+        engine,
+        model: { ...spec.model, format: engine === "llamacpp" ? "gguf" : spec.model.format },
+        workload: { ...spec.workload, concurrency },
+      });
+      const pods = groupPods({ ...md, spec: s }, resolvePlan(s, noAuto), {
+        replica: 0,
+        revision: "abc",
+        domain: "rack-7",
+        natsUrl: "nats://nats:4222",
+      });
+      return pods.map(
+        (p) => p.spec?.containers[0]?.env?.find((e) => e.name === WORKER_ENV.maxSequences)?.value,
+      );
+    };
+    expect(slots(16, "llamacpp")).toEqual(["16", "16"]);
+    expect(slots(100_000, "llamacpp")).toEqual(["4096", "4096"]);
+    expect(slots(16, "vllm")).toEqual([undefined, undefined]);
+  });
+
   it("writes the worker contract: what the pod receives parses into the planned stage", () => {
     for (const [stage, pod] of pods.entries()) {
       // What the kubelet resolves: the Secret's token and the pod's IP.

@@ -15,6 +15,7 @@ import {
   formatLayerRange,
   LABELS,
   MANAGED_BY_VALUE,
+  MAX_SEQUENCES_LIMIT,
   MODEL_DEPLOYMENT_API_VERSION,
   MODEL_DEPLOYMENT_KIND,
   type ModelDeployment,
@@ -119,7 +120,10 @@ function stagePod(md: ModelDeployment, plan: PlanStatus, ctx: GroupContext, stag
     modelPath: modelPath(spec),
     servedModelName: spec.model.servedName,
     maxModelLength: spec.workload.maxModelLength,
-    ...(spec.engine === "vllm" ? { dtype: spec.dtype } : {}),
+    // llama-server decodes this many sequences at once (its slots); vLLM's scheduler sizes its own batch.
+    ...(spec.engine === "llamacpp"
+      ? { maxSequences: Math.min(spec.workload.concurrency, MAX_SEQUENCES_LIMIT) }
+      : { dtype: spec.dtype }),
     stageAddresses: multiStage
       ? plan.stages.map((s) => `${stageHost(name, namespace, ctx.replica, s.stage)}:${WORKER_PORTS.tunnel}`)
       : [],
