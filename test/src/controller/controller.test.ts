@@ -355,7 +355,8 @@ describe("vLLM stage pods", () => {
         engine: "vllm",
         stage,
         tensorParallel: 4,
-        modelPath: "/models",
+        // The hostPath model under /models at its path on the node, so a message about it names that path.
+        modelPath: "/models/srv/models/small-hf",
       });
       expect(config.vllm).toMatchObject({ device: "gpu", gpuMemoryUtilization: 0.9, stepTimeoutSeconds: 60 });
       // What the worker will run: vLLM's multi-node flags from the plan, rank 1 headless.
@@ -364,7 +365,7 @@ describe("vLLM stage pods", () => {
         stage,
       );
       const flag = (name: string) => args[args.indexOf(name) + 1];
-      expect(args.slice(0, 2)).toEqual(["serve", "/models"]);
+      expect(args.slice(0, 2)).toEqual(["serve", "/models/srv/models/small-hf"]);
       expect([flag("--tensor-parallel-size"), flag("--pipeline-parallel-size"), flag("--nnodes")]).toEqual([
         "4",
         "2",

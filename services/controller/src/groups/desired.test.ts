@@ -251,6 +251,38 @@ describe("revisionHash", () => {
   });
 });
 
+describe("model volumes", () => {
+  it("mounts a hostPath model under /models at its path on the node, so the worker's messages name that path", () => {
+    const s = modelDeploymentSpecSchema.parse({
+      model: {
+        catalog: "llama-3.1-405b",
+        source: { hostPath: "/srv/models/llama.gguf" },
+        servedName: "llama",
+        format: "gguf",
+      },
+      engine: "llamacpp",
+      parallelism: { mode: "explicit", tp: 8, pp: 2 },
+      gpu: { type: "h100-sxm-80g", perNode: 8 },
+    });
+    const pods = groupPods({ ...md, spec: s }, resolvePlan(s, noAuto), {
+      replica: 0,
+      revision: "r",
+      domain: "rack-1",
+      natsUrl: "nats://nats:4222",
+    });
+    for (const pod of pods) {
+      const container = pod.spec?.containers[0];
+      const path = container?.env?.find((e) => e.name === WORKER_ENV.modelPath)?.value;
+      expect(path).toBe("/models/srv/models/llama.gguf");
+      const mount = container?.volumeMounts?.find((m) => m.mountPath === path);
+      expect(mount?.readOnly).toBe(true);
+      expect(pod.spec?.volumes?.find((v) => v.name === mount?.name)?.hostPath?.path).toBe(
+        "/srv/models/llama.gguf",
+      );
+    }
+  });
+});
+
 describe("stage tensor caches (llama.cpp)", () => {
   const llamaSpec = (
     extra: Record<string, unknown> = {},

@@ -257,7 +257,16 @@ function modelPath(spec: ModelDeploymentSpec): string {
   const src = spec.model.source;
   if (src.uri) return src.uri;
   if (src.pvc) return `${MODEL_MOUNT}/${src.pvc.path}`.replace(/\/+$/, "");
-  return MODEL_MOUNT;
+  return hostModelMount(src.hostPath ?? "");
+}
+
+/**
+ * Where a hostPath model appears in the pod: under MODEL_MOUNT at its path on
+ * the node, so the worker's one line about a missing model names the node's
+ * path (`/models/srv/models/llama.gguf` for `/srv/models/llama.gguf`).
+ */
+function hostModelMount(hostPath: string): string {
+  return `${MODEL_MOUNT}${hostPath}`.replace(/\/+$/, "");
 }
 
 /**
@@ -312,7 +321,7 @@ function modelVolumes(
     mounts.push({ name: "model", mountPath: MODEL_MOUNT, readOnly: true });
   } else if (src.hostPath) {
     volumes.push({ name: "model", hostPath: { path: src.hostPath, type: "" } });
-    mounts.push({ name: "model", mountPath: MODEL_MOUNT, readOnly: true });
+    mounts.push({ name: "model", mountPath: hostModelMount(src.hostPath), readOnly: true });
   }
   return { volumes, mounts };
 }

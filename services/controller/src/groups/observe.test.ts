@@ -120,7 +120,7 @@ describe("gangBackoffMs", () => {
 });
 
 describe("endedDetail", () => {
-  it("names the stage, the exit code and the worker's last line", () => {
+  it("names the stage, its node, the exit code and the worker's last line", () => {
     const failed = pod(1, { bound: true, phase: "Failed" });
     (failed.status ?? {}).containerStatuses = [
       {
@@ -138,11 +138,11 @@ describe("endedDetail", () => {
       },
     ];
     expect(endedDetail([running(0), failed])).toBe(
-      "stage 1 exited with code 2: STRATA_MODEL_PATH: /models/x.gguf does not exist on this node",
+      "stage 1 on node node-1 exited with code 2: STRATA_MODEL_PATH: /models/x.gguf does not exist on this node",
     );
     expect(decideGroup(viewGroup(0, [running(0), failed]), settings())).toEqual({
       kind: "recreate",
-      why: "1 of 2 pods failed or exited (stage 1 exited with code 2: STRATA_MODEL_PATH: /models/x.gguf does not exist on this node)",
+      why: "1 of 2 pods failed or exited (stage 1 on node node-1 exited with code 2: STRATA_MODEL_PATH: /models/x.gguf does not exist on this node)",
     });
   });
 

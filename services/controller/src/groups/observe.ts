@@ -136,7 +136,7 @@ export function decideGroup(view: GroupView | undefined, s: GangSettings): Group
 /**
  * Why the first ended pod's worker ended, from its container's termination
  * message (the last line the worker wrote, as the pod asks for on error):
- * "stage 1 exited with code 2: STRATA_MODEL_PATH: … does not exist on this node".
+ * "stage 1 on node gpu-17 exited with code 2: STRATA_MODEL_PATH: … does not exist on this node".
  */
 export function endedDetail(pods: readonly V1Pod[]): string | undefined {
   for (const pod of pods) {
@@ -149,7 +149,8 @@ export function endedDetail(pods: readonly V1Pod[]): string | undefined {
       .filter((l) => l.length > 0)
       .at(-1);
     const stage = pod.metadata?.labels?.[LABELS.stage];
-    return `stage ${stage ?? "?"} exited with code ${terminated.exitCode}${lastLine ? `: ${lastLine}` : ""}`;
+    const node = pod.spec?.nodeName ? ` on node ${pod.spec.nodeName}` : "";
+    return `stage ${stage ?? "?"}${node} exited with code ${terminated.exitCode}${lastLine ? `: ${lastLine}` : ""}`;
   }
   return undefined;
 }
