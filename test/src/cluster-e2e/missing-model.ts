@@ -48,6 +48,13 @@ export async function checkMissingModel(
   say(`${NAME}: Degraded: ${degraded(md)}`);
   say(`${NAME}: group 0: ${md.status?.groups?.[0]?.phase}: ${md.status?.groups?.[0]?.message}`);
   requireThat(degraded(md).split("\n").length === 1, "the Degraded condition is one line");
+  const missing = `/models${shape.modelDir}/missing.gguf`;
+  requireThat(
+    [degraded(md), md.status?.groups?.[0]?.message ?? ""].some(
+      (text) => text.includes(missing) && / on node \S+ exited/.test(text),
+    ),
+    `the status names the node and the model's path there (${missing})`,
+  );
   const still = await mds.get(other);
   requireThat(serving(still, 2), `${other} still serves 2 replicas beside ${NAME}`);
   requireThat((await uids()) === before, `${other}'s pods are untouched`);
