@@ -4,7 +4,6 @@ import {
   LABELS,
   type ModelDeployment,
   type ModelDeploymentSpec,
-  type ModelDeploymentStatus,
   modelDeploymentSpecSchema,
   type PlanStatus,
   REASONS,
@@ -28,14 +27,8 @@ import type { EventRecorder } from "./events.js";
 import { type GroupInPass, GroupSteps, Pass, RECREATE_REASONS } from "./group-steps.js";
 import { OwnedObjects } from "./owned-objects.js";
 import { PendingCreates } from "./pending-creates.js";
-import {
-  type ConditionInput,
-  conditionsFor,
-  mergeConditions,
-  planFailedConditions,
-  type Summary,
-  statusFingerprint,
-} from "./status.js";
+import { conditionsFor, planFailedConditions, type Summary } from "./status.js";
+import { carriedStatus, type StatusDraft, StatusWriter } from "./status-writer.js";
 
 export interface ReconcilerSettings {
   readonly natsUrl: string;
@@ -81,16 +74,9 @@ const DELETED_BY_US_TTL_MS = 600_000;
 export class Reconciler {
   private readonly pending = new PendingCreates(PENDING_CREATE_TTL_MS);
   private readonly owned: OwnedObjects;
+  private readonly status: StatusWriter;
   // Pods this controller deleted (uid → when), so finishing its own teardown is not reported as a failure.
   private readonly deletedByUs = new Map<string, number>();
-
-  /**
-   * The last status this controller wrote per deployment, with the version it
-   * was written over, until the cache shows the write. Without it a pass that
-   * runs before the watch delivers the write starts from the old version,
-   * and its status write fails with a conflict and a requeue.
-   */
-  private readonly written = new Map<string, { over: string; md: ModelDeployment }>();
 
   private readonly steps: GroupSteps;
   /** Deployments (uid) whose workers have reported over NATS: their groups must say they serve. */
@@ -98,6 +84,7 @@ export class Reconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.owned = new OwnedObjects(deps.api, deps.caches, deps.settings.gangTimeoutMs);
+    this.status = new StatusWriter(deps.api, deps.clock);
     this.steps = new GroupSteps({
       events: deps.events,
       settings: deps.settings,
@@ -116,15 +103,15 @@ export class Reconciler {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace = "", name = ""] = key.split("/");
-    const md = this.freshest(key, this.deps.caches.getDeployment(namespace, name));
+    const md = this.status.freshest(key, this.deps.caches.getDeployment(namespace, name));
     // Deleted: owner references let the garbage collector remove pods, Services and the Secret.
     if (!md || md.metadata.deletionTimestamp) return {};
     const parsed = modelDeploymentSpecSchema.safeParse(md.spec);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const message = `spec.${issue?.path.join(".")}: ${issue?.message}`;
-      await this.writeStatus(md, {
-        ...this.carriedStatus(md),
+      await this.status.write(md, {
+        ...carriedStatus(md),
         conditionsInput: planFailedConditions(REASONS.invalidSpec, message),
       });
       return {};
@@ -135,8 +122,8 @@ export class Reconciler {
       plan = resolvePlan(spec, this.deps.autoPlanner);
     } catch (err) {
       if (!(err instanceof PlanError)) throw err;
-      await this.writeStatus(md, {
-        ...this.carriedStatus(md),
+      await this.status.write(md, {
+        ...carriedStatus(md),
         conditionsInput: planFailedConditions(REASONS.planFailed, err.message),
       });
       return {};
@@ -228,7 +215,7 @@ export class Reconciler {
     // The Services and the pods the pass decided on, all at once; status last.
     await Promise.all([this.owned.ensureServices(md), pass.settle()]);
     if (pass.created.length > 0) this.deps.events.normal(md, REASONS.groupCreated, pass.created.join("; "));
-    await this.writeStatus(md, this.passStatus(pass, rollout.rolling));
+    await this.status.write(md, this.passStatus(pass, rollout.rolling));
     const requeueAfterMs = pass.requeueAfterMs;
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   }
@@ -453,50 +440,4 @@ export class Reconciler {
     const terminating = view.pods.filter((p) => !!p.metadata?.deletionTimestamp);
     return terminating.length > 0 && terminating.every((p) => this.deletedByUs.has(p.metadata?.uid ?? ""));
   }
-
-  /** The cached deployment, or what this controller wrote over that very version. */
-  private freshest(key: string, cached: ModelDeployment | undefined): ModelDeployment | undefined {
-    const ours = this.written.get(key);
-    if (cached && ours && cached.metadata.resourceVersion === ours.over) return ours.md;
-    this.written.delete(key);
-    return cached;
-  }
-
-  private carriedStatus(md: ModelDeployment): Omit<StatusDraft, "conditionsInput"> {
-    const s = md.status;
-    return {
-      ...(s?.plan ? { plan: s.plan } : {}),
-      ...(s?.revision ? { revision: s.revision } : {}),
-      replicas: s?.replicas ?? 0,
-      readyReplicas: s?.readyReplicas ?? 0,
-      updatedReplicas: s?.updatedReplicas ?? 0,
-      ...(s?.selector ? { selector: s.selector } : {}),
-      ...(s?.groups ? { groups: s.groups } : {}),
-    };
-  }
-
-  /** Status is written last, and only when it changed; a conflict propagates and requeues the key. */
-  private async writeStatus(md: ModelDeployment, draft: StatusDraft): Promise<void> {
-    const { conditionsInput, ...rest } = draft;
-    const status: ModelDeploymentStatus = {
-      observedGeneration: md.metadata.generation,
-      ...rest,
-      conditions: mergeConditions(
-        md.status?.conditions,
-        conditionsInput,
-        new Date(this.deps.clock.now()).toISOString(),
-        md.metadata.generation,
-      ),
-    };
-    if (statusFingerprint(status) === statusFingerprint(md.status)) return;
-    const stored = await this.deps.api.replaceStatus(md, status);
-    const over = md.metadata.resourceVersion;
-    if (over && stored.metadata?.resourceVersion) {
-      this.written.set(`${md.metadata.namespace}/${md.metadata.name}`, { over, md: stored });
-    }
-  }
 }
-
-type StatusDraft = Omit<ModelDeploymentStatus, "conditions" | "observedGeneration"> & {
-  conditionsInput: ConditionInput[];
-};
