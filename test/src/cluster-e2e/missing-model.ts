@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { CONDITION_TYPES, type ModelDeployment } from "@strata/core";
 import type { Deployments } from "../controller/fixture.js";
 import { serving } from "../controller/live-fixture.js";
@@ -13,7 +14,8 @@ const WAIT_MS = 240_000;
  * the node. Its worker exits 2 with one line naming STRATA_MODEL_PATH; that
  * line (the container's termination message) reaches the Degraded condition,
  * and after a second failure the group backs off instead of crash-looping.
- * The deployment `other` keeps serving with its pods untouched.
+ * The node is left as it was (no folder made where the file belongs), and
+ * the deployment `other` keeps serving with its pods untouched.
  */
 export async function checkMissingModel(
   mds: Deployments,
@@ -41,7 +43,7 @@ export async function checkMissingModel(
     NAME,
     WAIT_MS,
     (m) =>
-      /STRATA_MODEL_PATH: .*(does not exist|is a folder)/.test(
+      /STRATA_MODEL_PATH: .* does not exist on this node/.test(
         `${degraded(m)} ${m.status?.groups?.[0]?.message ?? ""}`,
       ) && m.status?.groups?.[0]?.phase === "Backoff",
   );
@@ -55,6 +57,10 @@ export async function checkMissingModel(
     ),
     `the status names the node and the model's path there (${missing})`,
   );
+  // The real nodes share this machine's file system: the missing file must stay missing there
+  // (mounted itself, containerd would have made it an empty folder).
+  const onNode = `${shape.modelDir}/missing.gguf`;
+  requireThat(!existsSync(onNode), `nothing was created at ${onNode} on the node`);
   const still = await mds.get(other);
   requireThat(serving(still, 2), `${other} still serves 2 replicas beside ${NAME}`);
   requireThat((await uids()) === before, `${other}'s pods are untouched`);

@@ -8,7 +8,7 @@ import {
 } from "@strata/core";
 import { describe, expect, it } from "vitest";
 import { resolvePlan } from "../plan/resolve-plan.js";
-import { groupPods, headlessService, MAX_DOMAIN_NODE_NAMES } from "./desired.js";
+import { groupPods, headlessService, hostModelFolder, MAX_DOMAIN_NODE_NAMES } from "./desired.js";
 import { revisionHash } from "./revision.js";
 
 const spec = modelDeploymentSpecSchema.parse({
@@ -252,7 +252,7 @@ describe("revisionHash", () => {
 });
 
 describe("model volumes", () => {
-  it("mounts a hostPath model under /models at its path on the node, so the worker's messages name that path", () => {
+  it("mounts a hostPath model through its folder, under /models at its path on the node, so the worker's messages name that path", () => {
     const s = modelDeploymentSpecSchema.parse({
       model: {
         catalog: "llama-3.1-405b",
@@ -274,12 +274,21 @@ describe("model volumes", () => {
       const container = pod.spec?.containers[0];
       const path = container?.env?.find((e) => e.name === WORKER_ENV.modelPath)?.value;
       expect(path).toBe("/models/srv/models/llama.gguf");
-      const mount = container?.volumeMounts?.find((m) => m.mountPath === path);
-      expect(mount?.readOnly).toBe(true);
-      expect(pod.spec?.volumes?.find((v) => v.name === mount?.name)?.hostPath?.path).toBe(
-        "/srv/models/llama.gguf",
-      );
+      // The folder, not the file: a missing file must not be made an empty folder on the node.
+      const mount = container?.volumeMounts?.find((m) => m.name === "model");
+      expect(mount).toEqual({ name: "model", mountPath: "/models/srv/models", readOnly: true });
+      expect(pod.spec?.volumes?.find((v) => v.name === "model")?.hostPath).toEqual({
+        path: "/srv/models",
+        type: "",
+      });
     }
+  });
+
+  it("picks the folder that holds the model, and never the node's root", () => {
+    expect(hostModelFolder("/srv/models/llama.gguf")).toBe("/srv/models");
+    expect(hostModelFolder("/srv/models/llama-hf/")).toBe("/srv/models");
+    expect(hostModelFolder("/llama.gguf")).toBe("/llama.gguf");
+    expect(hostModelFolder("/models")).toBe("/models");
   });
 });
 

@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import type {
   V1EnvVar,
   V1OwnerReference,
@@ -270,6 +271,20 @@ function hostModelMount(hostPath: string): string {
 }
 
 /**
+ * The node folder a hostPath model is mounted through: the folder that holds
+ * it, so a model missing on the node stays missing. Mounted itself, a missing
+ * path would be made an empty folder on the node by the container runtime
+ * (containerd creates a bind mount's missing source as a directory), standing
+ * where the model file belongs. A model directly under `/` is mounted itself:
+ * the node's root is never mounted.
+ */
+export function hostModelFolder(hostPath: string): string {
+  const path = hostPath.replace(/\/+$/, "");
+  const parent = posix.dirname(path);
+  return parent === "/" ? path : parent;
+}
+
+/**
  * vLLM's settings in the worker contract: the device from the GPU catalog, the
  * GPU memory share the planner assumed (so the engine's KV cache is the
  * plan's), and the step timeout.
@@ -320,8 +335,9 @@ function modelVolumes(
     volumes.push({ name: "model", persistentVolumeClaim: { claimName: src.pvc.claimName, readOnly: true } });
     mounts.push({ name: "model", mountPath: MODEL_MOUNT, readOnly: true });
   } else if (src.hostPath) {
-    volumes.push({ name: "model", hostPath: { path: src.hostPath, type: "" } });
-    mounts.push({ name: "model", mountPath: hostModelMount(src.hostPath), readOnly: true });
+    const folder = hostModelFolder(src.hostPath);
+    volumes.push({ name: "model", hostPath: { path: folder, type: "" } });
+    mounts.push({ name: "model", mountPath: hostModelMount(folder), readOnly: true });
   }
   return { volumes, mounts };
 }

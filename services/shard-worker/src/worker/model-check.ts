@@ -22,7 +22,8 @@ export function checkModelPresent(config: WorkerConfig): void {
     if (!folder || !existsSync(join(path, "config.json")))
       fail("is not a Hugging Face model folder on this node (no config.json)");
   } else if (folder) {
-    // A hostPath that does not exist on the node is mounted as an empty folder.
+    // A folder where the file should be (the controller mounts a hostPath model through its
+    // folder, so a missing file stays missing; a folder here is on the node or in the volume).
     fail("is a folder, not a GGUF file, on this node (is the model file there?)");
   }
 }
