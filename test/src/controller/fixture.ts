@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import {
   ApiextensionsV1Api,
   CoreV1Api,
+  type CoreV1Event,
   CustomObjectsApi,
   KubeConfig,
   loadYaml,
@@ -23,7 +24,7 @@ import {
 } from "@strata/core";
 import { jsonLogger, silentLogger } from "@strata/runtime";
 import { parse } from "yaml";
-import { pollUntil, serviceAccountKubeconfig } from "../k8s/index.js";
+import { PollTimeoutError, pollUntil, serviceAccountKubeconfig } from "../k8s/index.js";
 
 /**
  * What the controller's integration tests share: the chart's CRD and
@@ -256,12 +257,33 @@ export class Deployments {
     check: (md: ModelDeployment) => boolean,
   ): Promise<ModelDeployment> {
     let last: ModelDeployment | undefined;
-    await pollUntil(`${this.namespace}/${name}: ${what}`, timeoutMs, async () => {
-      last = await this.get(name);
-      return check(last);
-    });
+    try {
+      await pollUntil(`${this.namespace}/${name}: ${what}`, timeoutMs, async () => {
+        last = await this.get(name);
+        return check(last);
+      });
+    } catch (err: unknown) {
+      if (!(err instanceof PollTimeoutError)) throw err;
+      // What the deployment looked like when the wait gave up, so a failure in CI says why.
+      const events = await this.recentEvents(6).catch(() => []);
+      throw new PollTimeoutError(
+        `${err.message}; last status: ${describeStatus(last)}; newest events: ${events.join(" | ") || "none"}`,
+        { cause: err },
+      );
+    }
     if (!last) throw new Error("unreachable");
     return last;
+  }
+
+  /** The namespace's newest events, `Reason: message`, newest last. */
+  async recentEvents(count: number): Promise<string[]> {
+    const list = await this.core.listNamespacedEvent({ namespace: this.namespace });
+    const at = (e: CoreV1Event) =>
+      new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).getTime();
+    return [...list.items]
+      .sort((a, b) => at(a) - at(b))
+      .slice(-count)
+      .map((e) => `${e.reason}: ${e.message ?? ""}`);
   }
 
   async events(reason: string): Promise<string[]> {
@@ -271,6 +293,21 @@ export class Deployments {
     });
     return list.items.map((e) => e.message ?? "");
   }
+}
+
+/** A deployment's groups and conditions in one line: `0:Available 2/2 [ready,ready]`, `Available=True`. */
+export function describeStatus(md: ModelDeployment | undefined): string {
+  if (!md) return "never read";
+  const st = md.status;
+  const groups = (st?.groups ?? []).map(
+    (g) =>
+      `${g.replica}:${g.phase} ${g.boundPods}/${g.readyPods} rev ${g.revision ?? "?"}` +
+      ` [${(g.stages ?? []).map((x) => x.state).join(",")}]${g.message ? ` (${g.message})` : ""}`,
+  );
+  const conditions = (st?.conditions ?? []).map(
+    (c) => `${c.type}=${c.status}${c.message ? ` (${c.message})` : ""}`,
+  );
+  return `revision ${st?.revision ?? "?"}, groups ${groups.join("; ") || "none"}, conditions ${conditions.join("; ") || "none"}`;
 }
 
 export function isReady(pod: V1Pod): boolean {
