@@ -19,7 +19,9 @@ async function group(): Promise<number> {
   });
   const pgid = child.pid as number;
   started.push(pgid);
-  for (let i = 0; i < 100 && processGroupMembers(pgid).length < 3; i++) {
+  // Until both sleepers carry their titles: a subshell is a member before its exec renames it.
+  const titled = () => processGroupMembers(pgid).filter((m) => m.title.startsWith("RANK::")).length;
+  for (let i = 0; i < 250 && titled() < 2; i++) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return pgid;
