@@ -276,7 +276,7 @@ export class Deployments {
   }
 
   /** The namespace's newest events, `Reason: message`, newest last. */
-  async recentEvents(count: number): Promise<string[]> {
+  private async recentEvents(count: number): Promise<string[]> {
     const list = await this.core.listNamespacedEvent({ namespace: this.namespace });
     const at = (e: CoreV1Event) =>
       new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).getTime();
@@ -296,7 +296,7 @@ export class Deployments {
 }
 
 /** A deployment's groups and conditions in one line: `0:Available 2/2 [ready,ready]`, `Available=True`. */
-export function describeStatus(md: ModelDeployment | undefined): string {
+function describeStatus(md: ModelDeployment | undefined): string {
   if (!md) return "never read";
   const st = md.status;
   const groups = (st?.groups ?? []).map(
