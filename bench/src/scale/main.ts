@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Scale benchmark of the ModelDeployment controller on the real control plane with kwok GPU nodes:
-//   node bench/dist/scale/main.js [--nodes 1000] [--deployments 100] [--replicas 2] [--stages 2] [--tp 8] [--rounds 1]
+//   node bench/dist/scale/main.js [--nodes 1000] [--deployments 100] [--replicas 2] [--stages 2] [--tp 8] [--rounds 1] [--strata-pods-baseline] [--scheduler-qps N] [--controller-cpu-prof DIR]
 import { parseArgs } from "node:util";
 import { medianRound } from "./figures.js";
 import { runScaleBench } from "./scale.js";
@@ -15,6 +15,9 @@ const { values } = parseArgs({
     "nodes-per-rack": { type: "string", default: "8" },
     rounds: { type: "string", default: "1" },
     "timeout-seconds": { type: "string", default: "900" },
+    "strata-pods-baseline": { type: "boolean", default: false },
+    "controller-cpu-prof": { type: "string" },
+    "scheduler-qps": { type: "string" },
   },
 });
 const int = (name: keyof typeof values) => {
@@ -35,21 +38,37 @@ const rounds = await runScaleBench({
   nodesPerRack: int("nodes-per-rack"),
   rounds: int("rounds"),
   timeoutMs: int("timeout-seconds") * 1000,
+  strataPodsBaseline: values["strata-pods-baseline"],
+  ...(values["scheduler-qps"] !== undefined ? { schedulerQps: int("scheduler-qps") } : {}),
+  ...(values["controller-cpu-prof"] ? { controllerCpuProfileDir: values["controller-cpu-prof"] } : {}),
   log: (line) => process.stderr.write(`${line}\n`),
 });
 const ratio = (r: { allBoundMs: number; baselineBoundMs: number }) => r.allBoundMs / r.baselineBoundMs;
 const f = medianRound(rounds, ratio);
+const strataRatio = (r: { allBoundMs: number; strataPodsBoundMs?: number }) =>
+  r.strataPodsBoundMs === undefined ? "–" : (r.allBoundMs / r.strataPodsBoundMs).toFixed(2);
 if (rounds.length > 1) {
-  process.stdout.write("| round | baseline (ms) | controller (ms) | ratio |\n| --- | --- | --- | --- |\n");
+  process.stdout.write(
+    "| round | baseline (ms) | controller's pods directly (ms) | controller (ms) | ratio | ratio to the controller's pods |\n" +
+      "| --- | --- | --- | --- | --- | --- |\n",
+  );
   rounds.forEach((r, i) => {
-    process.stdout.write(`| ${i + 1} | ${r.baselineBoundMs} | ${r.allBoundMs} | ${ratio(r).toFixed(2)} |\n`);
+    process.stdout.write(
+      `| ${i + 1} | ${r.baselineBoundMs} | ${r.strataPodsBoundMs ?? "–"} | ${r.allBoundMs} | ${ratio(r).toFixed(2)} | ${strataRatio(r)} |\n`,
+    );
   });
   process.stdout.write(`\nThe round with the median ratio, round ${rounds.indexOf(f) + 1}:\n\n`);
 }
 const rows: Array<[string, string]> = [
   ["fake GPU nodes (8 GPUs each)", String(f.nodes)],
   ["ModelDeployments / groups / pods", `${f.deployments} / ${f.groups} / ${f.pods}`],
-  ["baseline: same pods created directly, all bound (ms)", String(f.baselineBoundMs)],
+  ["baseline: as many plain GPU pods created directly, all bound (ms)", String(f.baselineBoundMs)],
+  ...(f.strataPodsBoundMs === undefined
+    ? []
+    : ([
+        ["baseline: the controller's own pods created directly, all bound (ms)", String(f.strataPodsBoundMs)],
+        ["ratio controller / the controller's pods created directly", strataRatio(f)],
+      ] as Array<[string, string]>)),
   [
     "controller: every ModelDeployment created / every pod created (ms)",
     `${f.deploymentsCreatedMs} / ${f.podsCreatedMs}`,

@@ -11,7 +11,14 @@ import {
   type V1CustomResourceDefinition,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { CONDITION_TYPES, LABELS, MODEL_DEPLOYMENT_API_VERSION, type ModelDeployment } from "@strata/core";
+import { groupPods, resolvePlan } from "@strata/controller";
+import {
+  CONDITION_TYPES,
+  LABELS,
+  MODEL_DEPLOYMENT_API_VERSION,
+  type ModelDeployment,
+  modelDeploymentSpecSchema,
+} from "@strata/core";
 import {
   type ControlPlane,
   createGpuNodePool,
@@ -38,6 +45,20 @@ export interface ScaleOptions {
   readonly timeoutMs: number;
   /** Baseline and controller phases, each round on the same cluster (a fresh namespace each). */
   readonly rounds: number;
+  /**
+   * Adds a second baseline each round: the controller's own pod objects (built
+   * by the same code, each group's pods naming one rack's nodes) created
+   * directly, so a run tells how much of the gap is the pods' content.
+   */
+  readonly strataPodsBaseline: boolean;
+  /**
+   * kube-scheduler's client rate (`--kube-api-qps`, and the same burst). Unset,
+   * the scheduler's default (50 per second, burst 100) caps binds, and with
+   * them the baseline, at about 50 pods a second.
+   */
+  readonly schedulerQps?: number;
+  /** Where `strata controller` writes a V8 CPU profile of each controller phase, if anywhere. */
+  readonly controllerCpuProfileDir?: string;
   readonly log: (line: string) => void;
 }
 
@@ -47,6 +68,8 @@ export interface ScaleFigures {
   readonly groups: number;
   readonly pods: number;
   readonly baselineBoundMs: number;
+  /** The second baseline, when asked for: the controller's pods created directly. */
+  readonly strataPodsBoundMs?: number;
   readonly allBoundMs: number;
   /** When the benchmark had created every ModelDeployment, and when the last pod appeared (100 ms polls). */
   readonly deploymentsCreatedMs: number;
@@ -86,6 +109,9 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures[]> {
       // node controller then taints nodes NotReady mid-run, pods go unschedulable and groups
       // are recreated, and the benchmark measures the host's load instead of the controller.
       "kube-controller-manager": ["--node-monitor-grace-period=30m"],
+      ...(o.schedulerQps
+        ? { "kube-scheduler": [`--kube-api-qps=${o.schedulerQps}`, `--kube-api-burst=${o.schedulerQps}`] }
+        : {}),
     },
   });
   try {
@@ -105,10 +131,14 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures[]> {
       });
     }
     await waitNodesReady(kc, o.nodes, o.timeoutMs);
+    const nodeNames = Array.from(
+      { length: o.nodes },
+      (_, j) => `${POOL}-${Math.floor(j / NODE_BATCH)}-${j % NODE_BATCH}`,
+    );
     const rounds: ScaleFigures[] = [];
     for (let round = 1; round <= o.rounds; round++) {
       if (o.rounds > 1) o.log(`round ${round} of ${o.rounds}`);
-      rounds.push(await runRound(cp, kc, o));
+      rounds.push(await runRound(cp, kc, o, nodeNames));
     }
     return rounds;
   } finally {
@@ -117,7 +147,12 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures[]> {
 }
 
 /** One baseline phase and one controller phase, each in its own namespace, removed after. */
-async function runRound(cp: ControlPlane, kc: KubeConfig, o: ScaleOptions): Promise<ScaleFigures> {
+async function runRound(
+  cp: ControlPlane,
+  kc: KubeConfig,
+  o: ScaleOptions,
+  nodeNames: readonly string[],
+): Promise<ScaleFigures> {
   {
     const podsTotal = o.deployments * o.replicas * o.stages;
 
@@ -136,9 +171,10 @@ async function runRound(cp: ControlPlane, kc: KubeConfig, o: ScaleOptions): Prom
     const requestsBaseline = difference(await apiRequestCounts(kc), requests0);
     o.log(`baseline: ${podsTotal} pods bound in ${baselineBoundMs} ms`);
     await removeNamespace(kc, baseNs, o.timeoutMs);
+    const strataPodsBoundMs = o.strataPodsBaseline ? await strataPodsBaseline(kc, o, nodeNames) : undefined;
 
     const ns = await createTestNamespace(kc, "scale");
-    const controller = await ControllerProcess.start(cp.kubeconfigPath, ns);
+    const controller = await ControllerProcess.start(cp.kubeconfigPath, ns, o.controllerCpuProfileDir);
     try {
       const custom = kc.makeApiClient(CustomObjectsApi);
       o.log(`controller: creating ${o.deployments} ModelDeployments`);
@@ -197,6 +233,7 @@ async function runRound(cp: ControlPlane, kc: KubeConfig, o: ScaleOptions): Prom
         groups: o.deployments * o.replicas,
         pods: podsTotal,
         baselineBoundMs,
+        ...(strataPodsBoundMs !== undefined ? { strataPodsBoundMs } : {}),
         allBoundMs,
         deploymentsCreatedMs,
         podsCreatedMs,
@@ -352,6 +389,55 @@ function deployment(name: string, o: ScaleOptions) {
       gpu: { type: "h100-sxm-80g", perNode: 8 },
     },
   };
+}
+
+/**
+ * The controller's pods for every group, created directly (no ModelDeployment,
+ * Service, Secret or status): group g goes to the g-th free slot of racks
+ * filled in order, as gang admission would place it, and names that rack's
+ * nodes. Without owner references (the garbage collector would delete pods
+ * whose owner does not exist).
+ */
+async function strataPodsBaseline(kc: KubeConfig, o: ScaleOptions, nodeNames: readonly string[]) {
+  const namespace = await createTestNamespace(kc, "baseline-strata");
+  const core = kc.makeApiClient(CoreV1Api);
+  const spec = modelDeploymentSpecSchema.parse(deployment("x", o).spec);
+  const plan = resolvePlan(spec, () => {
+    throw new Error("the benchmark's deployments are explicit");
+  });
+  const podsPerRack = o.nodesPerRack * Math.floor(8 / o.gpusPerPod);
+  const groupsPerRack = Math.floor(podsPerRack / o.stages);
+  if (groupsPerRack === 0) throw new Error("--strata-pods-baseline: a group does not fit in one rack");
+  const pods: V1Pod[] = [];
+  for (let d = 0; d < o.deployments; d++) {
+    const name = `md-${d}`;
+    const md: ModelDeployment = {
+      apiVersion: MODEL_DEPLOYMENT_API_VERSION,
+      kind: "ModelDeployment",
+      metadata: { name, namespace, uid: `baseline-${d}`, generation: 1 },
+      spec: { ...spec, model: { ...spec.model, servedName: name } },
+    };
+    for (let replica = 0; replica < o.replicas; replica++) {
+      const rack = Math.floor((d * o.replicas + replica) / groupsPerRack);
+      for (const pod of groupPods(md, plan, {
+        replica,
+        revision: "baseline",
+        domain: `rack-${rack}`,
+        domainNodes: nodeNames.slice(rack * o.nodesPerRack, (rack + 1) * o.nodesPerRack),
+        natsUrl: "nats://nats:4222",
+      })) {
+        if (pod.metadata) delete pod.metadata.ownerReferences;
+        pods.push(pod);
+      }
+    }
+  }
+  const t0 = Date.now();
+  await inBatches(pods.length, 50, (i) => core.createNamespacedPod({ namespace, body: pods[i] as V1Pod }));
+  await waitAllBound(kc, namespace, pods.length, o.timeoutMs);
+  const boundMs = Date.now() - t0;
+  o.log(`baseline with the controller's pods: ${pods.length} pods bound in ${boundMs} ms`);
+  await removeNamespace(kc, namespace, o.timeoutMs);
+  return boundMs;
 }
 
 function plainPod(name: string, gpus: number): V1Pod {

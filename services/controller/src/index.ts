@@ -10,6 +10,7 @@ export {
   resolveControllerConfig,
 } from "./config.js";
 export { Controller, type ControllerDeps } from "./controller.js";
+export { type GroupContext, groupPods } from "./groups/desired.js";
 export { podName, tunnelSecretName } from "./groups/names.js";
 export { loadKubeConfig } from "./kube/kubeconfig.js";
 export {
