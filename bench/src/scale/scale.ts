@@ -11,14 +11,7 @@ import {
   type V1CustomResourceDefinition,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { groupPods, resolvePlan } from "@strata/controller";
-import {
-  CONDITION_TYPES,
-  LABELS,
-  MODEL_DEPLOYMENT_API_VERSION,
-  type ModelDeployment,
-  modelDeploymentSpecSchema,
-} from "@strata/core";
+import { CONDITION_TYPES, LABELS, MODEL_DEPLOYMENT_API_VERSION, type ModelDeployment } from "@strata/core";
 import {
   type ControlPlane,
   createGpuNodePool,
@@ -28,6 +21,7 @@ import {
 } from "@strata/test/k8s";
 import { ControllerProcess } from "./controller-process.js";
 import { histogramQuantile } from "./figures.js";
+import { strataPods } from "./strata-pods.js";
 
 /**
  * Scale benchmark: many fake GPU nodes (kwok), many ModelDeployments, the real
@@ -120,8 +114,9 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures[]> {
     o.log(`creating ${o.nodes} nodes (${o.nodesPerRack} per rack)`);
     // In batches of creates; then one list per second until all are Ready (a poll per node
     // would load the API server the benchmark measures).
+    const nodeNames: string[] = [];
     for (let first = 0; first < o.nodes; first += NODE_BATCH) {
-      await createGpuNodePool(kc, {
+      const batch = await createGpuNodePool(kc, {
         name: `${POOL}-${first / NODE_BATCH}`,
         count: Math.min(NODE_BATCH, o.nodes - first),
         gpusPerNode: 8,
@@ -129,12 +124,9 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures[]> {
         labels: { rack: (i) => `rack-${Math.floor((first + i) / o.nodesPerRack)}` },
         waitReady: false,
       });
+      nodeNames.push(...batch);
     }
     await waitNodesReady(kc, o.nodes, o.timeoutMs);
-    const nodeNames = Array.from(
-      { length: o.nodes },
-      (_, j) => `${POOL}-${Math.floor(j / NODE_BATCH)}-${j % NODE_BATCH}`,
-    );
     const rounds: ScaleFigures[] = [];
     for (let round = 1; round <= o.rounds; round++) {
       if (o.rounds > 1) o.log(`round ${round} of ${o.rounds}`);
@@ -391,46 +383,11 @@ function deployment(name: string, o: ScaleOptions) {
   };
 }
 
-/**
- * The controller's pods for every group, created directly (no ModelDeployment,
- * Service, Secret or status): group g goes to the g-th free slot of racks
- * filled in order, as gang admission would place it, and names that rack's
- * nodes. Without owner references (the garbage collector would delete pods
- * whose owner does not exist).
- */
+/** The controller's pods created directly, timed until all are bound (see `strataPods`). */
 async function strataPodsBaseline(kc: KubeConfig, o: ScaleOptions, nodeNames: readonly string[]) {
   const namespace = await createTestNamespace(kc, "baseline-strata");
   const core = kc.makeApiClient(CoreV1Api);
-  const spec = modelDeploymentSpecSchema.parse(deployment("x", o).spec);
-  const plan = resolvePlan(spec, () => {
-    throw new Error("the benchmark's deployments are explicit");
-  });
-  const podsPerRack = o.nodesPerRack * Math.floor(8 / o.gpusPerPod);
-  const groupsPerRack = Math.floor(podsPerRack / o.stages);
-  if (groupsPerRack === 0) throw new Error("--strata-pods-baseline: a group does not fit in one rack");
-  const pods: V1Pod[] = [];
-  for (let d = 0; d < o.deployments; d++) {
-    const name = `md-${d}`;
-    const md: ModelDeployment = {
-      apiVersion: MODEL_DEPLOYMENT_API_VERSION,
-      kind: "ModelDeployment",
-      metadata: { name, namespace, uid: `baseline-${d}`, generation: 1 },
-      spec: { ...spec, model: { ...spec.model, servedName: name } },
-    };
-    for (let replica = 0; replica < o.replicas; replica++) {
-      const rack = Math.floor((d * o.replicas + replica) / groupsPerRack);
-      for (const pod of groupPods(md, plan, {
-        replica,
-        revision: "baseline",
-        domain: `rack-${rack}`,
-        domainNodes: nodeNames.slice(rack * o.nodesPerRack, (rack + 1) * o.nodesPerRack),
-        natsUrl: "nats://nats:4222",
-      })) {
-        if (pod.metadata) delete pod.metadata.ownerReferences;
-        pods.push(pod);
-      }
-    }
-  }
+  const pods = strataPods(deployment("x", o).spec, o, nodeNames, namespace);
   const t0 = Date.now();
   await inBatches(pods.length, 50, (i) => core.createNamespacedPod({ namespace, body: pods[i] as V1Pod }));
   await waitAllBound(kc, namespace, pods.length, o.timeoutMs);
