@@ -132,7 +132,7 @@ export class Controller {
     });
     this.nats.connect();
     await this.caches.start({
-      deployment: (key) => this.enqueue(key),
+      deployment: (key, urgent) => this.queue.add(key, urgent),
       owned: (key) => this.queue.addAfter(key, OWNED_COALESCE_MS),
       capacity: () => this.enqueueAll(),
       fatal: (err) => this.fatal(err instanceof Error ? err : new Error(String(err))),

@@ -20,8 +20,11 @@ import type { KubeApi, RequestCounter } from "./api.js";
 type Cached<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
 export interface CacheEvents {
-  /** A ModelDeployment changed: enqueue its key. */
-  deployment(key: string): void;
+  /**
+   * A ModelDeployment was created, deleted, or changed beyond its status:
+   * enqueue its key, ahead of other work when `urgent` (created, or its spec changed).
+   */
+  deployment(key: string, urgent: boolean): void;
   /** An owned object (pod, Service) changed: enqueue its deployment. */
   owned(key: string): void;
   /** Capacity may have changed (a node, or a GPU freed): enqueue every deployment. */
@@ -45,6 +48,8 @@ export class Caches {
   readonly services: Cached<V1Service>;
   readonly nodes: Cached<V1Node>;
   private readonly nodeFingerprints = new Map<string, string>();
+  private nodeChanges = 0;
+  private readonly deploymentFingerprints = new Map<string, string>();
   /** When each failing watch first failed (ms since the epoch); cleared once a restart lists and watches again. */
   private readonly failingSince = new Map<string, number>();
   private readonly errors = new Map<string, number>();
@@ -106,7 +111,7 @@ export class Caches {
       return deployment ? `${o.metadata?.namespace}/${deployment}` : undefined;
     };
     for (const verb of ["add", "update", "delete"] as const) {
-      this.deployments.on(verb, (o) => events.deployment(keyOf(o)));
+      this.deployments.on(verb, (o) => this.onDeployment(verb, keyOf(o), o, events));
       this.pods.on(verb, (o) => {
         const key = ownerKey(o);
         if (key) events.owned(key);
@@ -154,8 +159,31 @@ export class Caches {
       .filter((s) => s.metadata?.labels?.[LABELS.deployment] === deployment);
   }
 
+  /** Counts changes to the nodes that affect placement: equal counts, equal placement inputs. */
+  get nodesVersion(): number {
+    return this.nodeChanges;
+  }
+
   deploymentKeys(): string[] {
     return this.deployments.list().map((d) => `${d.metadata.namespace}/${d.metadata.name}`);
+  }
+
+  /**
+   * A status write (most of them this controller's own) enqueues nothing: a
+   * reconcile reads the spec, its pods and nodes, and what the workers report,
+   * each with its own events, and its status writer remembers what it wrote.
+   */
+  private onDeployment(verb: string, key: string, md: ModelDeployment, events: CacheEvents): void {
+    if (verb === "delete") {
+      this.deploymentFingerprints.delete(key);
+      events.deployment(key, false);
+      return;
+    }
+    const { uid, generation, deletionTimestamp } = md.metadata;
+    const fingerprint = JSON.stringify([uid, generation, deletionTimestamp]);
+    if (this.deploymentFingerprints.get(key) === fingerprint) return;
+    this.deploymentFingerprints.set(key, fingerprint);
+    events.deployment(key, true);
   }
 
   // Node status is rewritten by every heartbeat; only a change that affects placement enqueues work.
@@ -163,6 +191,7 @@ export class Caches {
     const name = node.metadata?.name ?? "";
     if (verb === "delete") {
       this.nodeFingerprints.delete(name);
+      this.nodeChanges++;
       events.capacity();
       return;
     }
@@ -176,6 +205,7 @@ export class Caches {
     ]);
     if (this.nodeFingerprints.get(name) === fingerprint) return;
     this.nodeFingerprints.set(name, fingerprint);
+    this.nodeChanges++;
     events.capacity();
   }
 

@@ -23,6 +23,28 @@ describe("WorkQueue", () => {
     expect(await q.get()).toBe("a");
   });
 
+  it("hands out urgent keys first, moving a queued key ahead when it turns urgent", async () => {
+    const q = new WorkQueue({ baseMs: 10, maxMs: 100 });
+    q.add("a");
+    q.add("b");
+    q.add("c", true);
+    q.add("b", true);
+    q.add("c");
+    expect(q.length).toBe(3);
+    expect([await q.get(), await q.get(), await q.get()]).toEqual(["c", "b", "a"]);
+  });
+
+  it("keeps an urgent add made while the key is processed urgent when it runs again", async () => {
+    const q = new WorkQueue({ baseMs: 10, maxMs: 100 });
+    q.add("a");
+    const key = await q.get();
+    q.add("b");
+    q.add("a", true);
+    q.add("a");
+    q.done(key ?? "");
+    expect([await q.get(), await q.get()]).toEqual(["a", "b"]);
+  });
+
   it("backs off exponentially per key and forgets on success", () => {
     const q = new WorkQueue({ baseMs: 10, maxMs: 35 });
     expect([q.addRateLimited("a"), q.addRateLimited("a"), q.addRateLimited("a")]).toEqual([10, 20, 35]);

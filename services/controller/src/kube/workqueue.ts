@@ -3,6 +3,8 @@
  * before a worker takes it is processed once; a key is never processed by
  * two workers at once (an add while it is processing marks it dirty and it
  * runs again after); failed keys come back after an exponential backoff.
+ * Urgent keys (a deployment created or changed) go before the others: in a
+ * burst, a new deployment's pods are created before another's status is refreshed.
  */
 export interface Clock {
   now(): number;
@@ -22,10 +24,12 @@ export interface BackoffSettings {
 }
 
 export class WorkQueue {
+  private readonly urgent: string[] = [];
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
-  private readonly dirty = new Set<string>();
+  /** Keys added while processing, to run again after; true where one of those adds was urgent. */
+  private readonly dirty = new Map<string, boolean>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, unknown>();
   private readonly waiters: Array<(key: string | undefined) => void> = [];
@@ -37,16 +41,21 @@ export class WorkQueue {
   ) {}
 
   get length(): number {
-    return this.queue.length;
+    return this.urgent.length + this.queue.length;
   }
 
-  add(key: string): void {
+  /** Queues the key once; an urgent add of a key already queued moves it ahead of the others. */
+  add(key: string, urgent = false): void {
     if (this.shuttingDown) return;
     if (this.processing.has(key)) {
-      this.dirty.add(key);
+      this.dirty.set(key, urgent || (this.dirty.get(key) ?? false));
       return;
     }
-    if (this.queued.has(key)) return;
+    if (this.queued.has(key)) {
+      const at = urgent ? this.queue.indexOf(key) : -1;
+      if (at >= 0) this.urgent.push(...this.queue.splice(at, 1));
+      return;
+    }
     const waiter = this.waiters.shift();
     if (waiter) {
       this.processing.add(key);
@@ -54,7 +63,7 @@ export class WorkQueue {
       return;
     }
     this.queued.add(key);
-    this.queue.push(key);
+    (urgent ? this.urgent : this.queue).push(key);
   }
 
   /** Adds the key after `ms`; an earlier pending delayed add for the key wins. */
@@ -92,7 +101,7 @@ export class WorkQueue {
 
   /** The next key to process, or undefined after shutDown. Call done(key) after. */
   get(): Promise<string | undefined> {
-    const key = this.queue.shift();
+    const key = this.urgent.shift() ?? this.queue.shift();
     if (key !== undefined) {
       this.queued.delete(key);
       this.processing.add(key);
@@ -104,7 +113,11 @@ export class WorkQueue {
 
   done(key: string): void {
     this.processing.delete(key);
-    if (this.dirty.delete(key)) this.add(key);
+    const urgent = this.dirty.get(key);
+    if (urgent !== undefined) {
+      this.dirty.delete(key);
+      this.add(key, urgent);
+    }
   }
 
   shutDown(): void {
