@@ -12,6 +12,7 @@ export {
 export { Controller, type ControllerDeps } from "./controller.js";
 export { type GroupContext, groupPods } from "./groups/desired.js";
 export { podName, tunnelSecretName } from "./groups/names.js";
+export { httpStatus, KubeApi } from "./kube/api.js";
 export { loadKubeConfig } from "./kube/kubeconfig.js";
 export {
   type LocalClusterOptions,
