@@ -21,7 +21,7 @@ import type { ReconcilerMetrics } from "../metrics/reconciler-metrics.js";
 import { type GroupSignals, HUNG_KINDS } from "../nats/group-signals.js";
 import { type AutoPlanner, PlanError, resolvePlan } from "../plan/resolve-plan.js";
 import { planRollout } from "../rollout/rollout.js";
-import { type Admission, CapacityModel } from "../scheduling/capacity.js";
+import { type Admission, CapacityModel, NodeCapacity } from "../scheduling/capacity.js";
 import { type DrainClient, type DrainProgress, drainStep } from "./drain.js";
 import type { EventRecorder } from "./events.js";
 import { type GroupInPass, GroupSteps, Pass, RECREATE_REASONS } from "./group-steps.js";
@@ -81,6 +81,8 @@ export class Reconciler {
   private readonly steps: GroupSteps;
   /** Deployments (uid) whose workers have reported over NATS: their groups must say they serve. */
   private readonly reporting = new Set<string>();
+  /** The nodes' side of admission, until the nodes change (Caches.nodesVersion) or another resource is asked for. */
+  private nodeCapacity: { version: number; nodes: NodeCapacity } | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.owned = new OwnedObjects(deps.api, deps.caches, deps.settings.gangTimeoutMs);
@@ -359,11 +361,7 @@ export class Reconciler {
       const [namespace = "", name = ""] = key.split("/");
       return pods.get(name, namespace) !== undefined;
     }, now);
-    return new CapacityModel(
-      this.deps.caches.nodes.list(),
-      [...cached, ...pending],
-      spec.gpu.resourceName,
-    ).admit({
+    return new CapacityModel(this.nodesFor(spec.gpu.resourceName), [...cached, ...pending]).admit({
       pods: plan.pp,
       gpusPerPod: stageWidth(plan.tp, plan.ep),
       resourceName: spec.gpu.resourceName,
@@ -371,6 +369,15 @@ export class Reconciler {
       nodeSelector: spec.gpu.nodeSelector,
       tolerations: spec.gpu.tolerations,
     });
+  }
+
+  private nodesFor(resourceName: string): NodeCapacity {
+    const version = this.deps.caches.nodesVersion;
+    const kept = this.nodeCapacity;
+    if (kept && kept.version === version && kept.nodes.resourceName === resourceName) return kept.nodes;
+    const nodes = new NodeCapacity(this.deps.caches.nodes.list(), resourceName);
+    this.nodeCapacity = { version, nodes };
+    return nodes;
   }
 
   private async createGroup(

@@ -28,65 +28,106 @@ export type Admission =
     }
   | { readonly fits: false; readonly reason: string };
 
-interface NodeRoom {
-  readonly node: V1Node;
-  readonly name: string;
-  free: number;
-}
+/**
+ * The nodes' side of capacity for one GPU resource: what each node offers,
+ * and which nodes a request may use, by domain. Nodes change far less often
+ * than groups are admitted, so the controller builds this once per change to
+ * the nodes, and each admission counts only the pods (at a thousand nodes,
+ * rebuilding it per admission was the largest CPU cost of admission).
+ */
+export class NodeCapacity {
+  /** GPUs each node offers, eligible for a request or not. */
+  readonly allocatable = new Map<string, number>();
+  private readonly nodes: V1Node[] = [];
+  private readonly byLabel = new Map<string, Map<string, string[]>>();
+  private readonly domains = new Map<string, Map<string, string[]>>();
 
-/** Free GPUs on every node, and the domains they form; updated as groups are admitted. */
-export class CapacityModel {
-  private readonly rooms = new Map<string, NodeRoom>();
-  /** Rooms by label key, then label value: built once per key a pending pod names (see reservePending). */
-  private readonly byLabel = new Map<string, Map<string, NodeRoom[]>>();
-
-  constructor(nodes: readonly V1Node[], pods: readonly V1Pod[], resourceName: string) {
+  constructor(
+    nodes: readonly V1Node[],
+    readonly resourceName: string,
+  ) {
     for (const node of nodes) {
       const name = node.metadata?.name;
       if (!name) continue;
       const allocatable = Number(node.status?.allocatable?.[resourceName] ?? 0);
-      this.rooms.set(name, { node, name, free: Number.isFinite(allocatable) ? allocatable : 0 });
+      this.allocatable.set(name, Number.isFinite(allocatable) ? allocatable : 0);
+      this.nodes.push(node);
     }
+  }
+
+  /** Names of the nodes labelled `key=value`; one index per key, built on first use. */
+  labelled(key: string, value: string): readonly string[] {
+    let index = this.byLabel.get(key);
+    if (!index) {
+      index = new Map();
+      for (const node of this.nodes) {
+        const v = node.metadata?.labels?.[key];
+        if (v !== undefined) push(index, v, node.metadata?.name ?? "");
+      }
+      this.byLabel.set(key, index);
+    }
+    return index.get(value) ?? [];
+  }
+
+  /** The nodes a request may use, by domain (the value of its topology key); one answer per request shape. */
+  domainsFor(req: GroupRequest): ReadonlyMap<string, readonly string[]> {
+    const key = JSON.stringify([req.topologyKey, req.nodeSelector ?? {}, req.tolerations ?? []]);
+    let domains = this.domains.get(key);
+    if (!domains) {
+      domains = new Map();
+      for (const node of this.nodes) {
+        if (eligibleFor(node, req))
+          push(domains, node.metadata?.labels?.[req.topologyKey] ?? "", node.metadata?.name ?? "");
+      }
+      this.domains.set(key, domains);
+    }
+    return domains;
+  }
+}
+
+/** Free GPUs on every node, and the domains they form; updated as groups are admitted. */
+export class CapacityModel {
+  private readonly free: Map<string, number>;
+
+  constructor(
+    private readonly nodes: NodeCapacity,
+    pods: readonly V1Pod[],
+  ) {
+    this.free = new Map(nodes.allocatable);
     const unbound: V1Pod[] = [];
     for (const pod of pods) {
       const phase = pod.status?.phase;
       if (phase === "Succeeded" || phase === "Failed") continue;
-      const gpus = podGpus(pod, resourceName);
+      const gpus = podGpus(pod, nodes.resourceName);
       if (gpus === 0) continue;
-      const room = pod.spec?.nodeName ? this.rooms.get(pod.spec.nodeName) : undefined;
-      if (room) room.free -= gpus;
-      else if (!pod.spec?.nodeName) unbound.push(pod);
+      const nodeName = pod.spec?.nodeName;
+      const free = nodeName ? this.free.get(nodeName) : undefined;
+      if (nodeName && free !== undefined) this.free.set(nodeName, free - gpus);
+      else if (!nodeName) unbound.push(pod);
     }
     // Pods the controller created but the scheduler has not bound yet hold a place in their domain.
-    for (const pod of unbound) this.reservePending(pod, resourceName);
+    for (const pod of unbound) this.reservePending(pod);
   }
 
   /** Finds a domain for the whole group and reserves the GPUs there; tightest fit first. */
   admit(req: GroupRequest): Admission {
-    const eligible = [...this.rooms.values()].filter((r) => eligibleFor(r.node, req));
-    if (eligible.length === 0) {
+    const domains = this.nodes.domainsFor(req);
+    if (domains.size === 0) {
       return {
         fits: false,
         reason: `no Ready node with ${req.resourceName}, label ${req.topologyKey} and a matching selector`,
       };
     }
-    const domains = new Map<string, NodeRoom[]>();
-    for (const room of eligible) {
-      const domain = room.node.metadata?.labels?.[req.topologyKey] ?? "";
-      const list = domains.get(domain);
-      if (list) list.push(room);
-      else domains.set(domain, [room]);
-    }
-    let best: { domain: string; nodes: string[]; left: number; rooms: NodeRoom[] } | undefined;
-    for (const [domain, rooms] of domains) {
-      const nodes = pack(rooms, req.pods, req.gpusPerPod);
+    let best: { domain: string; nodes: string[]; left: number; names: readonly string[] } | undefined;
+    for (const [domain, names] of domains) {
+      const nodes = pack(names, this.free, req.pods, req.gpusPerPod);
       if (!nodes) continue;
-      const left = rooms.reduce((sum, r) => sum + r.free, 0) - req.pods * req.gpusPerPod;
+      const left = names.reduce((sum, n) => sum + (this.free.get(n) ?? 0), 0) - req.pods * req.gpusPerPod;
       if (!best || left < best.left || (left === best.left && domain < best.domain))
-        best = { domain, nodes, left, rooms };
+        best = { domain, nodes, left, names };
     }
     if (!best) {
-      const most = Math.max(...[...domains.values()].map((rooms) => slots(rooms, req.gpusPerPod)));
+      const most = Math.max(...[...domains.values()].map((names) => slots(names, this.free, req.gpusPerPod)));
       return {
         fits: false,
         reason:
@@ -94,69 +135,52 @@ export class CapacityModel {
           `the roomiest of ${domains.size} domains has room for ${most}`,
       };
     }
-    for (const name of best.nodes) {
-      const room = this.rooms.get(name);
-      if (room) room.free -= req.gpusPerPod;
-    }
-    return {
-      fits: true,
-      domain: best.domain,
-      nodes: best.nodes,
-      domainNodes: best.rooms.map((r) => r.name),
-    };
+    for (const name of best.nodes) this.free.set(name, (this.free.get(name) ?? 0) - req.gpusPerPod);
+    return { fits: true, domain: best.domain, nodes: best.nodes, domainNodes: [...best.names] };
   }
 
-  private reservePending(pod: V1Pod, resourceName: string): void {
-    const gpus = podGpus(pod, resourceName);
+  private reservePending(pod: V1Pod): void {
+    const gpus = podGpus(pod, this.nodes.resourceName);
     const terms =
       pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
     const expr = terms?.[0]?.matchExpressions?.find((e) => e.operator === "In" && e.values?.length === 1);
     if (!expr?.values?.[0]) return;
-    const rooms = this.roomsLabelled(expr.key).get(expr.values[0]) ?? [];
-    const nodes = pack(rooms, 1, gpus);
-    const room = nodes?.[0] ? this.rooms.get(nodes[0]) : undefined;
-    if (room) room.free -= gpus;
-  }
-
-  // At a thousand nodes and hundreds of pending pods, a scan of every node per
-  // pending pod made building the model the largest CPU cost of admission.
-  private roomsLabelled(key: string): Map<string, NodeRoom[]> {
-    let index = this.byLabel.get(key);
-    if (!index) {
-      index = new Map();
-      for (const room of this.rooms.values()) {
-        const value = room.node.metadata?.labels?.[key];
-        if (value === undefined) continue;
-        const list = index.get(value);
-        if (list) list.push(room);
-        else index.set(value, [room]);
-      }
-      this.byLabel.set(key, index);
-    }
-    return index;
+    const [name] = pack(this.nodes.labelled(expr.key, expr.values[0]), this.free, 1, gpus) ?? [];
+    if (name) this.free.set(name, (this.free.get(name) ?? 0) - gpus);
   }
 }
 
-/** Best-fit placement of `count` equal pods on the rooms; node names, or undefined when they do not fit. */
-function pack(rooms: readonly NodeRoom[], count: number, gpus: number): string[] | undefined {
-  const free = new Map(rooms.map((r) => [r.name, r.free]));
+/** Best-fit placement of `count` equal pods on the named nodes; node names, or undefined when they do not fit. */
+function pack(
+  names: readonly string[],
+  free: ReadonlyMap<string, number>,
+  count: number,
+  gpus: number,
+): string[] | undefined {
+  const left = new Map(names.map((n) => [n, free.get(n) ?? 0]));
   const placed: string[] = [];
   for (let i = 0; i < count; i++) {
     let pick: string | undefined;
-    for (const [name, left] of free) {
-      if (left < gpus) continue;
-      const current = pick === undefined ? undefined : free.get(pick);
-      if (current === undefined || left < current || (left === current && name < (pick ?? ""))) pick = name;
+    for (const [name, room] of left) {
+      if (room < gpus) continue;
+      const current = pick === undefined ? undefined : left.get(pick);
+      if (current === undefined || room < current || (room === current && name < (pick ?? ""))) pick = name;
     }
     if (pick === undefined) return undefined;
-    free.set(pick, (free.get(pick) ?? 0) - gpus);
+    left.set(pick, (left.get(pick) ?? 0) - gpus);
     placed.push(pick);
   }
   return placed;
 }
 
-function slots(rooms: readonly NodeRoom[], gpus: number): number {
-  return rooms.reduce((sum, r) => sum + Math.max(0, Math.floor(r.free / gpus)), 0);
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+function slots(names: readonly string[], free: ReadonlyMap<string, number>, gpus: number): number {
+  return names.reduce((sum, n) => sum + Math.max(0, Math.floor((free.get(n) ?? 0) / gpus)), 0);
 }
 
 function podGpus(pod: V1Pod, resourceName: string): number {
