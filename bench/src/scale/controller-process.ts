@@ -3,7 +3,8 @@ import { fileURLToPath } from "node:url";
 import { CONTROLLER_METRICS } from "@strata/controller";
 import { pollUntil } from "@strata/test/k8s";
 
-const STRATA_BIN = fileURLToPath(new URL("../../../cli/bin/strata.js", import.meta.url));
+/** This build's CLI; the benchmark can also run another build's (`--compare-cli`). */
+export const STRATA_BIN = fileURLToPath(new URL("../../../cli/bin/strata.js", import.meta.url));
 
 /**
  * `strata controller` as its own process, the command the Helm chart runs: the
@@ -22,12 +23,13 @@ export class ControllerProcess {
     kubeconfigPath: string,
     namespace: string,
     cpuProfileDir?: string,
+    strataBin = STRATA_BIN,
   ): Promise<ControllerProcess> {
     const child = spawn(
       process.execPath,
       [
         ...(cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : []),
-        STRATA_BIN,
+        strataBin,
         "controller",
         `--kubeconfig=${kubeconfigPath}`,
         `--namespace=${namespace}`,

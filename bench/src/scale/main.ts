@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Scale benchmark of the ModelDeployment controller on the real control plane with kwok GPU nodes:
-//   node bench/dist/scale/main.js [--nodes 1000] [--deployments 100] [--replicas 2] [--stages 2] [--tp 8] [--rounds 1] [--strata-pods-baseline] [--scheduler-qps N] [--controller-cpu-prof DIR]
+//   node bench/dist/scale/main.js [--nodes 1000] [--deployments 100] [--replicas 2] [--stages 2] [--tp 8] [--rounds 1] [--strata-pods-baseline] [--scheduler-qps N] [--controller-cpu-prof DIR] [--compare-cli PATH]
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { medianRound } from "./figures.js";
 import { runScaleBench } from "./scale.js";
@@ -18,6 +20,7 @@ const { values } = parseArgs({
     "strata-pods-baseline": { type: "boolean", default: false },
     "controller-cpu-prof": { type: "string" },
     "scheduler-qps": { type: "string" },
+    "compare-cli": { type: "string" },
   },
 });
 const int = (name: keyof typeof values) => {
@@ -28,6 +31,14 @@ const int = (name: keyof typeof values) => {
   }
   return n;
 };
+
+const compareCli = values["compare-cli"] === undefined ? undefined : resolve(values["compare-cli"]);
+if (compareCli !== undefined && !existsSync(compareCli)) {
+  process.stderr.write(
+    `strata: --compare-cli: no such file: ${compareCli} (another build's cli/bin/strata.js)\n`,
+  );
+  process.exit(2);
+}
 
 const rounds = await runScaleBench({
   nodes: int("nodes"),
@@ -41,20 +52,25 @@ const rounds = await runScaleBench({
   strataPodsBaseline: values["strata-pods-baseline"],
   ...(values["scheduler-qps"] !== undefined ? { schedulerQps: int("scheduler-qps") } : {}),
   ...(values["controller-cpu-prof"] ? { controllerCpuProfileDir: values["controller-cpu-prof"] } : {}),
+  ...(compareCli ? { compareCli } : {}),
   log: (line) => process.stderr.write(`${line}\n`),
 });
 const ratio = (r: { allBoundMs: number; baselineBoundMs: number }) => r.allBoundMs / r.baselineBoundMs;
 const f = medianRound(rounds, ratio);
 const strataRatio = (r: { allBoundMs: number; strataPodsBoundMs?: number }) =>
   r.strataPodsBoundMs === undefined ? "–" : (r.allBoundMs / r.strataPodsBoundMs).toFixed(2);
+const other = (r: (typeof rounds)[number]) =>
+  r.compared
+    ? `${r.compared.allBoundMs} | ${(r.compared.allBoundMs / r.baselineBoundMs).toFixed(2)}`
+    : "– | –";
 if (rounds.length > 1) {
   process.stdout.write(
-    "| round | baseline (ms) | controller's pods directly (ms) | controller (ms) | ratio | ratio to the controller's pods |\n" +
-      "| --- | --- | --- | --- | --- | --- |\n",
+    "| round | baseline (ms) | controller's pods directly (ms) | controller (ms) | ratio | ratio to the controller's pods | other build (ms) | its ratio |\n" +
+      "| --- | --- | --- | --- | --- | --- | --- | --- |\n",
   );
   rounds.forEach((r, i) => {
     process.stdout.write(
-      `| ${i + 1} | ${r.baselineBoundMs} | ${r.strataPodsBoundMs ?? "–"} | ${r.allBoundMs} | ${ratio(r).toFixed(2)} | ${strataRatio(r)} |\n`,
+      `| ${i + 1} | ${r.baselineBoundMs} | ${r.strataPodsBoundMs ?? "–"} | ${r.allBoundMs} | ${ratio(r).toFixed(2)} | ${strataRatio(r)} | ${other(r)} |\n`,
     );
   });
   process.stdout.write(`\nThe round with the median ratio, round ${rounds.indexOf(f) + 1}:\n\n`);
@@ -84,6 +100,15 @@ const rows: Array<[string, string]> = [
   ["API requests (not list/watch) per reconcile", f.writeRequestsPerReconcile.toFixed(2)],
   ["groups split across racks", String(f.groupsSplitAcrossRacks)],
   ["CPU of `strata controller` until every group was bound (s)", f.cpuUntilBoundS.toFixed(1)],
+  ...(f.compared === undefined
+    ? []
+    : ([
+        ["other build: every group bound (ms)", String(f.compared.allBoundMs)],
+        [
+          "other build: ratio / its controller's CPU until bound (s)",
+          `${(f.compared.allBoundMs / f.baselineBoundMs).toFixed(2)} / ${f.compared.cpuUntilBoundS.toFixed(1)}`,
+        ],
+      ] as Array<[string, string]>)),
 ];
 process.stdout.write("| figure | value |\n| --- | --- |\n");
 for (const [k, v] of rows) process.stdout.write(`| ${k} | ${v} |\n`);

@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import * as https from "node:https";
 import { fileURLToPath } from "node:url";
 import {
   ApiextensionsV1Api,
@@ -19,8 +18,9 @@ import {
   pollUntil,
   startControlPlane,
 } from "@strata/test/k8s";
-import { ControllerProcess } from "./controller-process.js";
+import { ControllerProcess, STRATA_BIN } from "./controller-process.js";
 import { histogramQuantile } from "./figures.js";
+import { apiRequestCounts, CpuMeter, difference } from "./meters.js";
 import { strataPods } from "./strata-pods.js";
 
 /**
@@ -53,6 +53,12 @@ export interface ScaleOptions {
   readonly schedulerQps?: number;
   /** Where `strata controller` writes a V8 CPU profile of each controller phase, if anywhere. */
   readonly controllerCpuProfileDir?: string;
+  /**
+   * Another build's `cli/bin/strata.js`: each round then also times that
+   * build's controller on the same cluster, the two taking turns going first,
+   * so a change is compared with the code before it under the same load.
+   */
+  readonly compareCli?: string;
   readonly log: (line: string) => void;
 }
 
@@ -87,6 +93,8 @@ export interface ScaleFigures {
   /** Requests the API server served per phase, by verb and resource (its apiserver_request_total). */
   readonly requestsBaseline: Readonly<Record<string, number>>;
   readonly requestsController: Readonly<Record<string, number>>;
+  /** The other build's controller phase in the same round (`compareCli`). */
+  readonly compared?: { readonly allBoundMs: number; readonly cpuUntilBoundS: number };
 }
 
 const CRD_FILE = fileURLToPath(
@@ -130,7 +138,7 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures[]> {
     const rounds: ScaleFigures[] = [];
     for (let round = 1; round <= o.rounds; round++) {
       if (o.rounds > 1) o.log(`round ${round} of ${o.rounds}`);
-      rounds.push(await runRound(cp, kc, o, nodeNames));
+      rounds.push(await runRound(cp, kc, o, nodeNames, round));
     }
     return rounds;
   } finally {
@@ -138,116 +146,151 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures[]> {
   }
 }
 
-/** One baseline phase and one controller phase, each in its own namespace, removed after. */
+/** A baseline phase and a controller phase (two with `compareCli`), each in its own namespace, removed after. */
 async function runRound(
   cp: ControlPlane,
   kc: KubeConfig,
   o: ScaleOptions,
   nodeNames: readonly string[],
+  round: number,
 ): Promise<ScaleFigures> {
-  {
-    const podsTotal = o.deployments * o.replicas * o.stages;
+  const podsTotal = o.deployments * o.replicas * o.stages;
 
-    // Baseline: the same pods straight to the scheduler.
-    const baseNs = await createTestNamespace(kc, "baseline");
-    const core = kc.makeApiClient(CoreV1Api);
-    const cpuMeter = new CpuMeter(cp.components);
-    const requests0 = await apiRequestCounts(kc);
-    const t0 = Date.now();
-    await inBatches(podsTotal, 50, (i) =>
-      core.createNamespacedPod({ namespace: baseNs, body: plainPod(`p-${i}`, o.gpusPerPod) }),
+  // Baseline: the same pods straight to the scheduler.
+  const baseNs = await createTestNamespace(kc, "baseline");
+  const core = kc.makeApiClient(CoreV1Api);
+  const cpuMeter = new CpuMeter(cp.components);
+  const requests0 = await apiRequestCounts(kc);
+  const t0 = Date.now();
+  await inBatches(podsTotal, 50, (i) =>
+    core.createNamespacedPod({ namespace: baseNs, body: plainPod(`p-${i}`, o.gpusPerPod) }),
+  );
+  await waitAllBound(kc, baseNs, podsTotal, o.timeoutMs);
+  const baselineBoundMs = Date.now() - t0;
+  const cpuBaselineS = cpuMeter.since();
+  const requestsBaseline = difference(await apiRequestCounts(kc), requests0);
+  o.log(`baseline: ${podsTotal} pods bound in ${baselineBoundMs} ms`);
+  await removeNamespace(kc, baseNs, o.timeoutMs);
+  const strataPodsBoundMs = o.strataPodsBaseline ? await strataPodsBaseline(kc, o, nodeNames) : undefined;
+
+  // With another build to compare, the two controller phases take turns going first.
+  const other = o.compareCli;
+  const otherFirst = other !== undefined && round % 2 === 0;
+  const before = otherFirst ? await controllerPhase(cp, kc, o, other) : undefined;
+  const mine = await controllerPhase(cp, kc, o, STRATA_BIN, o.controllerCpuProfileDir);
+  const after = other !== undefined && !otherFirst ? await controllerPhase(cp, kc, o, other) : undefined;
+  const compared = before ?? after;
+  return {
+    nodes: o.nodes,
+    deployments: o.deployments,
+    groups: o.deployments * o.replicas,
+    pods: podsTotal,
+    baselineBoundMs,
+    ...(strataPodsBoundMs !== undefined ? { strataPodsBoundMs } : {}),
+    cpuBaselineS,
+    requestsBaseline,
+    ...mine,
+    ...(compared
+      ? { compared: { allBoundMs: compared.allBoundMs, cpuUntilBoundS: compared.cpuUntilBoundS } }
+      : {}),
+  };
+}
+
+type ControllerPhase = Omit<
+  ScaleFigures,
+  | "nodes"
+  | "deployments"
+  | "groups"
+  | "pods"
+  | "baselineBoundMs"
+  | "strataPodsBoundMs"
+  | "cpuBaselineS"
+  | "requestsBaseline"
+  | "compared"
+>;
+
+/** 100 ModelDeployments for one `strata controller` (this build's or `strataBin`), timed until every group is bound. */
+async function controllerPhase(
+  cp: ControlPlane,
+  kc: KubeConfig,
+  o: ScaleOptions,
+  strataBin: string,
+  cpuProfileDir?: string,
+): Promise<ControllerPhase> {
+  const podsTotal = o.deployments * o.replicas * o.stages;
+  const who = strataBin === STRATA_BIN ? "controller" : "other build";
+  const ns = await createTestNamespace(kc, "scale");
+  const controller = await ControllerProcess.start(cp.kubeconfigPath, ns, cpuProfileDir, strataBin);
+  try {
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    o.log(`${who}: creating ${o.deployments} ModelDeployments`);
+    const meter = new CpuMeter([...cp.components, { name: "strata controller", pid: controller.pid }]);
+    const requests1 = await apiRequestCounts(kc);
+    const t1 = Date.now();
+    await inBatches(o.deployments, 20, (i) =>
+      custom.createNamespacedCustomObject({
+        group: "strata.dev",
+        version: "v1alpha1",
+        plural: "modeldeployments",
+        namespace: ns,
+        body: deployment(`md-${i}`, o),
+      }),
     );
-    await waitAllBound(kc, baseNs, podsTotal, o.timeoutMs);
-    const baselineBoundMs = Date.now() - t0;
-    const cpuBaselineS = cpuMeter.since();
-    const requestsBaseline = difference(await apiRequestCounts(kc), requests0);
-    o.log(`baseline: ${podsTotal} pods bound in ${baselineBoundMs} ms`);
-    await removeNamespace(kc, baseNs, o.timeoutMs);
-    const strataPodsBoundMs = o.strataPodsBaseline ? await strataPodsBaseline(kc, o, nodeNames) : undefined;
-
-    const ns = await createTestNamespace(kc, "scale");
-    const controller = await ControllerProcess.start(cp.kubeconfigPath, ns, o.controllerCpuProfileDir);
-    try {
-      const custom = kc.makeApiClient(CustomObjectsApi);
-      o.log(`controller: creating ${o.deployments} ModelDeployments`);
-      const meter = new CpuMeter([...cp.components, { name: "strata controller", pid: controller.pid }]);
-      const requests1 = await apiRequestCounts(kc);
-      const t1 = Date.now();
-      await inBatches(o.deployments, 20, (i) =>
-        custom.createNamespacedCustomObject({
+    const deploymentsCreatedMs = Date.now() - t1;
+    const { allCreatedAtMs } = await waitAllBound(kc, ns, podsTotal, o.timeoutMs);
+    const allBoundMs = Date.now() - t1;
+    const podsCreatedMs = allCreatedAtMs - t1;
+    const cpuControllerS = meter.since();
+    const requestsController = difference(await apiRequestCounts(kc), requests1);
+    o.log(`${who}: ${podsTotal} pods in ${o.deployments * o.replicas} groups bound in ${allBoundMs} ms`);
+    await pollUntil(
+      "every deployment Available",
+      o.timeoutMs,
+      async () => {
+        const list = (await custom.listNamespacedCustomObject({
           group: "strata.dev",
           version: "v1alpha1",
           plural: "modeldeployments",
           namespace: ns,
-          body: deployment(`md-${i}`, o),
-        }),
-      );
-      const deploymentsCreatedMs = Date.now() - t1;
-      const { allCreatedAtMs } = await waitAllBound(kc, ns, podsTotal, o.timeoutMs);
-      const allBoundMs = Date.now() - t1;
-      const podsCreatedMs = allCreatedAtMs - t1;
-      const cpuControllerS = meter.since();
-      const requestsController = difference(await apiRequestCounts(kc), requests1);
-      o.log(
-        `controller: ${podsTotal} pods in ${o.deployments * o.replicas} groups bound in ${allBoundMs} ms`,
-      );
-      await pollUntil(
-        "every deployment Available",
-        o.timeoutMs,
-        async () => {
-          const list = (await custom.listNamespacedCustomObject({
-            group: "strata.dev",
-            version: "v1alpha1",
-            plural: "modeldeployments",
-            namespace: ns,
-          })) as { items: ModelDeployment[] };
-          return list.items.every(
-            (md) =>
-              md.status?.readyReplicas === o.replicas &&
-              md.status.conditions?.some((c) => c.type === CONDITION_TYPES.available && c.status === "True"),
-          );
-        },
-        1000,
-      );
-      const allAvailableMs = Date.now() - t1;
-      const split = await groupsSplitAcrossRacks(kc, ns);
-      const m = await controller.metrics();
-      for (const line of controller.warnings().slice(0, 3)) o.log(`controller: ${line}`);
-      const reconciles = m.reconciles;
-      const conflicts = m.reconcilesByResult.requeue ?? 0;
-      const reconcileErrors = m.reconcilesByResult.error ?? 0;
-      const writeRequests = Object.entries(m.apiRequestsByVerb)
-        .filter(([verb]) => verb !== "list")
-        .reduce((sum, [, n]) => sum + n, 0);
-      return {
-        nodes: o.nodes,
-        deployments: o.deployments,
-        groups: o.deployments * o.replicas,
-        pods: podsTotal,
-        baselineBoundMs,
-        ...(strataPodsBoundMs !== undefined ? { strataPodsBoundMs } : {}),
-        allBoundMs,
-        deploymentsCreatedMs,
-        podsCreatedMs,
-        allAvailableMs,
-        reconciles,
-        conflicts,
-        reconcileErrors,
-        cpuUntilBoundS: cpuControllerS["strata controller"] ?? Number.NaN,
-        reconcileP50Ms: histogramQuantile(0.5, m.reconcileBuckets) * 1000,
-        reconcileP99Ms: histogramQuantile(0.99, m.reconcileBuckets) * 1000,
-        writeRequests,
-        writeRequestsPerReconcile: reconciles > 0 ? writeRequests / reconciles : Number.NaN,
-        groupsSplitAcrossRacks: split,
-        cpuBaselineS,
-        cpuControllerS,
-        requestsBaseline,
-        requestsController,
-      };
-    } finally {
-      await controller.stop();
-      await removeNamespace(kc, ns, o.timeoutMs);
-    }
+        })) as { items: ModelDeployment[] };
+        return list.items.every(
+          (md) =>
+            md.status?.readyReplicas === o.replicas &&
+            md.status.conditions?.some((c) => c.type === CONDITION_TYPES.available && c.status === "True"),
+        );
+      },
+      1000,
+    );
+    const allAvailableMs = Date.now() - t1;
+    const split = await groupsSplitAcrossRacks(kc, ns);
+    const m = await controller.metrics();
+    for (const line of controller.warnings().slice(0, 3)) o.log(`${who}: ${line}`);
+    const reconciles = m.reconciles;
+    const conflicts = m.reconcilesByResult.requeue ?? 0;
+    const reconcileErrors = m.reconcilesByResult.error ?? 0;
+    const writeRequests = Object.entries(m.apiRequestsByVerb)
+      .filter(([verb]) => verb !== "list")
+      .reduce((sum, [, n]) => sum + n, 0);
+    return {
+      allBoundMs,
+      deploymentsCreatedMs,
+      podsCreatedMs,
+      allAvailableMs,
+      reconciles,
+      conflicts,
+      reconcileErrors,
+      cpuUntilBoundS: cpuControllerS["strata controller"] ?? Number.NaN,
+      reconcileP50Ms: histogramQuantile(0.5, m.reconcileBuckets) * 1000,
+      reconcileP99Ms: histogramQuantile(0.99, m.reconcileBuckets) * 1000,
+      writeRequests,
+      writeRequestsPerReconcile: reconciles > 0 ? writeRequests / reconciles : Number.NaN,
+      groupsSplitAcrossRacks: split,
+      cpuControllerS,
+      requestsController,
+    };
+  } finally {
+    await controller.stop();
+    await removeNamespace(kc, ns, o.timeoutMs);
   }
 }
 
@@ -273,84 +316,6 @@ async function removeNamespace(kc: KubeConfig, namespace: string, timeoutMs: num
     },
     1000,
   );
-}
-
-/** The API server's request counters by "VERB resource[/subresource]", from its /metrics. */
-async function apiRequestCounts(kc: KubeConfig): Promise<Record<string, number>> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error("kubeconfig: no current cluster");
-  const url = new URL("/metrics", cluster.server);
-  const opts: https.RequestOptions = {};
-  await kc.applyToHTTPSOptions(opts);
-  const text = await new Promise<string>((resolve, reject) => {
-    https
-      .get(url, opts, (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          body += chunk;
-        });
-        res.on("end", () => resolve(body));
-      })
-      .on("error", reject);
-  });
-  const out: Record<string, number> = {};
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("apiserver_request_total{")) continue;
-    const labels = Object.fromEntries(
-      [...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] ?? "", m[2] ?? ""] as const),
-    );
-    const key = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ""}`;
-    out[key] = (out[key] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return out;
-}
-
-function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(after)
-      .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
-      .filter(([, v]) => v > 0),
-  );
-}
-
-/** CPU time of the control-plane components and of this process, from /proc, since construction. */
-class CpuMeter {
-  private readonly start: Record<string, number>;
-  constructor(private readonly components: readonly { name: string; pid: number }[]) {
-    this.start = this.read();
-  }
-  since(): Record<string, number> {
-    const now = this.read();
-    return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - (this.start[k] ?? 0)]));
-  }
-  private read(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const c of this.components) out[c.name] = procCpuSeconds(c.pid);
-    const self = process.cpuUsage();
-    out["benchmark (creates, watch)"] = (self.user + self.system) / 1e6;
-    // The whole machine: idle time, and time the hypervisor gave to other guests (a round with
-    // steal was measured on fewer cores than it seems).
-    const cpu = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    out["machine: idle"] = ((cpu[3] ?? 0) + (cpu[4] ?? 0)) / 100;
-    out["machine: stolen by the hypervisor"] = (cpu[7] ?? 0) / 100;
-    return out;
-  }
-}
-
-/** utime + stime of a live process, in seconds (USER_HZ is 100 on Linux). */
-function procCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 async function installCrd(kc: KubeConfig): Promise<void> {
