@@ -46,7 +46,12 @@ describe("the controller's API client", () => {
       );
     const missing = await refused({ ...pod, metadata: { ...pod.metadata, namespace: `${ns}-gone` } });
     expect(httpStatus(missing)).toBe(404);
-    expect(String((missing as { body?: unknown }).body)).toContain(`namespaces "${ns}-gone" not found`);
+    const status = JSON.parse(String((missing as { body?: unknown }).body)) as {
+      reason?: string;
+      message?: string;
+    };
+    expect(status.reason).toBe("NotFound");
+    expect(status.message).toBe(`namespaces "${ns}-gone" not found`);
     const invalid = await refused({ ...pod, metadata: { ...pod.metadata, name: "Not_A_Name" } });
     expect(httpStatus(invalid)).toBe(422);
     expect((invalid as Error).message).toContain("creating pods/Not_A_Name: HTTP 422");
