@@ -209,7 +209,7 @@ type ControllerPhase = Omit<
   | "compared"
 >;
 
-/** 100 ModelDeployments for one `strata controller` (this build's or `strataBin`), timed until every group is bound. */
+/** `o.deployments` ModelDeployments for one `strata controller` (this build's or `strataBin`), timed until every group is bound. */
 async function controllerPhase(
   cp: ControlPlane,
   kc: KubeConfig,
