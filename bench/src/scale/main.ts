@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Scale benchmark of the ModelDeployment controller on the real control plane with kwok GPU nodes:
-//   node bench/dist/scale/main.js [--nodes 1000] [--deployments 100] [--replicas 2] [--stages 2] [--tp 8] [--rounds 1] [--strata-pods-baseline] [--scheduler-qps N] [--controller-cpu-prof DIR] [--compare-cli PATH]
+//   node bench/dist/scale/main.js [--nodes 1000] [--deployments 100] [--replicas 2] [--stages 2] [--tp 8] [--rounds 1] [--strata-pods-baseline] [--scheduler-qps N] [--controller-cpu-prof DIR] [--apiserver-cpu-prof DIR] [--compare-cli PATH]
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     "timeout-seconds": { type: "string", default: "900" },
     "strata-pods-baseline": { type: "boolean", default: false },
     "controller-cpu-prof": { type: "string" },
+    "apiserver-cpu-prof": { type: "string" },
     "scheduler-qps": { type: "string" },
     "compare-cli": { type: "string" },
   },
@@ -52,6 +53,7 @@ const rounds = await runScaleBench({
   strataPodsBaseline: values["strata-pods-baseline"],
   ...(values["scheduler-qps"] !== undefined ? { schedulerQps: int("scheduler-qps") } : {}),
   ...(values["controller-cpu-prof"] ? { controllerCpuProfileDir: values["controller-cpu-prof"] } : {}),
+  ...(values["apiserver-cpu-prof"] ? { apiserverCpuProfileDir: resolve(values["apiserver-cpu-prof"]) } : {}),
   ...(compareCli ? { compareCli } : {}),
   log: (line) => process.stderr.write(`${line}\n`),
 });

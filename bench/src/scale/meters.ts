@@ -1,28 +1,42 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 
 // What the control plane and the machine did during a phase of the scale benchmark.
 
-/** The API server's request counters by "VERB resource[/subresource]", from its /metrics. */
-export async function apiRequestCounts(kc: KubeConfig): Promise<Record<string, number>> {
+/** A GET on the API server with the kubeconfig's credentials; the body as bytes. */
+export async function apiserverGet(kc: KubeConfig, path: string): Promise<Buffer> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error("kubeconfig: no current cluster");
-  const url = new URL("/metrics", cluster.server);
+  const url = new URL(path, cluster.server);
   const opts: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(opts);
-  const text = await new Promise<string>((resolve, reject) => {
+  return await new Promise<Buffer>((resolve, reject) => {
     https
       .get(url, opts, (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          body += chunk;
-        });
-        res.on("end", () => resolve(body));
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () =>
+          res.statusCode === 200
+            ? resolve(Buffer.concat(chunks))
+            : reject(new Error(`GET ${path}: HTTP ${res.statusCode}`)),
+        );
       })
       .on("error", reject);
   });
+}
+
+/**
+ * A Go CPU profile of kube-apiserver over the next `seconds` (its /debug/pprof,
+ * on by default), written to `file` when done; `go tool pprof` reads it.
+ */
+export async function apiserverCpuProfile(kc: KubeConfig, seconds: number, file: string): Promise<void> {
+  writeFileSync(file, await apiserverGet(kc, `/debug/pprof/profile?seconds=${seconds}`));
+}
+
+/** The API server's request counters by "VERB resource[/subresource]", from its /metrics. */
+export async function apiRequestCounts(kc: KubeConfig): Promise<Record<string, number>> {
+  const text = (await apiserverGet(kc, "/metrics")).toString("utf8");
   const out: Record<string, number> = {};
   for (const line of text.split("\n")) {
     if (!line.startsWith("apiserver_request_total{")) continue;

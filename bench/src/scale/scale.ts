@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   ApiextensionsV1Api,
@@ -20,7 +21,7 @@ import {
 } from "@strata/test/k8s";
 import { ControllerProcess, STRATA_BIN } from "./controller-process.js";
 import { histogramQuantile } from "./figures.js";
-import { apiRequestCounts, CpuMeter, difference } from "./meters.js";
+import { apiRequestCounts, apiserverCpuProfile, CpuMeter, difference } from "./meters.js";
 import { strataPods } from "./strata-pods.js";
 
 /**
@@ -53,6 +54,11 @@ export interface ScaleOptions {
   readonly schedulerQps?: number;
   /** Where `strata controller` writes a V8 CPU profile of each controller phase, if anywhere. */
   readonly controllerCpuProfileDir?: string;
+  /**
+   * Where kube-apiserver's Go CPU profiles go, if anywhere: the first
+   * `APISERVER_PROFILE_SECONDS` of each baseline phase and of this build's controller phase.
+   */
+  readonly apiserverCpuProfileDir?: string;
   /**
    * Another build's `cli/bin/strata.js`: each round then also times that
    * build's controller on the same cluster, the two taking turns going first,
@@ -101,6 +107,7 @@ const CRD_FILE = fileURLToPath(
   new URL("../../../deploy/helm/strata/crds/modeldeployments.yaml", import.meta.url),
 );
 const POOL = "scale";
+const APISERVER_PROFILE_SECONDS = 8;
 const NODE_BATCH = 100;
 
 export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures[]> {
@@ -161,6 +168,7 @@ async function runRound(
   const core = kc.makeApiClient(CoreV1Api);
   const cpuMeter = new CpuMeter(cp.components);
   const requests0 = await apiRequestCounts(kc);
+  const profile = apiserverProfile(kc, o, `round${round}-baseline`);
   const t0 = Date.now();
   await inBatches(podsTotal, 50, (i) =>
     core.createNamespacedPod({ namespace: baseNs, body: plainPod(`p-${i}`, o.gpusPerPod) }),
@@ -170,6 +178,7 @@ async function runRound(
   const cpuBaselineS = cpuMeter.since();
   const requestsBaseline = difference(await apiRequestCounts(kc), requests0);
   o.log(`baseline: ${podsTotal} pods bound in ${baselineBoundMs} ms`);
+  await profile;
   await removeNamespace(kc, baseNs, o.timeoutMs);
   const strataPodsBoundMs = o.strataPodsBaseline ? await strataPodsBaseline(kc, o, nodeNames) : undefined;
 
@@ -177,7 +186,7 @@ async function runRound(
   const other = o.compareCli;
   const otherFirst = other !== undefined && round % 2 === 0;
   const before = otherFirst ? await controllerPhase(cp, kc, o, other) : undefined;
-  const mine = await controllerPhase(cp, kc, o, STRATA_BIN, o.controllerCpuProfileDir);
+  const mine = await controllerPhase(cp, kc, o, STRATA_BIN, round);
   const after = other !== undefined && !otherFirst ? await controllerPhase(cp, kc, o, other) : undefined;
   const compared = before ?? after;
   return {
@@ -215,17 +224,24 @@ async function controllerPhase(
   kc: KubeConfig,
   o: ScaleOptions,
   strataBin: string,
-  cpuProfileDir?: string,
+  round?: number,
 ): Promise<ControllerPhase> {
   const podsTotal = o.deployments * o.replicas * o.stages;
-  const who = strataBin === STRATA_BIN ? "controller" : "other build";
+  const mineToProfile = strataBin === STRATA_BIN;
+  const who = mineToProfile ? "controller" : "other build";
   const ns = await createTestNamespace(kc, "scale");
-  const controller = await ControllerProcess.start(cp.kubeconfigPath, ns, cpuProfileDir, strataBin);
+  const controller = await ControllerProcess.start(
+    cp.kubeconfigPath,
+    ns,
+    mineToProfile ? o.controllerCpuProfileDir : undefined,
+    strataBin,
+  );
   try {
     const custom = kc.makeApiClient(CustomObjectsApi);
     o.log(`${who}: creating ${o.deployments} ModelDeployments`);
     const meter = new CpuMeter([...cp.components, { name: "strata controller", pid: controller.pid }]);
     const requests1 = await apiRequestCounts(kc);
+    const profile = mineToProfile ? apiserverProfile(kc, o, `round${round}-controller`) : undefined;
     const t1 = Date.now();
     await inBatches(o.deployments, 20, (i) =>
       custom.createNamespacedCustomObject({
@@ -243,6 +259,7 @@ async function controllerPhase(
     const cpuControllerS = meter.since();
     const requestsController = difference(await apiRequestCounts(kc), requests1);
     o.log(`${who}: ${podsTotal} pods in ${o.deployments * o.replicas} groups bound in ${allBoundMs} ms`);
+    await profile;
     await pollUntil(
       "every deployment Available",
       o.timeoutMs,
@@ -291,6 +308,22 @@ async function controllerPhase(
   } finally {
     await controller.stop();
     await removeNamespace(kc, ns, o.timeoutMs);
+  }
+}
+
+/**
+ * Starts kube-apiserver's CPU profile for `--apiserver-cpu-prof`; resolves once
+ * it is written, or logs why not (a failed profile does not end the run).
+ */
+async function apiserverProfile(kc: KubeConfig, o: ScaleOptions, label: string): Promise<void> {
+  if (!o.apiserverCpuProfileDir) return;
+  const file = join(o.apiserverCpuProfileDir, `apiserver-${label}.pprof`);
+  try {
+    mkdirSync(o.apiserverCpuProfileDir, { recursive: true });
+    await apiserverCpuProfile(kc, APISERVER_PROFILE_SECONDS, file);
+    o.log(`kube-apiserver CPU profile: ${file}`);
+  } catch (err) {
+    o.log(`kube-apiserver CPU profile ${label}: ${(err as Error).message}`);
   }
 }
 
