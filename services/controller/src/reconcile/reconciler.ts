@@ -214,6 +214,14 @@ export class Reconciler {
       if (heard.lastTransition) g.lastTransition = heard.lastTransition;
     }
 
+    if (!md.status && pass.created.length > 0) {
+      // A new deployment's first pass creates its pods and stops: its Service and first status
+      // come in the next pass, queued behind other new deployments' first passes, so in a
+      // burst every group reaches the scheduler before the API server spends time on those.
+      await pass.settle();
+      this.deps.events.normal(md, REASONS.groupCreated, pass.created.join("; "));
+      return { requeueAfterMs: 0 };
+    }
     // The Services and the pods the pass decided on, all at once; status last.
     await Promise.all([this.owned.ensureServices(md), pass.settle()]);
     if (pass.created.length > 0) this.deps.events.normal(md, REASONS.groupCreated, pass.created.join("; "));
