@@ -113,7 +113,12 @@ const NODE_BATCH = 100;
 export async function runScaleBench(o: ScaleOptions): Promise<ScaleFigures[]> {
   const cp = await startControlPlane({
     extraArgs: {
-      "kube-apiserver": ["--max-requests-inflight=800", "--max-mutating-requests-inflight=400"],
+      "kube-apiserver": [
+        "--max-requests-inflight=800",
+        "--max-mutating-requests-inflight=400",
+        // The harness turns /debug/pprof off; a later flag wins.
+        ...(o.apiserverCpuProfileDir ? ["--profiling=true"] : []),
+      ],
       // On a loaded host kwok renews a thousand node leases late; with the default grace the
       // node controller then taints nodes NotReady mid-run, pods go unschedulable and groups
       // are recreated, and the benchmark measures the host's load instead of the controller.
