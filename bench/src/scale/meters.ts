@@ -28,7 +28,7 @@ export async function apiserverGet(kc: KubeConfig, path: string): Promise<Buffer
 
 /**
  * A Go CPU profile of kube-apiserver over the next `seconds` (its /debug/pprof,
- * on by default), written to `file` when done; `go tool pprof` reads it.
+ * which needs `--profiling=true`), written to `file` when done; `go tool pprof` reads it.
  */
 export async function apiserverCpuProfile(kc: KubeConfig, seconds: number, file: string): Promise<void> {
   writeFileSync(file, await apiserverGet(kc, `/debug/pprof/profile?seconds=${seconds}`));
